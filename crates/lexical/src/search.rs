@@ -1,0 +1,239 @@
+//! Building BM25 queries from analysed terms, and reading hits back with snippets.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, Weight};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+
+pub use crate::schema::FilterField;
+use crate::{LexicalIndex, Result};
+
+/// Weight of a term found in the title, relative to the body.
+pub const TITLE_BOOST: f32 = 2.0;
+/// Weight of a term found only in linked entities' labels and aliases.
+pub const RELATED_BOOST: f32 = 0.6;
+/// Longest snippet, in characters.
+pub const SNIPPET_CHARS: usize = 160;
+
+/// A lexical search, already analysed: `terms` come from the analyser, never from raw user text.
+#[derive(Debug, Clone, Default)]
+pub struct LexicalQuery {
+    pub terms: Vec<String>,
+    /// Each field's values are OR-ed; different fields are AND-ed.
+    pub filters: BTreeMap<FilterField, Vec<String>>,
+    /// Statuses never returned (e.g. `retired`), unless a status filter asks for them.
+    pub exclude_status: Vec<String>,
+    pub limit: usize,
+    pub offset: usize,
+    /// Past this instant, hits are returned without snippets and flagged partial.
+    pub deadline: Option<Instant>,
+}
+
+/// One lexical hit and why it matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LexicalHit {
+    pub id: String,
+    pub score: f32,
+    pub title: String,
+    pub kind: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub products: Vec<String>,
+    pub faults: Vec<String>,
+    pub tags: Vec<String>,
+    /// The best fragment of the body (or the title), HTML-escaped, matches in `<em>`.
+    pub snippet: String,
+    /// Query terms found in the title or body.
+    pub matched_terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LexicalResults {
+    /// Number of items matching the query and filters.
+    pub total: usize,
+    pub hits: Vec<LexicalHit>,
+    /// The deadline passed before snippets were made.
+    pub partial: bool,
+}
+
+impl LexicalIndex {
+    /// Runs a query on the current snapshot.
+    pub fn search(&self, query: &LexicalQuery) -> Result<LexicalResults> {
+        let searcher = self.reader.searcher();
+        let text_query = self.text_query(&query.terms);
+        let full_query = self.with_filters(text_query.box_clone(), query);
+        let collector = Deadline {
+            inner: (TopDocs::with_limit(query.limit.max(1)).and_offset(query.offset).order_by_score(), Count),
+            deadline: query.deadline,
+            skipped: AtomicBool::new(false),
+        };
+        let (top, total) = searcher.search(&*full_query, &collector)?;
+        let top = if query.limit == 0 { Vec::new() } else { top };
+
+        let partial = collector.skipped.load(Ordering::Relaxed) || query.deadline.is_some_and(|d| Instant::now() >= d);
+        let snippets = if partial || query.terms.is_empty() {
+            None
+        } else {
+            Some((
+                self.snippet_generator(&searcher, &*text_query, self.fields.body)?,
+                self.snippet_generator(&searcher, &*text_query, self.fields.title)?,
+            ))
+        };
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            hits.push(self.hit(&doc, score, &query.terms, snippets.as_ref()));
+        }
+        Ok(LexicalResults { total, hits, partial })
+    }
+
+    /// Every term may match in title, body or related labels; BM25 sums what matches.
+    fn text_query(&self, terms: &[String]) -> Box<dyn Query> {
+        if terms.is_empty() {
+            return Box::new(AllQuery);
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * 3);
+        for term in terms {
+            for (field, boost) in
+                [(self.fields.title, TITLE_BOOST), (self.fields.body, 1.0), (self.fields.related, RELATED_BOOST)]
+            {
+                let term_query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(term_query), boost))));
+            }
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// Filters restrict without scoring.
+    fn with_filters(&self, text: Box<dyn Query>, query: &LexicalQuery) -> Box<dyn Query> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text)];
+        for (name, values) in &query.filters {
+            let field = self.fields.filter_field(*name);
+            let any_of: Vec<(Occur, Box<dyn Query>)> =
+                values.iter().map(|v| (Occur::Should, exact(field, v))).collect();
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any_of)), 0.0))));
+        }
+        if !query.filters.contains_key(&FilterField::Status) {
+            for status in &query.exclude_status {
+                clauses.push((Occur::MustNot, exact(self.fields.status, status)));
+            }
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    fn snippet_generator(&self, searcher: &Searcher, query: &dyn Query, field: Field) -> Result<SnippetGenerator> {
+        let mut generator = SnippetGenerator::create(searcher, query, field)?;
+        generator.set_max_num_chars(SNIPPET_CHARS);
+        Ok(generator)
+    }
+
+    fn hit(
+        &self,
+        doc: &TantivyDocument,
+        score: f32,
+        terms: &[String],
+        snippets: Option<&(SnippetGenerator, SnippetGenerator)>,
+    ) -> LexicalHit {
+        let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let all = |field: Field| doc.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect();
+        let (title, body) = (text(self.fields.title), text(self.fields.body));
+        let snippet = match snippets {
+            Some((body_snippets, title_snippets)) => {
+                let mut snippet = body_snippets.snippet(&body);
+                if snippet.highlighted().is_empty() {
+                    snippet = title_snippets.snippet(&title);
+                }
+                snippet.set_snippet_prefix_postfix("<em>", "</em>");
+                snippet.to_html()
+            }
+            None => html_escape(&body.chars().take(SNIPPET_CHARS).collect::<String>()),
+        };
+        let matched_terms = terms
+            .iter()
+            .filter(|t| title.contains(t.as_ref() as &str) || body.contains(t.as_ref() as &str))
+            .cloned()
+            .collect();
+        let category = doc.get_first(self.fields.category).and_then(|v| v.as_str()).map(str::to_string);
+        LexicalHit {
+            id: text(self.fields.id),
+            score,
+            title: text(self.fields.display_title),
+            kind: text(self.fields.kind),
+            category,
+            status: text(self.fields.status),
+            products: all(self.fields.products),
+            faults: all(self.fields.faults),
+            tags: all(self.fields.tags),
+            snippet,
+            matched_terms,
+        }
+    }
+}
+
+/// Wraps a collector so that segments reached after the deadline are skipped (and the skip
+/// recorded) instead of scored: a query over a large index answers late-but-bounded, flagged
+/// partial, rather than whenever it finishes.
+struct Deadline<C> {
+    inner: C,
+    deadline: Option<Instant>,
+    skipped: AtomicBool,
+}
+
+impl<C: Collector> Collector for Deadline<C> {
+    type Fruit = C::Fruit;
+    type Child = Option<C::Child>;
+
+    fn check_schema(&self, schema: &tantivy::schema::Schema) -> tantivy::Result<()> {
+        self.inner.check_schema(schema)
+    }
+
+    fn for_segment(&self, ordinal: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<Self::Child> {
+        self.inner.for_segment(ordinal, segment).map(Some)
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.inner.requires_scoring()
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Option<<C::Child as SegmentCollector>::Fruit>>) -> tantivy::Result<C::Fruit> {
+        self.inner.merge_fruits(fruits.into_iter().flatten().collect())
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        ordinal: u32,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<Option<<C::Child as SegmentCollector>::Fruit>> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.skipped.store(true, Ordering::Relaxed);
+            return Ok(None);
+        }
+        self.inner.collect_segment(weight, ordinal, segment).map(Some)
+    }
+}
+
+fn exact(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
