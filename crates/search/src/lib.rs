@@ -1,0 +1,38 @@
+//! The engine: one data directory's store and projections, the single write path through them,
+//! and the read path that turns a request into ranked, explained hits.
+//!
+//! Architecture invariant: no HTTP types here. Writes go store first (durable), then every
+//! projection catches up from the store's change log; a projection never holds a write the
+//! store does not.
+
+mod engine;
+pub mod limits;
+mod request;
+
+pub use engine::{Engine, EngineOptions, IngestReport, Progress, Stats};
+pub use lexical::FilterField;
+pub use limits::Limits;
+pub use request::{Explanation, Hit, SearchRequest, SearchResponse};
+
+/// Why a search or write failed: the caller's mistake, or ours / the environment's.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request breaks a rule; the message says which and how to fix it.
+    #[error("{message}")]
+    InvalidRequest { code: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Lexical(#[from] lexical::Error),
+    #[error("data directory {path}: {message}")]
+    DataDir { path: String, message: String },
+}
+
+impl Error {
+    pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidRequest { code, message: message.into() }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

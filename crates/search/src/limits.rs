@@ -1,0 +1,127 @@
+//! Every bound gridkb enforces, as a named default that configuration may override.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 512;
+/// Most hits one request may ask for.
+pub const MAX_LIMIT: usize = 100;
+/// Deepest page: `offset + limit` may not exceed this.
+pub const MAX_WINDOW: usize = 1_000;
+/// Hits returned when a request does not say.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Most values one filter may list.
+pub const MAX_FILTER_VALUES: usize = 32;
+/// Past this, a search returns what it has, flagged partial.
+pub const SEARCH_DEADLINE: Duration = Duration::from_millis(1_500);
+/// Records written to the store in one transaction during bulk ingest.
+pub const INGEST_BATCH: usize = 1_000;
+/// Largest request body on query routes.
+pub const MAX_QUERY_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Largest request body on ingest routes.
+pub const MAX_INGEST_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Deepest JSON nesting accepted in a request body.
+pub const MAX_JSON_DEPTH: usize = 32;
+/// Searches running at once; more wait in the queue.
+pub const MAX_CONCURRENT_SEARCHES: usize = 8;
+/// Searches waiting for a slot; beyond this the server answers 503 with Retry-After.
+pub const SEARCH_QUEUE: usize = 64;
+
+/// The limits in force, defaults overridable by configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub max_query_chars: usize,
+    pub max_limit: usize,
+    pub max_window: usize,
+    pub default_limit: usize,
+    pub max_filter_values: usize,
+    pub search_deadline_ms: u64,
+    pub ingest_batch: usize,
+    pub max_query_body_bytes: usize,
+    pub max_ingest_body_bytes: usize,
+    pub max_json_depth: usize,
+    pub max_concurrent_searches: usize,
+    pub search_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_query_chars: MAX_QUERY_CHARS,
+            max_limit: MAX_LIMIT,
+            max_window: MAX_WINDOW,
+            default_limit: DEFAULT_LIMIT,
+            max_filter_values: MAX_FILTER_VALUES,
+            search_deadline_ms: SEARCH_DEADLINE.as_millis() as u64,
+            ingest_batch: INGEST_BATCH,
+            max_query_body_bytes: MAX_QUERY_BODY_BYTES,
+            max_ingest_body_bytes: MAX_INGEST_BODY_BYTES,
+            max_json_depth: MAX_JSON_DEPTH,
+            max_concurrent_searches: MAX_CONCURRENT_SEARCHES,
+            search_queue: SEARCH_QUEUE,
+        }
+    }
+}
+
+impl Limits {
+    /// Rejects settings that would make the service unusable (zero sizes, a default above the maximum).
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("max_query_chars", self.max_query_chars),
+            ("max_limit", self.max_limit),
+            ("max_window", self.max_window),
+            ("default_limit", self.default_limit),
+            ("max_filter_values", self.max_filter_values),
+            ("ingest_batch", self.ingest_batch),
+            ("max_query_body_bytes", self.max_query_body_bytes),
+            ("max_ingest_body_bytes", self.max_ingest_body_bytes),
+            ("max_json_depth", self.max_json_depth),
+            ("max_concurrent_searches", self.max_concurrent_searches),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("limits.{name} must be greater than 0"));
+        }
+        if self.search_deadline_ms == 0 {
+            return Err("limits.search_deadline_ms must be greater than 0".into());
+        }
+        if self.default_limit > self.max_limit {
+            return Err("limits.default_limit must not exceed limits.max_limit".into());
+        }
+        if self.max_limit > self.max_window {
+            return Err("limits.max_limit must not exceed limits.max_window".into());
+        }
+        Ok(())
+    }
+
+    pub fn search_deadline(&self) -> Duration {
+        Duration::from_millis(self.search_deadline_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_constants() {
+        let limits = Limits::default();
+        limits.validate().expect("defaults valid");
+        assert_eq!(limits.max_query_chars, 512);
+        assert_eq!(limits.search_deadline(), SEARCH_DEADLINE);
+    }
+
+    #[test]
+    fn nonsense_overrides_are_refused() {
+        let zero = Limits { max_limit: 0, ..Limits::default() };
+        assert!(zero.validate().unwrap_err().contains("max_limit"));
+        let inverted = Limits { default_limit: 50, max_limit: 20, ..Limits::default() };
+        assert!(inverted.validate().is_err());
+        let partial: Limits = serde_json::from_str(r#"{"max_limit": 50}"#).expect("partial override");
+        assert_eq!(partial.max_limit, 50);
+        assert_eq!(partial.max_window, MAX_WINDOW);
+        assert!(serde_json::from_str::<Limits>(r#"{"max_limt": 50}"#).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Search requests and responses, and the checks a request must pass before it runs.
+
+use std::collections::BTreeMap;
+
+use lexical::FilterField;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Limits, Result};
+
+/// A search as agents and bots send it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// The user's words; masked and normalised before use.
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: usize,
+    /// Exact filters: each field's values are OR-ed, fields are AND-ed. Only published items
+    /// are returned unless a `status` filter asks for others.
+    #[serde(default)]
+    pub filters: BTreeMap<FilterField, Vec<String>>,
+}
+
+/// Why a hit was returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Query terms found in the item's title or body.
+    pub matched_terms: Vec<String>,
+    /// BM25 score (title terms weigh more than body terms).
+    pub lexical_score: f32,
+    /// Rank in the lexical list (1-based).
+    pub lexical_rank: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub id: String,
+    /// 1-based position in the full result list.
+    pub rank: usize,
+    pub score: f32,
+    pub title: String,
+    pub kind: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub products: Vec<String>,
+    pub faults: Vec<String>,
+    pub tags: Vec<String>,
+    /// HTML-escaped fragment, matches wrapped in `<em>`.
+    pub snippet: String,
+    pub explanation: Explanation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResponse {
+    /// The query as it was used: personal data masked.
+    pub query: String,
+    /// The terms the query was analysed into.
+    pub terms: Vec<String>,
+    pub total: usize,
+    pub offset: usize,
+    pub hits: Vec<Hit>,
+    /// The deadline passed: hits are complete but snippets were skipped.
+    pub partial: bool,
+    /// Retrievers that took part in this ranking.
+    pub retrievers: Vec<String>,
+    pub took_ms: f64,
+}
+
+impl SearchRequest {
+    /// Checks the request against the limits; returns the effective limit.
+    pub fn validate(&self, limits: &Limits) -> Result<usize> {
+        let chars = self.q.chars().count();
+        if chars > limits.max_query_chars {
+            return Err(Error::invalid(
+                "query_too_long",
+                format!("query has {chars} characters; at most {} are allowed", limits.max_query_chars),
+            ));
+        }
+        if self.q.trim().is_empty() && self.filters.is_empty() {
+            return Err(Error::invalid("empty_query", "give a query text `q`, or at least one filter"));
+        }
+        let limit = self.limit.unwrap_or(limits.default_limit);
+        if limit == 0 || limit > limits.max_limit {
+            return Err(Error::invalid(
+                "invalid_limit",
+                format!("limit must be between 1 and {}, got {limit}", limits.max_limit),
+            ));
+        }
+        if self.offset.saturating_add(limit) > limits.max_window {
+            return Err(Error::invalid(
+                "invalid_offset",
+                format!(
+                    "offset + limit must not exceed {}; narrow the query instead of paging deeper",
+                    limits.max_window
+                ),
+            ));
+        }
+        for (field, values) in &self.filters {
+            if values.is_empty() || values.len() > limits.max_filter_values {
+                return Err(Error::invalid(
+                    "invalid_filter",
+                    format!(
+                        "filter `{}` must list 1 to {} values",
+                        serde_json::to_value(field)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        limits.max_filter_values
+                    ),
+                ));
+            }
+            if values.iter().any(|v| v.is_empty() || v.len() > 128) {
+                return Err(Error::invalid("invalid_filter", "filter values must be 1 to 128 bytes"));
+            }
+        }
+        Ok(limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_enforced_with_codes() {
+        let limits = Limits::default();
+        let code = |r: SearchRequest| match r.validate(&limits) {
+            Err(Error::InvalidRequest { code, .. }) => code,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let q = |q: &str| SearchRequest { q: q.into(), ..Default::default() };
+        assert_eq!(code(q("")), "empty_query");
+        assert_eq!(code(q(&"断".repeat(513))), "query_too_long");
+        assert_eq!(q(&"断".repeat(512)).validate(&limits).expect("512 chars allowed"), 10);
+        assert_eq!(code(SearchRequest { limit: Some(0), ..q("x") }), "invalid_limit");
+        assert_eq!(code(SearchRequest { limit: Some(101), ..q("x") }), "invalid_limit");
+        assert_eq!(code(SearchRequest { offset: 991, ..q("x") }), "invalid_offset");
+        let mut filtered = q("");
+        filtered.filters.insert(FilterField::Kind, vec!["solved_case".into()]);
+        assert_eq!(filtered.validate(&limits).expect("filter-only browse"), 10);
+        filtered.filters.insert(FilterField::Fault, vec![]);
+        assert_eq!(code(filtered), "invalid_filter");
+    }
+}
