@@ -1,0 +1,140 @@
+//! The HTTP API of gridkb (axum).
+//!
+//! Architecture invariant: the only crate with HTTP types. Every route validates its input into
+//! the search crate's request types, answers errors through the one table in [`error`], and runs
+//! searches on the blocking pool behind a bounded queue.
+
+pub mod error;
+mod extract;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use search::{Engine, Limits};
+use tokio::sync::Semaphore;
+
+pub use error::{ApiError, ErrorCode};
+
+/// State shared by every route.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Set once the indexes are open; until then search routes answer 503 `not_ready`.
+    engine: OnceLock<Arc<Engine>>,
+    limits: Limits,
+    /// Searches running at once.
+    search_slots: Semaphore,
+    /// Searches running or waiting; bounded by `max_concurrent_searches + search_queue`.
+    admitted: AtomicUsize,
+}
+
+impl AppState {
+    pub fn new(limits: Limits) -> AppState {
+        let slots = limits.max_concurrent_searches;
+        AppState {
+            inner: Arc::new(Inner {
+                engine: OnceLock::new(),
+                search_slots: Semaphore::new(slots),
+                admitted: AtomicUsize::new(0),
+                limits,
+            }),
+        }
+    }
+
+    /// Makes the engine available to the routes (the server is then ready).
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        let _ = self.inner.engine.set(engine);
+    }
+
+    pub fn engine(&self) -> Option<&Arc<Engine>> {
+        self.inner.engine.get()
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Runs `work` on the blocking pool once a search slot is free, or refuses at once with
+    /// 503 when the queue is full.
+    pub(crate) async fn run_search<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let engine = self
+            .engine()
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "the indexes are still being built; retry shortly"))?;
+        let capacity = self.inner.limits.max_concurrent_searches + self.inner.limits.search_queue;
+        let admitted = AdmissionGuard::admit(&self.inner.admitted, capacity)
+            .ok_or_else(|| ApiError::new(ErrorCode::Overloaded, "too many searches in flight; retry shortly"))?;
+        let _slot = self
+            .inner
+            .search_slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "search pool closed"))?;
+        let result = tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| {
+            tracing::error!(error = %e, "search task failed");
+            ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
+        })?;
+        drop(admitted);
+        result
+    }
+}
+
+/// Counts a request in while it is admitted.
+struct AdmissionGuard<'a>(&'a AtomicUsize);
+
+impl<'a> AdmissionGuard<'a> {
+    fn admit(counter: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+        let previous = counter.fetch_add(1, Ordering::AcqRel);
+        if previous >= capacity {
+            counter.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(AdmissionGuard(counter))
+    }
+}
+
+impl Drop for AdmissionGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The router with every route and layer.
+pub fn router(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// Serves until ctrl-c / SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

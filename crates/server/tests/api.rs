@@ -1,0 +1,176 @@
+//! The API on a real server over loopback, with a real engine on a temporary data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use search::{Engine, EngineOptions, Limits};
+use serde_json::{Value, json};
+
+struct TestServer {
+    base: String,
+    engine: Arc<Engine>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(limits: Limits) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
+    let data = dir.path().to_path_buf();
+    let engine_limits = limits.clone();
+    let engine = tokio::task::spawn_blocking(move || {
+        let engine = Engine::open(EngineOptions { data_dir: data, limits: engine_limits }, &|_| {}).expect("engine");
+        let batch = ingest::read_paths(&[fixture]).expect("fixture");
+        let records: Vec<_> = batch.records.into_iter().map(|(_, r)| r).collect();
+        engine.ingest(&records, "test", &|_| {}).expect("ingest");
+        Arc::new(engine)
+    })
+    .await
+    .expect("loader");
+    let state = server::AppState::new(limits);
+    state.set_engine(engine.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(server::serve(listener, state));
+    TestServer { base, engine, _dir: dir }
+}
+
+async fn get(url: &str) -> (StatusCode, Value) {
+    let response = reqwest::get(url).await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn health_readiness_and_search() {
+    let server = start(Limits::default()).await;
+    let (status, body) = get(&format!("{}/healthz", server.base)).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, body) = get(&format!("{}/readyz", server.base)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["stats"]["indexed_items"], 9);
+
+    let (status, body) = get(&format!("{}/v1/search?q=保护装置通道异常", server.base)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["hits"][0]["id"], "kb-tp-channel");
+    assert!(body["hits"][0]["snippet"].as_str().is_some_and(|s| s.contains("<em>")));
+    assert_eq!(body["retrievers"], json!(["lexical"]));
+
+    let (status, body) = get(&format!(
+        "{}/v1/search?q=%E5%85%85%E7%94%B5%E6%A1%A9&kind=technical_point,solved_case&limit=1",
+        server.base
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["hits"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["hits"][0]["id"], "kb-tp-ev-offline");
+
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/v1/search", server.base))
+        .json(&json!({"q": "停电 客户", "filters": {"tag": ["停电敏感"]}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["hits"][0]["id"], "kb-rs-outage");
+}
+
+#[tokio::test]
+async fn not_ready_until_the_engine_is_set() {
+    let state = server::AppState::new(Limits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(server::serve(listener, state));
+    let response = reqwest::get(format!("{base}/readyz")).await.expect("request");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let (status, body) = get(&format!("{base}/v1/search?q=通道")).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")));
+    assert_eq!(get(&format!("{base}/healthz")).await.0, StatusCode::OK);
+}
+
+/// Every bad input gets its 4xx and `{code, message}`, and nothing stored changes.
+#[tokio::test]
+async fn bad_inputs_get_clear_errors_and_change_nothing() {
+    let limits = Limits { max_query_body_bytes: 4096, ..Limits::default() };
+    let server = start(limits).await;
+    let before = server.engine.stats().expect("stats");
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/search", server.base);
+    let long_query = "断".repeat(513);
+    let gets: Vec<(String, u16, &str)> = vec![
+        (url.clone(), 400, "empty_query"),
+        (format!("{url}?q="), 400, "empty_query"),
+        (format!("{url}?q=%20%20"), 400, "empty_query"),
+        (format!("{url}?q=，。！"), 400, "empty_query"),
+        // Query syntax is not interpreted: with no words left, there is nothing to search for.
+        (format!("{url}?q=*:*"), 400, "empty_query"),
+        (format!("{url}?q={long_query}"), 400, "query_too_long"),
+        (format!("{url}?q=a&limit=0"), 400, "invalid_limit"),
+        (format!("{url}?q=a&limit=101"), 400, "invalid_limit"),
+        (format!("{url}?q=a&limit=-1"), 400, "invalid_limit"),
+        (format!("{url}?q=a&limit=abc"), 400, "invalid_limit"),
+        (format!("{url}?q=a&limit=99999999999999999999999"), 400, "invalid_limit"),
+        (format!("{url}?q=a&offset=995"), 400, "invalid_offset"),
+        (format!("{url}?q=a&offset=-5"), 400, "invalid_offset"),
+        (format!("{url}?q=a&colour=red"), 400, "unknown_parameter"),
+        (format!("{url}?q=%FF%FE"), 400, "invalid_parameter"),
+        (format!("{url}?q=%E4%BF"), 400, "invalid_parameter"),
+        (format!("{url}?q=%ZZ"), 400, "invalid_parameter"),
+        (format!("{url}?q=a&kind="), 400, "invalid_filter"),
+        (format!("{}/v1/nothing", server.base), 404, "not_found"),
+    ];
+    for (url, status, code) in &gets {
+        let (got_status, body) = get(url).await;
+        assert_eq!((got_status.as_u16(), body["code"].as_str()), (*status, Some(*code)), "GET {url}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "GET {url}: {body}");
+    }
+    // Query-syntax strings are words, not syntax: they must not error.
+    for q in ["title:通道 AND (", "\"unbalanced", "SELECT * WHERE { ?s ?p ?o }", "a OR b -c +d ~e^2"] {
+        let response = client.get(&url).query(&[("q", q)]).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "q={q}");
+    }
+
+    let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+    let big = json!({"q": "x".repeat(5000)}).to_string();
+    let posts: Vec<(&str, String, u16, &str)> = vec![
+        ("application/json", "{".into(), 400, "invalid_json"),
+        ("application/json", "".into(), 400, "invalid_json"),
+        ("application/json", "[1,2]".into(), 400, "invalid_parameter"),
+        ("application/json", r#"{"q": 5}"#.into(), 400, "invalid_parameter"),
+        ("application/json", r#"{"q": "a", "limit": -3}"#.into(), 400, "invalid_parameter"),
+        ("application/json", r#"{"q": "a", "limit": 1e99}"#.into(), 400, "invalid_parameter"),
+        ("application/json", r#"{"q": "a", "bogus": 1}"#.into(), 400, "invalid_parameter"),
+        ("application/json", r#"{"q": "a", "filters": {"colour": ["red"]}}"#.into(), 400, "invalid_parameter"),
+        ("application/json", r#"{"q": "a", "filters": {"kind": []}}"#.into(), 400, "invalid_filter"),
+        ("application/json", r#"{"q": ""}"#.into(), 400, "empty_query"),
+        ("application/json", r#"{"q": "a", "limit": 500}"#.into(), 400, "invalid_limit"),
+        ("application/json", deep.clone(), 400, "nesting_too_deep"),
+        ("application/json", big, 413, "payload_too_large"),
+        ("text/plain", r#"{"q": "a"}"#.into(), 415, "unsupported_media_type"),
+        ("application/x-www-form-urlencoded", "q=a".into(), 415, "unsupported_media_type"),
+    ];
+    for (content_type, body, status, code) in posts {
+        let response =
+            client.post(&url).header("content-type", content_type).body(body.clone()).send().await.expect("post");
+        let got_status = response.status().as_u16();
+        let json: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!((got_status, json["code"].as_str()), (status, Some(code)), "POST {content_type} {body:.60}: {json}");
+    }
+    let invalid_utf8 = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(b"{\"q\": \"\xff\xfe\"}".to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(invalid_utf8.status(), StatusCode::BAD_REQUEST);
+    let no_content_type = client.post(&url).body(r#"{"q":"a"}"#).send().await.expect("post");
+    assert_eq!(no_content_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let wrong_method = client.delete(&url).send().await.expect("delete");
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    assert_eq!(server.engine.stats().expect("stats"), before);
+}
