@@ -1,0 +1,168 @@
+//! The lexical index on a real tantivy directory: ranking, filters, snippets, deadlines,
+//! replacement, deletion and reopening.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use analysis::Analyzer;
+use lexical::{FilterField, IndexDoc, LexicalIndex, LexicalQuery};
+
+fn doc(id: &str, title: &str, body: &str) -> IndexDoc {
+    IndexDoc {
+        id: id.into(),
+        title: title.into(),
+        body: body.into(),
+        kind: "technical_point".into(),
+        status: "published".into(),
+        version: 1,
+        ..IndexDoc::default()
+    }
+}
+
+fn corpus() -> Vec<IndexDoc> {
+    let mut in_title = doc("kb-title", "GOOSE断链的处理方法", "检查交换机端口和光纤，确认配置一致。");
+    in_title.products = vec!["gkb-931a".into(), "line-protection".into()];
+    in_title.faults = vec!["goose-link-down".into()];
+    in_title.category = Some("fault_repair".into());
+    let mut in_body = doc("kb-body", "智能终端运行维护要点", "现场出现GOOSE断链告警时，先检查光纤，再检查交换机。");
+    in_body.products = vec!["gkt-778a".into()];
+    in_body.category = Some("fault_repair".into());
+    let mut retired = doc("kb-retired", "GOOSE断链旧版处理说明", "本条已由新版替代。");
+    retired.status = "retired".into();
+    let mut answer = doc("kb-answer", "故障报修应答规范", "先安抚客户情绪，确认设备型号和告警信息，承诺处理时限。");
+    answer.kind = "answer_standard".into();
+    answer.category = Some("fault_repair".into());
+    vec![in_title, in_body, retired, answer, doc("kb-other", "电能表时钟超差", "电池欠压会导致时钟超差，更换电池后校时。")]
+}
+
+fn open(dir: &std::path::Path) -> LexicalIndex {
+    LexicalIndex::open(dir, Analyzer::new()).expect("open index")
+}
+
+fn query(index: &LexicalIndex, text: &str) -> LexicalQuery {
+    LexicalQuery {
+        terms: index.analyzer().query_terms(text),
+        exclude_status: vec!["retired".into()],
+        limit: 10,
+        ..LexicalQuery::default()
+    }
+}
+
+fn ids(index: &LexicalIndex, q: &LexicalQuery) -> Vec<String> {
+    index.search(q).expect("search").hits.into_iter().map(|h| h.id).collect()
+}
+
+#[test]
+fn a_term_in_the_title_outranks_the_same_term_in_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.apply(&corpus(), &[], 1).unwrap();
+    let found = ids(&index, &query(&index, "GOOSE断链"));
+    assert_eq!(found, ["kb-title", "kb-body"], "retired item excluded, title match first");
+}
+
+#[test]
+fn filters_restrict_without_changing_what_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.apply(&corpus(), &[], 1).unwrap();
+
+    let mut q = query(&index, "GOOSE断链");
+    q.filters = BTreeMap::from([(FilterField::Product, vec!["gkt-778a".into()])]);
+    assert_eq!(ids(&index, &q), ["kb-body"]);
+
+    q.filters = BTreeMap::from([(FilterField::Product, vec!["gkt-778a".into(), "line-protection".into()])]);
+    assert_eq!(ids(&index, &q), ["kb-title", "kb-body"], "values of one field are OR-ed");
+
+    q.filters = BTreeMap::from([
+        (FilterField::Product, vec!["gkt-778a".into(), "line-protection".into()]),
+        (FilterField::Fault, vec!["goose-link-down".into()]),
+    ]);
+    assert_eq!(ids(&index, &q), ["kb-title"], "different fields are AND-ed");
+
+    let mut by_kind = query(&index, "处理");
+    by_kind.filters = BTreeMap::from([(FilterField::Kind, vec!["answer_standard".into()])]);
+    assert_eq!(ids(&index, &by_kind), ["kb-answer"]);
+
+    let mut by_status = query(&index, "GOOSE断链");
+    by_status.filters = BTreeMap::from([(FilterField::Status, vec!["retired".into()])]);
+    assert_eq!(ids(&index, &by_status), ["kb-retired"], "an explicit status filter overrides the exclusion");
+}
+
+#[test]
+fn snippets_highlight_matches_and_escape_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    let mut tricky = doc("kb-html", "时钟同步", "对时报文<script>alert(1)</script>中的时钟源切换导致对时异常。");
+    tricky.kind = "technical_point".into();
+    index.apply(&[tricky], &[], 1).unwrap();
+    let results = index.search(&query(&index, "对时异常")).unwrap();
+    let hit = &results.hits[0];
+    assert!(hit.snippet.contains("<em>"), "snippet {:?} has no highlight", hit.snippet);
+    assert!(!hit.snippet.contains("<script>"), "snippet {:?} not escaped", hit.snippet);
+    assert!(hit.matched_terms.iter().any(|t| t == "对时"), "matched terms {:?}", hit.matched_terms);
+    assert!(!results.partial);
+}
+
+#[test]
+fn a_passed_deadline_answers_partial_instead_of_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.apply(&corpus(), &[], 1).unwrap();
+    let mut q = query(&index, "GOOSE断链");
+    q.deadline = Some(Instant::now() - Duration::from_millis(1));
+    let results = index.search(&q).unwrap();
+    assert!(results.partial, "a search past its deadline must say so");
+    assert!(results.hits.iter().all(|h| !h.snippet.contains("<em>")), "no snippets are made past the deadline");
+}
+
+#[test]
+fn apply_replaces_deletes_and_records_the_sequence_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    assert_eq!(index.applied_seq().unwrap(), 0);
+    index.apply(&corpus(), &[], 5).unwrap();
+    assert_eq!(index.num_docs(), 5);
+
+    let mut edited = doc("kb-other", "电能表时钟电池更换", "时钟电池更换步骤。");
+    edited.version = 2;
+    index.apply(&[edited], &["kb-answer"], 6).unwrap();
+    assert_eq!(index.num_docs(), 4, "replacement keeps one document per id, deletion removes one");
+    assert!(ids(&index, &query(&index, "超差")).is_empty(), "old wording of a replaced item is gone");
+    assert_eq!(ids(&index, &query(&index, "电池更换")), ["kb-other"]);
+    assert!(ids(&index, &query(&index, "安抚客户")).is_empty());
+    drop(index);
+
+    let reopened = open(dir.path());
+    assert_eq!(reopened.applied_seq().unwrap(), 6, "the applied sequence number survives reopening");
+    assert_eq!(reopened.num_docs(), 4);
+    assert_eq!(ids(&reopened, &query(&reopened, "电池更换")), ["kb-other"]);
+}
+
+#[test]
+fn pagination_and_totals_are_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    let docs: Vec<IndexDoc> =
+        (0..25).map(|i| doc(&format!("kb-{i:02}"), &format!("通道中断案例{i}"), "光纤通道中断，更换光模块。")).collect();
+    index.apply(&docs, &[], 1).unwrap();
+    let mut q = query(&index, "通道中断");
+    q.limit = 10;
+    let first = index.search(&q).unwrap();
+    q.offset = 20;
+    let last = index.search(&q).unwrap();
+    assert_eq!(first.total, 25);
+    assert_eq!(first.hits.len(), 10);
+    assert_eq!(last.hits.len(), 5);
+    assert!(first.hits.iter().all(|h| last.hits.iter().all(|l| l.id != h.id)), "pages do not overlap");
+}
+
+#[test]
+fn clear_empties_the_index_and_resets_the_sequence_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.apply(&corpus(), &[], 3).unwrap();
+    index.clear().unwrap();
+    assert_eq!(index.num_docs(), 0);
+    assert_eq!(index.applied_seq().unwrap(), 0);
+}
