@@ -149,8 +149,7 @@ impl LexicalIndex {
                 if snippet.highlighted().is_empty() {
                     snippet = title_snippets.snippet(&title);
                 }
-                snippet.set_snippet_prefix_postfix("<em>", "</em>");
-                snippet.to_html()
+                highlight_html(snippet.fragment(), snippet.highlighted())
             }
             None => html_escape(&body.chars().take(SNIPPET_CHARS).collect::<String>()),
         };
@@ -223,6 +222,44 @@ fn exact(field: Field, value: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
 }
 
+/// Renders a fragment with its highlighted byte ranges in `<em>`, HTML-escaped. Search-mode
+/// segmentation yields overlapping tokens (`对时异常` over `对时` and `异常`), so ranges are
+/// sorted, merged and clamped to character boundaries here rather than trusted.
+fn highlight_html(fragment: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut ranges: Vec<std::ops::Range<usize>> = ranges
+        .iter()
+        .map(|r| floor_char_boundary(fragment, r.start)..floor_char_boundary(fragment, r.end))
+        .filter(|r| r.start < r.end)
+        .collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    let mut out = String::with_capacity(fragment.len() + merged.len() * 9);
+    let mut cursor = 0;
+    for range in merged {
+        out.push_str(&html_escape(&fragment[cursor..range.start]));
+        out.push_str("<em>");
+        out.push_str(&html_escape(&fragment[range.start..range.end]));
+        out.push_str("</em>");
+        cursor = range.end;
+    }
+    out.push_str(&html_escape(&fragment[cursor..]));
+    out
+}
+
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    let mut index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
 fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -236,4 +273,17 @@ fn html_escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::highlight_html;
+
+    #[test]
+    fn overlapping_and_out_of_range_highlights_render_without_panicking() {
+        let fragment = "被授时装置“对时异常”<b>";
+        let start = fragment.find("对时").unwrap();
+        let ranges = [start..start + 12, start..start + 6, start + 6..start + 12, 0..1, 40..200, 9..3];
+        assert_eq!(highlight_html(fragment, &ranges), "被授时装置“<em>对时异常</em>”&lt;b&gt;");
+    }
 }

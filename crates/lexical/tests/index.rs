@@ -32,7 +32,13 @@ fn corpus() -> Vec<IndexDoc> {
     let mut answer = doc("kb-answer", "故障报修应答规范", "先安抚客户情绪，确认设备型号和告警信息，承诺处理时限。");
     answer.kind = "answer_standard".into();
     answer.category = Some("fault_repair".into());
-    vec![in_title, in_body, retired, answer, doc("kb-other", "电能表时钟超差", "电池欠压会导致时钟超差，更换电池后校时。")]
+    vec![
+        in_title,
+        in_body,
+        retired,
+        answer,
+        doc("kb-other", "电能表时钟超差", "电池欠压会导致时钟超差，更换电池后校时。"),
+    ]
 }
 
 fn open(dir: &std::path::Path) -> LexicalIndex {
@@ -143,8 +149,9 @@ fn apply_replaces_deletes_and_records_the_sequence_number() {
 fn pagination_and_totals_are_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let index = open(dir.path());
-    let docs: Vec<IndexDoc> =
-        (0..25).map(|i| doc(&format!("kb-{i:02}"), &format!("通道中断案例{i}"), "光纤通道中断，更换光模块。")).collect();
+    let docs: Vec<IndexDoc> = (0..25)
+        .map(|i| doc(&format!("kb-{i:02}"), &format!("通道中断案例{i}"), "光纤通道中断，更换光模块。"))
+        .collect();
     index.apply(&docs, &[], 1).unwrap();
     let mut q = query(&index, "通道中断");
     q.limit = 10;
@@ -165,4 +172,17 @@ fn clear_empties_the_index_and_resets_the_sequence_number() {
     index.clear().unwrap();
     assert_eq!(index.num_docs(), 0);
     assert_eq!(index.applied_seq().unwrap(), 0);
+}
+
+#[test]
+fn overlapping_search_mode_tokens_highlight_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    let body = "客户描述:“时间不对、对时异常”。工程师描述:被授时装置“对时异常”“B码丢失”,或时间同步监测显示偏差超限。\n派单提示:自查后仍未恢复的转二线。";
+    index.apply(&[doc("kb-sync", "对时异常的应答", body)], &[], 1).unwrap();
+    for text in ["对时异常 B码", "对时异常", "B码丢失 时间同步", "时间同步监测"] {
+        let results = index.search(&query(&index, text)).unwrap();
+        assert_eq!(results.hits.len(), 1, "{text}");
+        assert!(results.hits[0].snippet.contains("<em>"), "{text}: {}", results.hits[0].snippet);
+    }
 }
