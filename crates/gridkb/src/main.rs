@@ -1,15 +1,18 @@
-//! `gridkb`: the one binary. Subcommands ingest files, search from the terminal and serve the API.
+//! `gridkb`: the one binary. Subcommands ingest files, search from the terminal, serve the API,
+//! embed text, evaluate retrieval and regenerate the demo corpus.
 
-use std::io::Write;
+mod eval;
+
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use search::{Engine, EngineOptions, Limits, Progress, SearchRequest};
+use search::{Engine, EngineOptions, Limits, ModelChoice, Progress, SearchRequest};
 
 /// Where data lives when neither `--data` nor `GRIDKB_DATA` says.
 const DEFAULT_DATA_DIR: &str = "data";
@@ -23,6 +26,60 @@ struct Cli {
     command: Command,
 }
 
+/// Which embedding model dense retrieval uses.
+#[derive(Debug, Clone, Args)]
+struct ModelArgs {
+    /// A BERT-family model directory (config.json, tokenizer.json, weights). Default:
+    /// models/m3e-small when present (scripts/fetch-model.sh); without one, search is lexical.
+    #[arg(long, env = "GRIDKB_MODEL")]
+    model: Option<PathBuf>,
+    /// Run without dense retrieval even when a model is present.
+    #[arg(long)]
+    no_dense: bool,
+}
+
+impl ModelArgs {
+    fn choice(&self) -> Option<ModelChoice> {
+        if self.no_dense {
+            return None;
+        }
+        match &self.model {
+            Some(dir) => Some(ModelChoice::Required(dir.clone())),
+            None => Some(ModelChoice::IfPresent(default_model_dir())),
+        }
+    }
+}
+
+/// models/m3e-small beside the working directory, else beside the source tree.
+fn default_model_dir() -> PathBuf {
+    let local = PathBuf::from(embed::DEFAULT_MODEL_DIR);
+    if local.is_dir() {
+        return local;
+    }
+    let beside_source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(embed::DEFAULT_MODEL_DIR);
+    if beside_source.is_dir() { beside_source } else { local }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchTarget {
+    /// Search latency through the engine (lexical + dense + fusion).
+    Search,
+    /// Embedder latency and throughput.
+    Embed,
+}
+
+#[derive(Debug, Subcommand)]
+enum CorpusCommand {
+    /// Regenerate corpus/generated and corpus/tickets from corpus/authored (deterministic).
+    Generate {
+        /// The corpus root holding authored/; generated/ and tickets/ are written under it.
+        #[arg(long, default_value = "corpus")]
+        corpus: PathBuf,
+        #[arg(long, default_value_t = corpusgen::Options::default().seed)]
+        seed: u64,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read records from JSONL, CSV, XLSX or Markdown files and directories into a data directory.
@@ -32,6 +89,11 @@ enum Command {
         /// Fail (exit code 1) when any record is rejected.
         #[arg(long)]
         strict: bool,
+        /// Leave the embeddings to the next `serve` (which computes them in the background).
+        #[arg(long)]
+        skip_embeddings: bool,
+        #[command(flatten)]
+        model: ModelArgs,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -39,6 +101,8 @@ enum Command {
     Search {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
         #[arg(long, default_value_t = search::limits::DEFAULT_LIMIT)]
         limit: usize,
         /// Print the response as JSON.
@@ -46,10 +110,15 @@ enum Command {
         json: bool,
         query: String,
     },
-    /// Measure search latency on a data directory (one query per line of --queries, or built-in ones).
+    /// Measure search latency on a data directory (one query per line of --queries, or built-in
+    /// ones), or with `bench embed` the embedder's latency and throughput.
     Bench {
+        #[arg(value_enum, default_value_t = BenchTarget::Search)]
+        target: BenchTarget,
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
         #[arg(long)]
         queries: Option<PathBuf>,
         /// Passes over the query list after one warm-up pass.
@@ -65,6 +134,51 @@ enum Command {
         /// Corpus ingested when the data directory is empty.
         #[arg(long, env = "GRIDKB_CORPUS")]
         corpus: Option<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Embed text: one text per line on stdin, one JSON array of floats per line on stdout.
+    Embed {
+        /// Model directory (default models/m3e-small).
+        #[arg(long, env = "GRIDKB_MODEL")]
+        model: Option<PathBuf>,
+        /// Embed as passages (no query prefix) instead of queries.
+        #[arg(long)]
+        passages: bool,
+    },
+    /// Measure retrieval quality (MRR@10, nDCG@10, Recall@10/100) of lexical, dense, graph and
+    /// fused ranking on a BEIR-layout directory or the ticket set (corpus/tickets).
+    Eval {
+        dataset: PathBuf,
+        /// The qrels split to use (qrels/<split>.tsv).
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Print one JSON object keyed by method.
+        #[arg(long)]
+        json: bool,
+        /// Also measure several fusion settings (RRF k, weights).
+        #[arg(long)]
+        sweep: bool,
+        /// Data directory for the dataset's index (default: a fresh temporary directory).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Embedding cache shared between runs (default ~/.cache/gridkb/embeddings.redb).
+        #[arg(long)]
+        embedding_cache: Option<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Rebuild every index of a data directory from its record store (after a model change).
+    Reindex {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// The demo corpus.
+    Corpus {
+        #[command(subcommand)]
+        command: CorpusCommand,
     },
 }
 
@@ -74,20 +188,51 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Ingest { data, strict, paths } => ingest(&data, &paths, strict),
-        Command::Search { data, limit, json, query } => search(&data, limit, json, query),
-        Command::Bench { data, queries, rounds } => bench(&data, queries.as_deref(), rounds),
-        Command::Serve { data, addr, corpus } => serve(data, addr, corpus),
+        Command::Ingest { data, strict, skip_embeddings, model, paths } => {
+            ingest(&data, &model, &paths, strict, skip_embeddings)
+        }
+        Command::Search { data, model, limit, json, query } => search(&data, &model, limit, json, query),
+        Command::Bench { target: BenchTarget::Search, data, model, queries, rounds } => {
+            bench(&data, &model, queries.as_deref(), rounds)
+        }
+        Command::Bench { target: BenchTarget::Embed, model, .. } => bench_embed(&model),
+        Command::Serve { data, addr, corpus, model } => serve(data, addr, corpus, model),
+        Command::Embed { model, passages } => embed_stdin(model, passages),
+        Command::Eval { dataset, split, json, sweep, data, embedding_cache, model } => {
+            evaluate(&dataset, &split, json, sweep, data, embedding_cache, &model)
+        }
+        Command::Reindex { data, model } => reindex(&data, &model),
+        Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
     }
 }
 
-fn open_engine(data: &Path) -> anyhow::Result<Engine> {
+fn open_engine(data: &Path, model: &ModelArgs) -> anyhow::Result<Engine> {
+    open_engine_with(EngineOptions { data_dir: data.to_path_buf(), model: model.choice(), ..EngineOptions::default() })
+}
+
+fn open_engine_with(options: EngineOptions) -> anyhow::Result<Engine> {
+    let data = options.data_dir.clone();
     let bar = progress_bar();
-    let engine =
-        Engine::open(EngineOptions { data_dir: data.to_path_buf(), limits: Limits::default() }, &|p| show(&bar, p))
-            .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    let engine = Engine::open(options, &|p| show(&bar, p))
+        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
     bar.finish_and_clear();
     Ok(engine)
+}
+
+/// Embeds what the vector index lacks, with a progress bar.
+fn catch_up_vectors(engine: &Engine) -> anyhow::Result<()> {
+    if !engine.has_dense() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let bar = progress_bar();
+    let embedded = engine.catch_up_vectors(&|p| show(&bar, p))?;
+    bar.finish_and_clear();
+    if embedded > 0 {
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!("embedded {embedded} items in {seconds:.1} s ({:.1} items/s)", embedded as f64 / seconds.max(1e-9));
+    }
+    Ok(())
 }
 
 fn progress_bar() -> ProgressBar {
@@ -110,6 +255,11 @@ fn show(bar: &ProgressBar, progress: Progress) {
             bar.set_message("indexed");
             bar.set_length(total);
             bar.set_position(done);
+        }
+        Progress::Embedded { done, total } => {
+            bar.set_message("embedded");
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         }
     }
 }
@@ -151,20 +301,29 @@ fn ingest_paths(engine: &Engine, paths: &[PathBuf]) -> anyhow::Result<usize> {
     Ok(rejected)
 }
 
-fn ingest(data: &Path, paths: &[PathBuf], strict: bool) -> anyhow::Result<()> {
-    let engine = open_engine(data)?;
+fn ingest(
+    data: &Path,
+    model: &ModelArgs,
+    paths: &[PathBuf],
+    strict: bool,
+    skip_embeddings: bool,
+) -> anyhow::Result<()> {
+    let engine = open_engine(data, model)?;
     let rejected = ingest_paths(&engine, paths)?;
+    if !skip_embeddings {
+        catch_up_vectors(&engine)?;
+    }
     if strict && rejected > 0 {
         bail!("{rejected} records were rejected (--strict)");
     }
     Ok(())
 }
 
-fn search(data: &Path, limit: usize, json: bool, query: String) -> anyhow::Result<()> {
+fn search(data: &Path, model: &ModelArgs, limit: usize, json: bool, query: String) -> anyhow::Result<()> {
     if !data.join("records.redb").exists() {
         bail!("no knowledge base in {}; run `gridkb ingest --data {} PATH...` first", data.display(), data.display());
     }
-    let engine = open_engine(data)?;
+    let engine = open_engine(data, model)?;
     let response = engine.search(&SearchRequest { q: query, limit: Some(limit), ..SearchRequest::default() })?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -180,6 +339,10 @@ fn search(data: &Path, limit: usize, json: bool, query: String) -> anyhow::Resul
         response.terms.join(" "),
         response.took_ms
     )?;
+    writeln!(out, "retrievers: {}", response.retrievers.join(" + "))?;
+    if let Some(reason) = &response.degraded {
+        writeln!(out, "degraded: {reason}")?;
+    }
     for hit in &response.hits {
         writeln!(out, "{:>3}. [{:.2}] {} — {} ({})", hit.rank, hit.score, hit.id, hit.title, hit.kind)?;
         writeln!(out, "     {}", hit.snippet.replace("<em>", "[").replace("</em>", "]"))?;
@@ -203,8 +366,8 @@ const BENCH_QUERIES: &[&str] = &[
     "纵向加密隧道中断",
 ];
 
-fn bench(data: &Path, queries: Option<&Path>, rounds: usize) -> anyhow::Result<()> {
-    let engine = open_engine(data)?;
+fn bench(data: &Path, model: &ModelArgs, queries: Option<&Path>, rounds: usize) -> anyhow::Result<()> {
+    let engine = open_engine(data, model)?;
     let queries: Vec<String> = match queries {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?
@@ -233,8 +396,10 @@ fn bench(data: &Path, queries: Option<&Path>, rounds: usize) -> anyhow::Result<(
     micros.sort_unstable();
     let at = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
     let stats = engine.stats()?;
+    let retrievers = engine.search(&SearchRequest { q: queries[0].clone(), ..SearchRequest::default() })?.retrievers;
     println!(
-        "search over {} items, {} queries x {} rounds: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "search ({}) over {} items, {} queries x {} rounds: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        retrievers.join(" + "),
         stats.indexed_items,
         queries.len(),
         rounds.max(1),
@@ -260,7 +425,7 @@ fn corpus_record_dirs(corpus: &Path) -> Vec<PathBuf> {
     if dirs.is_empty() { vec![corpus.to_path_buf()] } else { dirs }
 }
 
-fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>) -> anyhow::Result<()> {
+fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>, model: ModelArgs) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         bail!(
             "refusing to listen on {addr} without API keys; bind a loopback address such as {DEFAULT_ADDR} \
@@ -276,7 +441,7 @@ fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>) -> anyhow::Re
         let loader_state = state.clone();
         // Listen at once (healthz answers, readyz says 503) while the indexes are opened or built.
         let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let engine = open_engine(&data)?;
+            let engine = open_engine(&data, &model)?;
             if engine.store().is_empty()? {
                 let corpus = corpus
                     .or_else(bundled_corpus)
@@ -284,8 +449,12 @@ fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>) -> anyhow::Re
                 tracing::info!(corpus = %corpus.display(), "empty data directory: ingesting the corpus");
                 ingest_paths(&engine, &corpus_record_dirs(&corpus))?;
             }
-            loader_state.set_engine(Arc::new(engine));
+            let engine = Arc::new(engine);
+            loader_state.set_engine(Arc::clone(&engine));
             tracing::info!("ready");
+            if engine.has_dense() {
+                spawn_vector_catch_up(engine)?;
+            }
             Ok(())
         });
         tracing::info!(%addr, "listening on http://{addr}");
@@ -298,5 +467,182 @@ fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>) -> anyhow::Re
         server.await.context("server task failed")?.context("server failed")?;
         Ok::<(), anyhow::Error>(())
     })?;
+    Ok(())
+}
+
+/// How often `serve` looks for records the vector index has not embedded yet.
+const VECTOR_CATCH_UP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Embeds in the background what the vector index lacks, while lexical search already answers
+/// (flagged degraded until the embeddings are complete).
+fn spawn_vector_catch_up(engine: Arc<Engine>) -> anyhow::Result<()> {
+    std::thread::Builder::new().name("vector-catch-up".into()).spawn(move || {
+        loop {
+            let started = Instant::now();
+            let last_report = std::sync::Mutex::new(Instant::now());
+            let progress = |p: Progress| {
+                if let Progress::Embedded { done, total } = p
+                    && let Ok(mut last) = last_report.lock()
+                    && (last.elapsed().as_secs() >= 10 || done == total)
+                {
+                    *last = Instant::now();
+                    tracing::info!(done, total, "embedding items in the background");
+                }
+            };
+            match engine.catch_up_vectors(&progress) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(items = n, seconds = started.elapsed().as_secs_f64(), "embeddings up to date"),
+                Err(e) => tracing::error!(error = %e, "embedding catch-up failed; retrying"),
+            }
+            std::thread::sleep(VECTOR_CATCH_UP_INTERVAL);
+        }
+    })?;
+    Ok(())
+}
+
+fn load_embedder(model: Option<PathBuf>) -> anyhow::Result<embed::Embedder> {
+    let dir = model.unwrap_or_else(default_model_dir);
+    Ok(embed::Embedder::load(&dir, &embed::EmbedConfig::default())?)
+}
+
+fn embed_stdin(model: Option<PathBuf>, passages: bool) -> anyhow::Result<()> {
+    let embedder = load_embedder(model)?;
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut lines = Vec::new();
+    let flush = |lines: &mut Vec<String>, out: &mut dyn Write| -> anyhow::Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let vectors = if passages { embedder.embed_passages(&texts)? } else { embedder.embed_queries(&texts)? };
+        for vector in vectors {
+            serde_json::to_writer(&mut *out, &vector)?;
+            writeln!(out)?;
+        }
+        lines.clear();
+        Ok(())
+    };
+    for (n, line) in stdin.lines().enumerate() {
+        let line = line.with_context(|| format!("stdin line {} is not UTF-8 text", n + 1))?;
+        if line.trim().is_empty() {
+            bail!("stdin line {} is empty; give one non-empty text per line", n + 1);
+        }
+        lines.push(line);
+        if lines.len() == 32 {
+            flush(&mut lines, &mut out)?;
+        }
+    }
+    flush(&mut lines, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
+    let embedder = load_embedder(model.model.clone())?;
+    let query = "931保护通道告警怎么处理";
+    let passage = "线路保护装置报通道告警时，先查看通道状态中的误码计数和丢帧计数，再做光纤自环试验，确认是本侧还是对侧问题，必要时更换光模块或检修光缆，处理完毕后复归告警并核对两侧差动电流。".repeat(2);
+    for _ in 0..5 {
+        embedder.embed_query(query)?;
+    }
+    let mut micros = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        embedder.embed_query(query)?;
+        micros.push(started.elapsed().as_micros() as u64);
+    }
+    micros.sort_unstable();
+    let tokens = embedder.count_tokens(query)?;
+    println!("query ({tokens} tokens): p50 {:.2} ms, p99 {:.2} ms", micros[25] as f64 / 1e3, micros[49] as f64 / 1e3);
+    let passage_tokens = embedder.count_tokens(&passage)?;
+    for batch in [1usize, 8, 32] {
+        let texts: Vec<&str> = vec![passage.as_str(); batch];
+        let started = Instant::now();
+        let mut rounds = 0;
+        while started.elapsed().as_secs_f64() < 3.0 {
+            embedder.embed_passages(&texts)?;
+            rounds += 1;
+        }
+        let rate = (passage_tokens * batch * rounds) as f64 / started.elapsed().as_secs_f64();
+        println!("passages ({passage_tokens} tokens) at batch {batch}: {rate:.0} tokens/s");
+    }
+    Ok(())
+}
+
+fn evaluate(
+    dataset: &Path,
+    split: &str,
+    json: bool,
+    sweep: bool,
+    data: Option<PathBuf>,
+    embedding_cache: Option<PathBuf>,
+    model: &ModelArgs,
+) -> anyhow::Result<()> {
+    let loaded = eval::load(dataset, split)?;
+    eval::check(&loaded);
+    let temporary = match &data {
+        Some(_) => None,
+        None => Some(tempfile::tempdir().context("cannot create a temporary data directory")?),
+    };
+    let data_dir = data.unwrap_or_else(|| temporary.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_default());
+    let cache = embedding_cache
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/gridkb/embeddings.redb")));
+    let engine = open_engine_with(EngineOptions {
+        data_dir: data_dir.clone(),
+        model: model.choice(),
+        embedding_cache: cache,
+        ..EngineOptions::default()
+    })?;
+    match &loaded.corpus {
+        eval::Corpus::Records(dirs) => {
+            ingest_paths(&engine, dirs)?;
+        }
+        eval::Corpus::Items(records) => {
+            let bar = progress_bar();
+            let report = engine.ingest(records, "eval", &|p| show(&bar, p))?;
+            bar.finish_and_clear();
+            eprintln!("indexed {} documents", report.inserted + report.replaced + report.unchanged);
+        }
+    }
+    catch_up_vectors(&engine)?;
+    let report = eval::run(&engine, &loaded, split, sweep)?;
+    if json {
+        let mut object = serde_json::to_value(&report.methods)?;
+        if let Some(map) = object.as_object_mut() {
+            if !report.per_category.is_empty() {
+                map.insert("per_category".into(), serde_json::to_value(&report.per_category)?);
+            }
+            if !report.sweep.is_empty() {
+                map.insert("sweep".into(), serde_json::to_value(&report.sweep)?);
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&object)?);
+    } else {
+        eval::print(&report);
+    }
+    Ok(())
+}
+
+fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
+    if !data.join("records.redb").exists() {
+        bail!("no knowledge base in {}; nothing to reindex", data.display());
+    }
+    for derived in ["lexical", "vectors"] {
+        let dir = data.join(derived);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+    }
+    let engine = open_engine(data, model)?;
+    catch_up_vectors(&engine)?;
+    let stats = engine.stats()?;
+    println!("reindexed {} items from {} records", stats.indexed_items, stats.records);
+    Ok(())
+}
+
+fn generate_corpus(corpus: &Path, seed: u64) -> anyhow::Result<()> {
+    let options = corpusgen::Options { seed, ..corpusgen::Options::default() };
+    let summary = corpusgen::generate(&corpus.join("authored"), corpus, &options)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }

@@ -89,13 +89,15 @@ pub enum Error {
 
 /// Reads files and directories (recursively, in path order). Explicitly named files must be in a
 /// known format; unknown files found inside directories are skipped and listed, and so are
-/// `README.md` files, which document a directory rather than hold records.
+/// `README.md` files, which document a directory rather than hold records, and labelled
+/// evaluation sets (directories with a `qrels/` folder, like `corpus/tickets`), which hold
+/// queries rather than knowledge.
 pub fn read_paths(paths: &[PathBuf]) -> Result<Batch, Error> {
     let mut batch = Batch::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.clone(), source })?;
         if meta.is_dir() {
-            for file in files_under(path)? {
+            for file in files_under(path, &mut batch.skipped_files)? {
                 match Format::of(&file).filter(|_| !is_readme(&file)) {
                     Some(format) => formats::read_file(&file, format, &mut batch)?,
                     None => batch.skipped_files.push(file),
@@ -120,12 +122,22 @@ fn is_readme(file: &Path) -> bool {
     file.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.eq_ignore_ascii_case("readme.md"))
 }
 
-fn files_under(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+fn is_dataset(dir: &Path) -> bool {
+    dir.join("qrels").is_dir()
+}
+
+fn files_under(dir: &Path, skipped: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|entry| entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.'));
+    let walker = walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_entry(|entry| {
+        if entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.') {
+            return false;
+        }
+        if entry.file_type().is_dir() && is_dataset(entry.path()) {
+            skipped.push(entry.path().to_path_buf());
+            return false;
+        }
+        true
+    });
     for entry in walker {
         let entry = entry.map_err(|e| Error::Io {
             path: e.path().unwrap_or(dir).to_path_buf(),

@@ -107,6 +107,22 @@ fn directories_are_walked_in_order_and_unknown_files_skipped() {
 }
 
 #[test]
+fn labelled_ticket_sets_and_readmes_inside_a_corpus_are_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tickets = dir.path().join("tickets");
+    std::fs::create_dir_all(tickets.join("qrels")).expect("mkdir");
+    write(&tickets, "queries.jsonl", r#"{"_id":"t1","text":"931保护通道告警"}"#);
+    write(dir.path(), "README.md", "# about this corpus");
+    write(dir.path(), "items.jsonl", r#"{"id":"f1","class":"Fault","label":"通道中断"}"#);
+    let batch = read_paths(&[dir.path().to_path_buf()]).expect("readable");
+    let ids: Vec<_> = batch.records.iter().map(|(_, r)| r.id()).collect();
+    assert_eq!(ids, ["f1"]);
+    assert!(batch.rejections.is_empty(), "tickets are not read as records: {:?}", batch.rejections);
+    assert!(batch.skipped_files.contains(&tickets), "{:?}", batch.skipped_files);
+    assert!(batch.skipped_files.iter().any(|f| f.ends_with("README.md")));
+}
+
+#[test]
 fn missing_path_and_unknown_explicit_file_are_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert!(read_paths(&[dir.path().join("nope.jsonl")]).is_err());

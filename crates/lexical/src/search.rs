@@ -33,6 +33,9 @@ pub struct LexicalQuery {
     pub offset: usize,
     /// Past this instant, hits are returned without snippets and flagged partial.
     pub deadline: Option<Instant>,
+    /// Candidate generation for fusion: hits come back without snippets (they are made later,
+    /// by [`LexicalIndex::lookup`], for the page actually shown).
+    pub skip_snippets: bool,
 }
 
 /// One lexical hit and why it matched.
@@ -77,12 +80,45 @@ impl LexicalIndex {
         let top = if query.limit == 0 { Vec::new() } else { top };
 
         let partial = collector.skipped.load(Ordering::Relaxed) || query.deadline.is_some_and(|d| Instant::now() >= d);
-        let snippets = if partial || query.terms.is_empty() {
+        let hits = self.read_hits(&searcher, top, &*text_query, query, partial || query.skip_snippets)?;
+        Ok(LexicalResults { total, hits, partial })
+    }
+
+    /// The documents among `ids` that pass the query's filters and status exclusions, scored by
+    /// the query's terms (0 when none matches), best first, with snippets. Used to show hits
+    /// found by other retrievers as lexical hits are shown.
+    pub fn lookup(&self, ids: &[String], query: &LexicalQuery) -> Result<Vec<LexicalHit>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let text_query = self.text_query(&query.terms);
+        let any_id: Vec<(Occur, Box<dyn Query>)> =
+            ids.iter().map(|id| (Occur::Should, exact(self.fields.id, id))).collect();
+        let scoped: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any_id)), 0.0)) as Box<dyn Query>),
+            (Occur::Should, text_query.box_clone()),
+        ]));
+        let full_query = self.with_filters(scoped, query);
+        let top = searcher.search(&*full_query, &TopDocs::with_limit(ids.len()).order_by_score())?;
+        let late = query.deadline.is_some_and(|d| Instant::now() >= d);
+        self.read_hits(&searcher, top, &*text_query, query, late || query.skip_snippets)
+    }
+
+    fn read_hits(
+        &self,
+        searcher: &Searcher,
+        top: Vec<(f32, tantivy::DocAddress)>,
+        text_query: &dyn Query,
+        query: &LexicalQuery,
+        skip_snippets: bool,
+    ) -> Result<Vec<LexicalHit>> {
+        let snippets = if skip_snippets || query.terms.is_empty() {
             None
         } else {
             Some((
-                self.snippet_generator(&searcher, &*text_query, self.fields.body)?,
-                self.snippet_generator(&searcher, &*text_query, self.fields.title)?,
+                self.snippet_generator(searcher, text_query, self.fields.body)?,
+                self.snippet_generator(searcher, text_query, self.fields.title)?,
             ))
         };
         let mut hits = Vec::with_capacity(top.len());
@@ -90,7 +126,7 @@ impl LexicalIndex {
             let doc: TantivyDocument = searcher.doc(address)?;
             hits.push(self.hit(&doc, score, &query.terms, snippets.as_ref()));
         }
-        Ok(LexicalResults { total, hits, partial })
+        Ok(hits)
     }
 
     /// Every term may match in title, body or related labels; BM25 sums what matches.

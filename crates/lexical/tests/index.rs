@@ -186,3 +186,20 @@ fn overlapping_search_mode_tokens_highlight_without_panicking() {
         assert!(results.hits[0].snippet.contains("<em>"), "{text}: {}", results.hits[0].snippet);
     }
 }
+
+#[test]
+fn lookup_returns_only_listed_ids_that_pass_filters_with_lexical_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.apply(&corpus(), &[], 1).unwrap();
+    let mut q = query(&index, "GOOSE断链");
+    let wanted: Vec<String> = ["kb-body", "kb-other", "kb-retired", "kb-missing"].map(String::from).to_vec();
+    let hits = index.lookup(&wanted, &q).unwrap();
+    let found: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(found, ["kb-body", "kb-other"], "retired and unknown ids are left out, matches first");
+    assert!(hits[0].score > 0.0 && hits[1].score == 0.0, "{hits:?}");
+    assert!(hits[0].snippet.contains("<em>"));
+
+    q.filters = BTreeMap::from([(FilterField::Product, vec!["line-protection".into()])]);
+    assert!(index.lookup(&wanted, &q).unwrap().is_empty(), "filters apply to looked-up ids");
+}

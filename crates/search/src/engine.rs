@@ -6,10 +6,13 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use analysis::Analyzer;
-use lexical::{IndexDoc, LexicalIndex, LexicalQuery};
+use embed::EmbedConfig;
+use lexical::{IndexDoc, LexicalHit, LexicalIndex, LexicalQuery};
 use serde::Serialize;
 use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
+use crate::dense::{Dense, DenseStatus, QUERY_EMBED_BUDGET};
+use crate::fusion::{FUSION_DEPTH, Fusion, Retriever, fuse};
 use crate::request::{Explanation, Hit, SearchRequest, SearchResponse};
 use crate::{Error, Limits, Result};
 
@@ -24,6 +27,37 @@ const UNPUBLISHED: [Status; 3] = [Status::Draft, Status::Review, Status::Retired
 pub struct EngineOptions {
     pub data_dir: PathBuf,
     pub limits: Limits,
+    /// The embedding model for dense retrieval; `None` runs lexical (+ graph) only.
+    pub model: Option<ModelChoice>,
+    pub embed: EmbedConfig,
+    /// Where embeddings are cached (default: `embeddings.redb` in the data directory). Sharing
+    /// one cache between data directories (as `gridkb eval` does) embeds each text once.
+    pub embedding_cache: Option<PathBuf>,
+    /// The fusion used when a request does not choose one.
+    pub fusion: Fusion,
+}
+
+/// Where the embedding model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// Asked for explicitly: failing to load it is an error.
+    Required(PathBuf),
+    /// The default location: when it cannot be loaded, search runs without dense retrieval
+    /// and says so in every response.
+    IfPresent(PathBuf),
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            data_dir: PathBuf::from("data"),
+            limits: Limits::default(),
+            model: None,
+            embed: EmbedConfig::default(),
+            embedding_cache: None,
+            fusion: Fusion::default(),
+        }
+    }
 }
 
 /// Long work reports its progress through this.
@@ -33,6 +67,8 @@ pub enum Progress {
     Stored { done: usize, total: usize },
     /// Store changes applied to the lexical index.
     Indexed { done: u64, total: u64 },
+    /// Items embedded into the vector index.
+    Embedded { done: usize, total: usize },
 }
 
 /// What a bulk write did.
@@ -53,6 +89,8 @@ pub struct Stats {
     pub indexed_items: u64,
     pub store_seq: u64,
     pub lexical_seq: u64,
+    /// The dense side, when a model is loaded.
+    pub dense: Option<DenseStatus>,
 }
 
 /// The store and its projections, with the single write path through them.
@@ -60,6 +98,10 @@ pub struct Stats {
 pub struct Engine {
     store: Store,
     lexical: LexicalIndex,
+    dense: Option<Dense>,
+    /// Why there is no dense retrieval, when there is none.
+    dense_missing: Option<String>,
+    fusion: Fusion,
     analyzer: Analyzer,
     limits: Limits,
     data_dir: PathBuf,
@@ -76,9 +118,29 @@ impl Engine {
         let store = Store::open(&dir.join(STORE_FILE))?;
         let analyzer = Analyzer::new();
         let lexical = LexicalIndex::open(&dir.join(LEXICAL_DIR), analyzer.clone())?;
+        let (dense, dense_missing) = match &options.model {
+            // Switched off on purpose: nothing to report in responses.
+            None => (None, None),
+            Some(ModelChoice::Required(model)) => {
+                (Some(Dense::open(dir, model, &options.embed, options.embedding_cache.as_deref())?), None)
+            }
+            Some(ModelChoice::IfPresent(model)) => {
+                match Dense::open(dir, model, &options.embed, options.embedding_cache.as_deref()) {
+                    Ok(dense) => (Some(dense), None),
+                    Err(Error::Embed(e)) => {
+                        tracing::warn!(error = %e, "dense retrieval is off");
+                        (None, Some(format!("dense retrieval is off: {e}")))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
         let engine = Engine {
             store,
             lexical,
+            dense,
+            dense_missing,
+            fusion: options.fusion,
             analyzer,
             limits: options.limits,
             data_dir: options.data_dir,
@@ -258,7 +320,27 @@ impl Engine {
             .collect())
     }
 
-    /// Runs a search on the current snapshot of the indexes.
+    /// Brings the vector index up to the store (embedding what changed); returns how many items
+    /// were embedded or replaced. Without a model, does nothing.
+    pub fn catch_up_vectors(&self, progress: &dyn Fn(Progress)) -> Result<usize> {
+        match &self.dense {
+            Some(dense) => dense.catch_up(&self.store, self.limits.ingest_batch, progress),
+            None => Ok(0),
+        }
+    }
+
+    /// Whether dense retrieval is available at all (a model is loaded).
+    pub fn has_dense(&self) -> bool {
+        self.dense.is_some()
+    }
+
+    /// The loaded embedder, for `gridkb embed` and benchmarks.
+    pub fn embedder(&self) -> Option<&embed::Embedder> {
+        self.dense.as_ref().map(Dense::embedder)
+    }
+
+    /// Runs a search on the current snapshot of the indexes: every retriever asked for and
+    /// available proposes candidates, the lists are fused, and the page is explained.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
         let started = Instant::now();
         let limit = request.validate(&self.limits)?;
@@ -270,48 +352,145 @@ impl Engine {
                 "the query has no searchable words (only punctuation or masked personal data)",
             ));
         }
-        let query = LexicalQuery {
+        let fusion = request.fusion.unwrap_or(self.fusion);
+        let wanted = |r: Retriever| request.retrievers.as_ref().is_none_or(|list| list.contains(&r));
+        let deadline = started + self.limits.search_deadline();
+        let window = request.offset + limit;
+        let depth = window.max(FUSION_DEPTH);
+        let mut query = LexicalQuery {
             terms: terms.clone(),
             filters: request.filters.clone(),
             exclude_status: UNPUBLISHED.iter().map(|s| s.code().to_string()).collect(),
-            limit,
-            offset: request.offset,
-            deadline: Some(started + self.limits.search_deadline()),
+            limit: depth,
+            offset: 0,
+            deadline: Some(deadline),
+            skip_snippets: true,
         };
-        let results = self.lexical.search(&query)?;
-        let hits = results
-            .hits
+        let mut degraded = Vec::new();
+        let mut lists: Vec<(Retriever, Vec<(String, f32)>)> = Vec::new();
+        let mut total = 0;
+        let mut partial = false;
+
+        // The query embedding runs on its own thread while BM25 runs here.
+        let dense_wanted = wanted(Retriever::Dense) && !terms.is_empty();
+        let pending_vector = match (&self.dense, dense_wanted) {
+            (Some(dense), true) => Some(std::thread::scope(|scope| {
+                let embedding = scope.spawn(|| dense.query_vector(&masked, QUERY_EMBED_BUDGET));
+                let lexical = if wanted(Retriever::Lexical) || terms.is_empty() {
+                    Some(self.lexical.search(&query))
+                } else {
+                    None
+                };
+                (embedding.join().unwrap_or_else(|_| Err("the query embedder failed".into())), lexical)
+            })),
+            _ => None,
+        };
+        let (vector, lexical_results) = match pending_vector {
+            Some((vector, lexical)) => (Some(vector), lexical),
+            None => {
+                let lexical = (wanted(Retriever::Lexical) || terms.is_empty()).then(|| self.lexical.search(&query));
+                (None, lexical)
+            }
+        };
+        if let Some(results) = lexical_results {
+            let results = results?;
+            total = results.total;
+            partial |= results.partial;
+            lists.push((Retriever::Lexical, results.hits.into_iter().map(|h| (h.id, h.score)).collect()));
+        }
+        if dense_wanted {
+            match (&self.dense, vector) {
+                (None, _) => degraded.extend(self.dense_missing.clone()),
+                (Some(_), Some(Err(reason))) => degraded.push(format!("dense retrieval skipped: {reason}")),
+                (Some(dense), Some(Ok(vector))) => {
+                    let status = dense.status();
+                    let store_seq = self.store.last_seq()?;
+                    if status.applied_seq < store_seq {
+                        degraded.push(format!(
+                            "embeddings are being computed ({} items so far); dense results may be incomplete",
+                            status.vectors
+                        ));
+                    }
+                    // Over-fetch: filters and unpublished items are applied afterwards.
+                    let found = dense.search(&vector, depth * 2)?;
+                    let ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
+                    let allowed: BTreeSet<String> =
+                        self.lexical.lookup(&ids, &query)?.into_iter().map(|h| h.id).collect();
+                    let kept: Vec<(String, f32)> =
+                        found.into_iter().filter(|(id, _)| allowed.contains(id)).take(depth).collect();
+                    total = total.max(kept.len());
+                    lists.push((Retriever::Dense, kept));
+                }
+                (Some(_), None) => {}
+            }
+        }
+
+        let fused = fuse(&lists, fusion);
+        total = total.max(fused.len());
+        let page: Vec<_> = fused.into_iter().skip(request.offset).take(limit).collect();
+        query.skip_snippets = false;
+        let ids: Vec<String> = page.iter().map(|f| f.id.clone()).collect();
+        let mut shown: BTreeMap<String, LexicalHit> =
+            self.lexical.lookup(&ids, &query)?.into_iter().map(|h| (h.id.clone(), h)).collect();
+        let hits = page
             .into_iter()
             .enumerate()
-            .map(|(i, hit)| Hit {
-                rank: request.offset + i + 1,
-                score: hit.score,
-                explanation: Explanation {
-                    matched_terms: hit.matched_terms,
-                    lexical_score: hit.score,
-                    lexical_rank: request.offset + i + 1,
-                },
-                id: hit.id,
-                title: hit.title,
-                kind: hit.kind,
-                category: hit.category,
-                status: hit.status,
-                products: hit.products,
-                faults: hit.faults,
-                tags: hit.tags,
-                snippet: hit.snippet,
+            .filter_map(|(i, fused)| {
+                let hit = shown.remove(&fused.id)?;
+                Some(Hit {
+                    rank: request.offset + i + 1,
+                    score: fused.score,
+                    explanation: Explanation {
+                        matched_terms: hit.matched_terms,
+                        lexical: fused.lexical,
+                        semantic: fused.dense,
+                        graph: fused.graph,
+                        graph_path: Vec::new(),
+                        fused_score: fused.score,
+                    },
+                    id: hit.id,
+                    title: hit.title,
+                    kind: hit.kind,
+                    category: hit.category,
+                    status: hit.status,
+                    products: hit.products,
+                    faults: hit.faults,
+                    tags: hit.tags,
+                    snippet: hit.snippet,
+                })
             })
             .collect();
         Ok(SearchResponse {
             query: masked,
             terms,
-            total: results.total,
+            total,
             offset: request.offset,
             hits,
-            partial: results.partial,
-            retrievers: vec!["lexical".to_string()],
+            partial: partial || Instant::now() >= deadline,
+            retrievers: lists.iter().map(|(r, _)| r.name().to_string()).collect(),
+            degraded: (!degraded.is_empty()).then(|| degraded.join("; ")),
+            fusion,
             took_ms: started.elapsed().as_secs_f64() * 1e3,
         })
+    }
+
+    /// The ids one retriever (or the fusion of all, with `None`) ranks for `text`, best first,
+    /// at most `depth`: what `gridkb eval` measures.
+    pub fn rank(
+        &self,
+        text: &str,
+        retriever: Option<Retriever>,
+        fusion: Option<Fusion>,
+        depth: usize,
+    ) -> Result<Vec<String>> {
+        let request = SearchRequest {
+            q: text.to_string(),
+            limit: Some(depth.min(self.limits.max_limit)),
+            retrievers: retriever.map(|r| vec![r]),
+            fusion,
+            ..SearchRequest::default()
+        };
+        Ok(self.search(&request)?.hits.into_iter().map(|h| h.id).collect())
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -320,6 +499,7 @@ impl Engine {
             indexed_items: self.lexical.num_docs(),
             store_seq: self.store.last_seq()?,
             lexical_seq: self.lexical.applied_seq()?,
+            dense: self.dense.as_ref().map(Dense::status),
         })
     }
 }

@@ -5,11 +5,15 @@
 //! projection catches up from the store's change log; a projection never holds a write the
 //! store does not.
 
+mod dense;
 mod engine;
+pub mod fusion;
 pub mod limits;
 mod request;
 
-pub use engine::{Engine, EngineOptions, IngestReport, Progress, Stats};
+pub use dense::DenseStatus;
+pub use engine::{Engine, EngineOptions, IngestReport, ModelChoice, Progress, Stats};
+pub use fusion::{Fusion, Retriever};
 pub use lexical::FilterField;
 pub use limits::Limits;
 pub use request::{Explanation, Hit, SearchRequest, SearchResponse};
@@ -25,6 +29,10 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error(transparent)]
     Lexical(#[from] lexical::Error),
+    #[error(transparent)]
+    Embed(#[from] embed::Error),
+    #[error(transparent)]
+    Vectors(#[from] vectors::Error),
     #[error("data directory {path}: {message}")]
     DataDir { path: String, message: String },
 }

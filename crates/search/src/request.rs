@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use lexical::FilterField;
 use serde::{Deserialize, Serialize};
 
+use crate::fusion::{Fusion, Retriever, Standing};
 use crate::{Error, Limits, Result};
 
 /// A search as agents and bots send it.
@@ -22,17 +23,31 @@ pub struct SearchRequest {
     /// are returned unless a `status` filter asks for others.
     #[serde(default)]
     pub filters: BTreeMap<FilterField, Vec<String>>,
+    /// Retrievers to use (default: every one available). `["lexical"]` gives plain BM25.
+    #[serde(default)]
+    pub retrievers: Option<Vec<Retriever>>,
+    /// How the retrievers' lists are fused (default: the server's, chosen by evaluation).
+    #[serde(default)]
+    pub fusion: Option<Fusion>,
 }
 
-/// Why a hit was returned.
+/// Why a hit was returned: where it stood in each retriever's list and how that was fused.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     /// Query terms found in the item's title or body.
     pub matched_terms: Vec<String>,
-    /// BM25 score (title terms weigh more than body terms).
-    pub lexical_score: f32,
-    /// Rank in the lexical list (1-based).
-    pub lexical_rank: usize,
+    /// BM25 rank and score (title terms weigh more than body terms), if lexical found it.
+    pub lexical: Option<Standing>,
+    /// Rank and cosine similarity of the item to the query, if dense retrieval found it.
+    pub semantic: Option<Standing>,
+    /// Rank and score in graph expansion, if the graph reached it.
+    pub graph: Option<Standing>,
+    /// The graph path from an entity named in the query to the item, e.g.
+    /// `["GKB-931A", "line", "线路保护", "fault", "通道中断"]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub graph_path: Vec<String>,
+    /// The fused score the final rank comes from.
+    pub fused_score: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,6 +81,12 @@ pub struct SearchResponse {
     pub partial: bool,
     /// Retrievers that took part in this ranking.
     pub retrievers: Vec<String>,
+    /// Set when a retriever that was asked for could not take part, saying why (no model,
+    /// embeddings still being computed, over its time budget). Results are still valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
+    /// How the lists were fused.
+    pub fusion: Fusion,
     pub took_ms: f64,
 }
 
@@ -96,6 +117,15 @@ impl SearchRequest {
                     "offset + limit must not exceed {}; narrow the query instead of paging deeper",
                     limits.max_window
                 ),
+            ));
+        }
+        if let Some(fusion) = &self.fusion {
+            fusion.validate().map_err(|m| Error::invalid("invalid_parameter", m))?;
+        }
+        if self.retrievers.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::invalid(
+                "invalid_parameter",
+                "retrievers must name at least one of lexical, dense, graph",
             ));
         }
         for (field, values) in &self.filters {

@@ -10,8 +10,11 @@ fn fixture() -> PathBuf {
 }
 
 fn open(dir: &Path) -> Engine {
-    Engine::open(EngineOptions { data_dir: dir.to_path_buf(), limits: Limits::default() }, &|_| {})
-        .expect("open engine")
+    Engine::open(
+        EngineOptions { data_dir: dir.to_path_buf(), limits: Limits::default(), ..EngineOptions::default() },
+        &|_| {},
+    )
+    .expect("open engine")
 }
 
 fn records(path: &Path) -> Vec<Record> {

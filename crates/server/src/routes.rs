@@ -76,14 +76,32 @@ fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchReque
             "q" => request.q = value,
             "limit" => request.limit = Some(number("limit", &value)?),
             "offset" => request.offset = number("offset", &value)?,
+            "retrievers" => {
+                let list = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| {
+                        serde_json::from_value::<search::Retriever>(serde_json::Value::String(v.to_string())).map_err(
+                            |_| {
+                                ApiError::new(
+                                    ErrorCode::InvalidParameter,
+                                    format!("unknown retriever `{v}`; use lexical, dense or graph"),
+                                )
+                            },
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                request.retrievers = Some(list);
+            }
             other => {
                 let field: FilterField =
                     serde_json::from_value(serde_json::Value::String(other.to_string())).map_err(|_| {
                         ApiError::new(
                             ErrorCode::UnknownParameter,
                             format!(
-                                "unknown parameter `{other}`; use q, limit, offset, kind, category, major, status, \
-                                 owner, owner_level, product, fault or tag"
+                                "unknown parameter `{other}`; use q, limit, offset, retrievers, kind, category, major, \
+                                 status, owner, owner_level, product, fault or tag"
                             ),
                         )
                     })?;

@@ -19,7 +19,9 @@ async fn start(limits: Limits) -> TestServer {
     let data = dir.path().to_path_buf();
     let engine_limits = limits.clone();
     let engine = tokio::task::spawn_blocking(move || {
-        let engine = Engine::open(EngineOptions { data_dir: data, limits: engine_limits }, &|_| {}).expect("engine");
+        let engine =
+            Engine::open(EngineOptions { data_dir: data, limits: engine_limits, ..EngineOptions::default() }, &|_| {})
+                .expect("engine");
         let batch = ingest::read_paths(&[fixture]).expect("fixture");
         let records: Vec<_> = batch.records.into_iter().map(|(_, r)| r).collect();
         engine.ingest(&records, "test", &|_| {}).expect("ingest");

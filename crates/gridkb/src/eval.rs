@@ -1,0 +1,350 @@
+//! `gridkb eval`: retrieval quality of each retriever and of their fusion on a labelled dataset.
+//!
+//! Two layouts are read. A BEIR directory (`corpus.jsonl` with `_id, title, text`;
+//! `queries.jsonl` with `_id, text`; `qrels/<split>.tsv` with a header) is indexed into a fresh
+//! data directory. The bundled ticket set (`corpus/tickets`: `queries.jsonl` with `split`,
+//! `major`, `minor`; `qrels/<split>.tsv`) is evaluated against the knowledge base beside it
+//! (`corpus/authored`, `corpus/generated`), and also reported per service category.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use search::{Engine, Fusion, Retriever};
+use serde::Serialize;
+use store::{Item, ItemKind, Record, Status};
+
+/// Cut-offs of the reported metrics.
+const TOP: usize = 10;
+const DEEP: usize = 100;
+
+/// The four numbers reported per method.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Scores {
+    #[serde(rename = "mrr@10")]
+    pub mrr10: f64,
+    #[serde(rename = "ndcg@10")]
+    pub ndcg10: f64,
+    #[serde(rename = "recall@10")]
+    pub recall10: f64,
+    #[serde(rename = "recall@100")]
+    pub recall100: f64,
+    /// Queries measured.
+    pub queries: usize,
+    /// Mean time per query, milliseconds.
+    pub ms_per_query: f64,
+}
+
+impl Scores {
+    fn add(&mut self, ranked: &[String], gold: &HashMap<String, f64>, ms: f64) {
+        let relevant = gold.values().filter(|g| **g > 0.0).count().max(1) as f64;
+        self.mrr10 += ranked
+            .iter()
+            .take(TOP)
+            .position(|id| gold.get(id).is_some_and(|g| *g > 0.0))
+            .map_or(0.0, |p| 1.0 / (p as f64 + 1.0));
+        let dcg: f64 = ranked
+            .iter()
+            .take(TOP)
+            .enumerate()
+            .map(|(i, id)| gold.get(id).copied().unwrap_or(0.0).max(0.0) / (i as f64 + 2.0).log2())
+            .sum();
+        let mut ideal: Vec<f64> = gold.values().copied().filter(|g| *g > 0.0).collect();
+        ideal.sort_by(|a, b| b.total_cmp(a));
+        let idcg: f64 = ideal.iter().take(TOP).enumerate().map(|(i, g)| g / (i as f64 + 2.0).log2()).sum();
+        self.ndcg10 += if idcg > 0.0 { dcg / idcg } else { 0.0 };
+        let found =
+            |k: usize| ranked.iter().take(k).filter(|id| gold.get(*id).is_some_and(|g| *g > 0.0)).count() as f64;
+        self.recall10 += found(TOP) / relevant;
+        self.recall100 += found(DEEP) / relevant;
+        self.queries += 1;
+        self.ms_per_query += ms;
+    }
+
+    fn finish(mut self) -> Scores {
+        let n = self.queries.max(1) as f64;
+        self.mrr10 /= n;
+        self.ndcg10 /= n;
+        self.recall10 /= n;
+        self.recall100 /= n;
+        self.ms_per_query /= n;
+        self
+    }
+}
+
+/// One labelled query.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub id: String,
+    pub text: String,
+    pub category: Option<String>,
+}
+
+/// A dataset ready to run: where its corpus is and its labelled queries.
+#[derive(Debug)]
+pub struct Dataset {
+    pub name: String,
+    pub corpus: Corpus,
+    pub queries: Vec<Query>,
+    pub qrels: HashMap<String, HashMap<String, f64>>,
+}
+
+#[derive(Debug)]
+pub enum Corpus {
+    /// Record files to ingest as they are (the bundled knowledge base).
+    Records(Vec<PathBuf>),
+    /// Items converted from a BEIR corpus.
+    Items(Vec<Record>),
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub dataset: String,
+    pub split: String,
+    pub methods: BTreeMap<String, Scores>,
+    /// nDCG@10 of the fused ranking per service category (ticket set only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_category: BTreeMap<String, BTreeMap<String, Scores>>,
+    /// Further fusion settings measured with `--sweep`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Scores>,
+}
+
+pub fn load(dir: &Path, split: &str) -> anyhow::Result<Dataset> {
+    let qrels_path = dir.join("qrels").join(format!("{split}.tsv"));
+    let qrels = read_qrels(&qrels_path)?;
+    let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    if dir.join("corpus.jsonl").is_file() {
+        let (records, ids) = read_beir_corpus(&dir.join("corpus.jsonl"))?;
+        let qrels = qrels
+            .into_iter()
+            .map(|(q, docs)| (q, docs.into_iter().filter_map(|(d, g)| ids.get(&d).map(|id| (id.clone(), g))).collect()))
+            .collect();
+        let queries = read_queries(&dir.join("queries.jsonl"), None)?;
+        return Ok(Dataset { name, corpus: Corpus::Items(records), queries, qrels });
+    }
+    let parent = dir.parent().unwrap_or(dir);
+    let record_dirs: Vec<PathBuf> =
+        ["authored", "generated"].iter().map(|d| parent.join(d)).filter(|d| d.is_dir()).collect();
+    if record_dirs.is_empty() {
+        bail!(
+            "{} is neither a BEIR directory (corpus.jsonl, queries.jsonl, qrels/{split}.tsv) nor a ticket set beside \
+             a corpus (../authored, ../generated)",
+            dir.display()
+        );
+    }
+    let queries = read_queries(&dir.join("queries.jsonl"), Some(split))?;
+    Ok(Dataset { name, corpus: Corpus::Records(record_dirs), queries, qrels })
+}
+
+fn read_lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, String)>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let path = path.display().to_string();
+    Ok(std::io::BufReader::new(file).lines().enumerate().map_while(move |(i, line)| match line {
+        Ok(line) => Some((i + 1, line)),
+        Err(e) => {
+            tracing::warn!(path, line = i + 1, error = %e, "stopped reading");
+            None
+        }
+    }))
+}
+
+fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashMap<String, f64>>> {
+    let mut qrels: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    for (n, line) in read_lines(path)? {
+        let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+        if n == 1 && fields.first().is_some_and(|f| f.contains("query")) || line.trim().is_empty() {
+            continue;
+        }
+        let [query, doc, score] = fields[..] else {
+            bail!("{}:{n}: expected `query-id<TAB>corpus-id<TAB>score`", path.display());
+        };
+        let score: f64 = score.parse().with_context(|| format!("{}:{n}: score {score:?}", path.display()))?;
+        qrels.entry(query.to_string()).or_default().insert(doc.to_string(), score);
+    }
+    if qrels.is_empty() {
+        bail!("{} has no judgements", path.display());
+    }
+    Ok(qrels)
+}
+
+fn read_queries(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<Query>> {
+    let mut queries = Vec::new();
+    for (n, line) in read_lines(path)? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("{}:{n}: not JSON", path.display()))?;
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_string);
+        if let (Some(wanted), Some(actual)) = (split, field("split"))
+            && wanted != actual
+        {
+            continue;
+        }
+        let (Some(id), Some(text)) = (field("_id"), field("text")) else {
+            bail!("{}:{n}: a query needs `_id` and `text`", path.display());
+        };
+        let category = field("minor").or_else(|| field("major"));
+        queries.push(Query { id, text, category });
+    }
+    Ok(queries)
+}
+
+/// BEIR documents become items; ids that break the schema get a stable replacement.
+fn read_beir_corpus(path: &Path) -> anyhow::Result<(Vec<Record>, HashMap<String, String>)> {
+    let mut records = Vec::new();
+    let mut ids = HashMap::new();
+    for (n, line) in read_lines(path)? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("{}:{n}: not JSON", path.display()))?;
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or_default().trim().to_string();
+        let (original, text) = (field("_id"), field("text"));
+        if original.is_empty() || text.is_empty() {
+            continue;
+        }
+        let id = if store::record::validate_id("id", &original).is_ok() {
+            original.clone()
+        } else {
+            format!("beir-{}", &blake3::hash(original.as_bytes()).to_hex()[..16])
+        };
+        let mut title = field("title");
+        if title.is_empty() {
+            title = text.chars().take(40).collect();
+        }
+        let item = Item {
+            id: id.clone(),
+            kind: ItemKind::TechnicalPoint,
+            title: title.chars().take(200).collect(),
+            body: text.chars().take(20_000).collect(),
+            products: Vec::new(),
+            faults: Vec::new(),
+            contracts: Vec::new(),
+            cases: Vec::new(),
+            customers: Vec::new(),
+            cites: Vec::new(),
+            tags: Vec::new(),
+            category: None,
+            owner: None,
+            owner_level: None,
+            status: Status::Published,
+            version: 1,
+            valid_until: None,
+            superseded_by: None,
+            source: Some(format!("beir:{original}")),
+        };
+        ids.insert(original, id);
+        records.push(Record::Item(item));
+    }
+    Ok((records, ids))
+}
+
+/// Runs every query through every method and averages the metrics.
+pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyhow::Result<Report> {
+    let queries: Vec<&Query> = dataset.queries.iter().filter(|q| dataset.qrels.contains_key(&q.id)).collect();
+    if queries.is_empty() {
+        bail!("no query of the {split} split has judgements");
+    }
+    let mut methods: Vec<(String, Option<Retriever>, Option<Fusion>)> =
+        vec![("lexical".into(), Some(Retriever::Lexical), None)];
+    if engine.has_dense() {
+        methods.push(("dense".into(), Some(Retriever::Dense), None));
+    }
+    methods.push(("fused".into(), None, None));
+    let mut sweep_settings = Vec::new();
+    if sweep {
+        for k in [10.0, 30.0, 60.0, 100.0] {
+            sweep_settings.push((format!("rrf k={k}"), None, Some(Fusion::Rrf { k })));
+        }
+        for (lexical, dense, graph) in
+            [(1.0, 0.5, 0.5), (1.0, 1.0, 0.0), (1.0, 1.0, 0.5), (1.0, 1.0, 1.0), (1.0, 2.0, 0.5), (0.5, 1.0, 0.5)]
+        {
+            sweep_settings.push((
+                format!("weighted {lexical}/{dense}/{graph}"),
+                None,
+                Some(Fusion::Weighted { lexical, dense, graph }),
+            ));
+        }
+    }
+    let mut report = Report {
+        dataset: dataset.name.clone(),
+        split: split.to_string(),
+        methods: BTreeMap::new(),
+        per_category: BTreeMap::new(),
+        sweep: BTreeMap::new(),
+    };
+    let bar = indicatif::ProgressBar::new(((methods.len() + sweep_settings.len()) * queries.len()) as u64);
+    for (index, (name, retriever, fusion)) in methods.iter().chain(&sweep_settings).enumerate() {
+        let mut scores = Scores::default();
+        let mut by_category: BTreeMap<String, Scores> = BTreeMap::new();
+        for query in &queries {
+            let started = Instant::now();
+            let ranked = match engine.rank(&query.text, *retriever, *fusion, DEEP) {
+                Ok(ranked) => ranked,
+                // A query with nothing searchable in it ranks nothing.
+                Err(search::Error::InvalidRequest { .. }) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            let gold = &dataset.qrels[&query.id];
+            scores.add(&ranked, gold, ms);
+            if name == "fused"
+                && let Some(category) = &query.category
+            {
+                by_category.entry(category.clone()).or_default().add(&ranked, gold, ms);
+            }
+            bar.inc(1);
+        }
+        if index < methods.len() {
+            report.methods.insert(name.clone(), scores.finish());
+        } else {
+            report.sweep.insert(name.clone(), scores.finish());
+        }
+        if !by_category.is_empty() {
+            report.per_category.insert("fused".into(), by_category.into_iter().map(|(c, s)| (c, s.finish())).collect());
+        }
+    }
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+pub fn print(report: &Report) {
+    println!("{} ({} split)", report.dataset, report.split);
+    let table = |title: &str, rows: &BTreeMap<String, Scores>| {
+        println!(
+            "{title:<24} {:>8} {:>8} {:>9} {:>10} {:>8} {:>9}",
+            "MRR@10", "nDCG@10", "Recall@10", "Recall@100", "queries", "ms/query"
+        );
+        for (name, s) in rows {
+            println!(
+                "{name:<24} {:>8.4} {:>8.4} {:>9.4} {:>10.4} {:>8} {:>9.2}",
+                s.mrr10, s.ndcg10, s.recall10, s.recall100, s.queries, s.ms_per_query
+            );
+        }
+    };
+    table("method", &report.methods);
+    for (method, rows) in &report.per_category {
+        println!();
+        table(&format!("{method} by category"), rows);
+    }
+    if !report.sweep.is_empty() {
+        println!();
+        table("fusion setting", &report.sweep);
+    }
+}
+
+/// Ids of a BEIR corpus that the qrels mention but the corpus lacks are dropped with a warning.
+pub fn check(dataset: &Dataset) {
+    if let Corpus::Items(records) = &dataset.corpus {
+        let known: HashSet<&str> = records.iter().map(Record::id).collect();
+        let missing = dataset.qrels.values().flat_map(|d| d.keys()).filter(|d| !known.contains(d.as_str())).count();
+        if missing > 0 {
+            tracing::warn!(missing, "judgements name documents that are not in the corpus");
+        }
+    }
+}

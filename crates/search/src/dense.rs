@@ -1,0 +1,201 @@
+//! Dense retrieval: the embedder, the embedding cache and the vector index of one data directory.
+//!
+//! The vector index is a projection like the lexical one: it records the store sequence number it
+//! has applied and catches up from the change log. Embedding is slow next to everything else, so
+//! catching up runs apart from the write path (a background thread in `serve`, a progress bar in
+//! `ingest`); searches meanwhile use what is there and say the dense side is behind.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use embed::{EmbedConfig, Embedder, EmbeddingCache};
+use store::{Item, Record, Store};
+use vectors::{IndexParams, VectorIndex};
+
+use crate::{Error, Progress, Result};
+
+const VECTORS_DIR: &str = "vectors";
+const CACHE_FILE: &str = "embeddings.redb";
+/// Items embedded between two progress reports and index updates.
+pub const EMBED_CHUNK: usize = 64;
+/// Query embeddings waiting for the embedding thread; beyond this a search goes without.
+pub const QUERY_QUEUE: usize = 16;
+/// How long a search waits for its query embedding before answering without it.
+pub const QUERY_EMBED_BUDGET: Duration = Duration::from_millis(250);
+
+/// What the dense side can say about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DenseStatus {
+    pub model_id: String,
+    pub dimension: usize,
+    pub vectors: usize,
+    pub applied_seq: u64,
+}
+
+type QueryJob = (String, SyncSender<std::result::Result<Vec<f32>, String>>);
+
+#[derive(Debug)]
+pub(crate) struct Dense {
+    embedder: Arc<Embedder>,
+    index: RwLock<VectorIndex>,
+    cache: EmbeddingCache,
+    dir: PathBuf,
+    /// One catch-up at a time.
+    sync: Mutex<()>,
+    queries: SyncSender<QueryJob>,
+}
+
+/// The text of an item that is embedded.
+pub(crate) fn item_text(item: &Item) -> String {
+    format!("{}\n{}", item.title, item.body)
+}
+
+impl Dense {
+    /// Loads the model and opens (or creates) the vector index and the embedding cache in
+    /// `data_dir`. An index built with another model is an error that says to reindex.
+    pub(crate) fn open(data_dir: &Path, model_dir: &Path, config: &EmbedConfig, cache: Option<&Path>) -> Result<Dense> {
+        let embedder = Arc::new(Embedder::load(model_dir, config)?);
+        let dir = data_dir.join(VECTORS_DIR);
+        let index = if VectorIndex::exists(&dir) {
+            VectorIndex::open(&dir, embedder.model_id(), embedder.dimension(), IndexParams::default())?
+        } else {
+            VectorIndex::new(embedder.model_id(), embedder.dimension(), IndexParams::default())?
+        };
+        let cache_path = cache.map_or_else(|| data_dir.join(CACHE_FILE), Path::to_path_buf);
+        if let Some(parent) = cache_path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::DataDir { path: parent.display().to_string(), message: e.to_string() })?;
+        }
+        let cache = EmbeddingCache::open(&cache_path)?;
+        let (queries, jobs) = sync_channel::<QueryJob>(QUERY_QUEUE);
+        let worker = Arc::clone(&embedder);
+        std::thread::Builder::new()
+            .name("query-embedder".into())
+            .spawn(move || embed_queries(&worker, &jobs))
+            .map_err(|e| Error::DataDir { path: data_dir.display().to_string(), message: e.to_string() })?;
+        tracing::info!(model = embedder.model_id(), vectors = index.len(), "dense retrieval ready");
+        Ok(Dense { embedder, index: RwLock::new(index), cache, dir, sync: Mutex::new(()), queries })
+    }
+
+    pub(crate) fn status(&self) -> DenseStatus {
+        let index = self.read();
+        DenseStatus {
+            model_id: self.embedder.model_id().to_string(),
+            dimension: self.embedder.dimension(),
+            vectors: index.len(),
+            applied_seq: index.applied_seq(),
+        }
+    }
+
+    pub(crate) fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, VectorIndex> {
+        self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, VectorIndex> {
+        self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Embeds a query on the embedding thread, waiting at most `budget`.
+    pub(crate) fn query_vector(&self, text: &str, budget: Duration) -> std::result::Result<Vec<f32>, String> {
+        let (reply, answer) = sync_channel(1);
+        match self.queries.try_send((text.to_string(), reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err("the query embedder is busy".into()),
+            Err(TrySendError::Disconnected(_)) => return Err("the query embedder stopped".into()),
+        }
+        match answer.recv_timeout(budget) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => {
+                Err(format!("the query embedding took longer than {} ms", budget.as_millis()))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err("the query embedder stopped".into()),
+        }
+    }
+
+    /// The `k` nearest items to `vector`, best first.
+    pub(crate) fn search(&self, vector: &[f32], k: usize) -> Result<Vec<(String, f32)>> {
+        Ok(self.read().search(vector, k)?.into_iter().map(|h| (h.id, h.score)).collect())
+    }
+
+    /// Brings the vector index up to the store; returns the number of items embedded or
+    /// replaced. Safe to call while searches run (each chunk is swapped in under a short lock).
+    pub(crate) fn catch_up(&self, store: &Store, batch: usize, progress: &dyn Fn(Progress)) -> Result<usize> {
+        let _one_at_a_time = self.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let last = store.last_seq()?;
+        let applied = self.read().applied_seq();
+        if applied == last {
+            return Ok(0);
+        }
+        let (upserts, deletes) = if applied == 0 || applied > last {
+            let mut items = Vec::new();
+            store.for_each(|stored| {
+                if let Record::Item(item) = stored.record {
+                    items.push((item.id.clone(), item_text(&item)));
+                }
+                Ok(())
+            })?;
+            let fresh = VectorIndex::new(self.embedder.model_id(), self.embedder.dimension(), IndexParams::default())?;
+            *self.write() = fresh;
+            (items, Vec::new())
+        } else {
+            changed_since(store, applied, last, batch)?
+        };
+        let total = upserts.len();
+        let mut done = 0;
+        for chunk in upserts.chunks(EMBED_CHUNK) {
+            let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+            let (vectors, _stats) = self.cache.embed_documents(&self.embedder, &texts)?;
+            let mut index = self.write();
+            index.upsert_parts_many(
+                chunk.iter().zip(&vectors).map(|((id, _), parts)| (id.as_str(), parts.as_slice())),
+            )?;
+            drop(index);
+            done += chunk.len();
+            progress(Progress::Embedded { done, total });
+        }
+        let mut index = self.write();
+        for id in &deletes {
+            index.remove(id);
+        }
+        index.set_applied_seq(last);
+        index.save(&self.dir)?;
+        Ok(total)
+    }
+}
+
+/// Items changed after `applied` (current text) and ids that are no longer items.
+type Changes = (Vec<(String, String)>, Vec<String>);
+
+fn changed_since(store: &Store, mut applied: u64, last: u64, batch: usize) -> Result<Changes> {
+    let mut ids = std::collections::BTreeSet::new();
+    while applied < last {
+        let changes = store.changes_since(applied, batch)?;
+        let Some(newest) = changes.last().map(|c| c.seq) else { break };
+        ids.extend(changes.into_iter().map(|c| c.id));
+        applied = newest;
+    }
+    let current = store.get_many(ids.iter().map(String::as_str))?;
+    let mut upserts = Vec::new();
+    let mut deletes = Vec::new();
+    for (id, stored) in ids.into_iter().zip(current) {
+        match stored.map(|s| s.record) {
+            Some(Record::Item(item)) => upserts.push((id, item_text(&item))),
+            _ => deletes.push(id),
+        }
+    }
+    Ok((upserts, deletes))
+}
+
+fn embed_queries(embedder: &Embedder, jobs: &Receiver<QueryJob>) {
+    while let Ok((text, reply)) = jobs.recv() {
+        let result = embedder.embed_query(&text).map_err(|e| e.to_string());
+        // The searcher may have stopped waiting; that is fine.
+        let _ = reply.send(result);
+    }
+}

@@ -1,0 +1,113 @@
+//! Dense retrieval and fusion with the real default model (scripts/fetch-model.sh).
+
+use std::path::{Path, PathBuf};
+
+use search::{Engine, EngineOptions, FilterField, Fusion, ModelChoice, Retriever, SearchRequest};
+use store::Record;
+
+fn model_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/m3e-small");
+    assert!(dir.join("config.json").is_file(), "the default model is missing: run scripts/fetch-model.sh first");
+    dir
+}
+
+fn records() -> Vec<Record> {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
+    let batch = ingest::read_paths(&[fixture]).expect("fixture readable");
+    batch.records.into_iter().map(|(_, r)| r).collect()
+}
+
+fn open(dir: &Path, model: Option<ModelChoice>) -> Engine {
+    Engine::open(EngineOptions { data_dir: dir.to_path_buf(), model, ..EngineOptions::default() }, &|_| {})
+        .expect("open engine")
+}
+
+fn search(engine: &Engine, q: &str, retrievers: Option<Vec<Retriever>>) -> search::SearchResponse {
+    engine.search(&SearchRequest { q: q.into(), retrievers, ..Default::default() }).expect("search")
+}
+
+#[test]
+fn dense_finds_by_meaning_and_fusion_explains_every_hit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), Some(ModelChoice::Required(model_dir())));
+    engine.ingest(&records(), "test", &|_| {}).unwrap();
+
+    let behind = search(&engine, "充电桩扫码后一直充不上电", None);
+    assert!(behind.degraded.as_deref().is_some_and(|d| d.contains("embeddings")), "{:?}", behind.degraded);
+
+    let embedded = engine.catch_up_vectors(&|_| {}).unwrap();
+    assert_eq!(embedded, 9, "every item is embedded, entities are not");
+    assert_eq!(engine.catch_up_vectors(&|_| {}).unwrap(), 0, "nothing left to embed");
+
+    let dense = search(&engine, "充电桩掉线了，扫码充不上电", Some(vec![Retriever::Dense]));
+    assert_eq!(dense.retrievers, ["dense"]);
+    assert_eq!(dense.hits[0].id, "kb-tp-ev-offline", "{:#?}", dense.hits);
+    assert!(dense.hits[0].explanation.semantic.is_some_and(|s| s.rank == 1 && s.score > 0.5));
+    assert!(dense.hits.iter().all(|h| h.status == "published"), "drafts stay hidden from dense retrieval too");
+
+    let fused = search(&engine, "931保护通道告警怎么处理", None);
+    assert_eq!(fused.retrievers, ["lexical", "dense"]);
+    assert!(fused.degraded.is_none(), "{:?}", fused.degraded);
+    let top = &fused.hits[0];
+    assert!(top.explanation.lexical.is_some() && top.explanation.semantic.is_some(), "{top:#?}");
+    assert!(fused.hits.windows(2).all(|w| w[0].score >= w[1].score));
+
+    let rrf = engine
+        .search(&SearchRequest {
+            q: "931保护通道告警".into(),
+            fusion: Some(Fusion::Rrf { k: 60.0 }),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rrf.fusion, Fusion::Rrf { k: 60.0 });
+
+    let mut filtered =
+        SearchRequest {
+            q: "设备坏了怎么修".into(), retrievers: Some(vec![Retriever::Dense]), ..Default::default()
+        };
+    filtered.filters.insert(FilterField::Kind, vec!["answer_standard".into()]);
+    let answers = engine.search(&filtered).unwrap();
+    assert!(!answers.hits.is_empty());
+    assert!(answers.hits.iter().all(|h| h.kind == "answer_standard"), "{:#?}", answers.hits);
+}
+
+#[test]
+fn vectors_survive_a_restart_and_follow_edits_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = open(dir.path(), Some(ModelChoice::Required(model_dir())));
+        engine.ingest(&records(), "test", &|_| {}).unwrap();
+        engine.catch_up_vectors(&|_| {}).unwrap();
+    }
+    let engine = open(dir.path(), Some(ModelChoice::Required(model_dir())));
+    assert_eq!(engine.stats().unwrap().dense.map(|d| d.vectors), Some(9), "vectors reloaded, not recomputed");
+    assert_eq!(engine.catch_up_vectors(&|_| {}).unwrap(), 0);
+
+    engine.delete(&["kb-tp-ev-offline"], "test").unwrap();
+    assert_eq!(engine.catch_up_vectors(&|_| {}).unwrap(), 0, "a delete embeds nothing");
+    let dense = search(&engine, "充电桩掉线了，扫码充不上电", Some(vec![Retriever::Dense]));
+    assert!(dense.hits.iter().all(|h| h.id != "kb-tp-ev-offline"));
+    assert_eq!(engine.stats().unwrap().dense.map(|d| d.vectors), Some(8));
+}
+
+#[test]
+fn without_a_model_search_is_lexical_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), Some(ModelChoice::IfPresent(dir.path().join("no-such-model"))));
+    engine.ingest(&records(), "test", &|_| {}).unwrap();
+    let response = search(&engine, "保护装置通道异常", None);
+    assert_eq!(response.retrievers, ["lexical"]);
+    assert!(response.degraded.as_deref().is_some_and(|d| d.contains("fetch-model")), "{:?}", response.degraded);
+    assert_eq!(response.hits[0].id, "kb-tp-channel");
+
+    let required = Engine::open(
+        EngineOptions {
+            data_dir: dir.path().join("other"),
+            model: Some(ModelChoice::Required(dir.path().join("no-such-model"))),
+            ..EngineOptions::default()
+        },
+        &|_| {},
+    );
+    let message = required.expect_err("an explicit model that is missing is an error").to_string();
+    assert!(message.contains("fetch-model"), "{message}");
+}
