@@ -1,0 +1,60 @@
+//! The knowledge graph of gridkb: an in-memory RDF projection of the record store, and what is
+//! built on it — the thesaurus (jieba user words, synonyms, entity linking), graph expansion for
+//! retrieval, typed domain queries (devices, warranties, stale items) and read-only SPARQL.
+//!
+//! # Architecture invariant
+//!
+//! This is **the only crate that imports oxigraph**, built without its HTTP client: no SPARQL
+//! `SERVICE` or `LOAD` can reach the network. The graph is a **projection**: records are the
+//! truth, [`Graph::load_from`] rebuilds it from the store and [`Graph::update`] keeps it current,
+//! remembering the store sequence number it applied. A record's triples all have the record as
+//! subject and are replaced in one transaction, so readers never see half a record.
+//!
+//! # Pieces
+//!
+//! - [`Graph`]: load from the record store ([`Graph::load_from`]), apply changes
+//!   ([`Graph::update`], [`Graph::catch_up`]), compact ([`Graph::compact_from`]).
+//! - [`Thesaurus`] (read from the graph's SKOS labels) → jieba user words
+//!   ([`Thesaurus::jieba_user_dict`]), synonym groups, and the entity [`Linker`], held in a
+//!   [`SharedLinker`] that a thesaurus edit rebuilds and swaps without a restart.
+//! - [`expand`]: typed paths from linked entities ([`Seed::from_links_in`]) to scored candidate
+//!   items, each with its [`GraphPath`]s for the explanation.
+//! - Domain queries: [`device_by_serial`], [`device_by_qr`], [`warranties_expiring`],
+//!   [`stale_items`].
+//! - [`sparql`]: read-only SPARQL with a deadline and a result cap.
+//!
+//! # Cancellation
+//!
+//! oxigraph checks its cancellation token only when it reads the store, and a cross product of
+//! solutions already read can run for hours without reading anything. [`sparql`] therefore puts
+//! an always-true filter function above every cross product of the query; once the deadline
+//! passes the function unwinds out of the evaluation (without running the panic hook) and the
+//! query ends with [`GraphError::Timeout`]. That needs the unwinding panic strategy.
+
+#[cfg(not(panic = "unwind"))]
+compile_error!("the SPARQL deadline stops evaluations by unwinding: build gridkb with panic = \"unwind\"");
+
+mod date;
+mod domain;
+mod error;
+mod expand;
+mod graph;
+pub mod limits;
+mod linker;
+mod mapping;
+mod sparql;
+mod thesaurus;
+pub mod vocab;
+
+pub use date::Date;
+pub use domain::{
+    ContractSummary, CustomerSummary, DeviceReport, ExpiringWarranty, HistoryEntry, Named, StaleItem, WarrantyState,
+    device_by_qr, device_by_serial, serial_candidates, stale_items, warranties_expiring,
+};
+pub use error::{GraphError, Result};
+pub use expand::{Candidate, Expansion, GraphPath, PathStep, Seed, expand};
+pub use graph::{Applied, CatchUp, Graph, GraphReader, LoadReport};
+pub use linker::{Link, Linker, SharedLinker, normalize_key};
+pub use mapping::record_triples;
+pub use sparql::{GraphSyntax, N_TRIPLES, SPARQL_JSON, TURTLE, sparql, sparql_with_syntax};
+pub use thesaurus::{SynonymGroup, Thesaurus, ThesaurusEntry, USER_WORD_FREQ};

@@ -1,0 +1,341 @@
+//! Entity linking: find the products, models, components, faults, concepts (and customers,
+//! contracts, devices) a ticket mentions, by longest leftmost match of every thesaurus term over
+//! normalised text.
+//!
+//! Normalisation folds what people type interchangeably: ASCII lower case, full width → half
+//! width, traditional → simplified (via [`analysis::normalize`]), and drops whitespace, `-` and
+//! `_`, so `GKB-931A`, `gkb931a`, `ＧＫＢ 931A` are one key. A term that begins (ends) with an
+//! ASCII letter or digit only matches where the original text has no ASCII letter or digit just
+//! before (after) it, so `ct` does not match inside `select` and `931a` not inside `9931a2`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use serde::Serialize;
+use store::EntityClass;
+
+use crate::error::{GraphError, Result};
+use crate::graph::Graph;
+use crate::limits::{MAX_ENTITIES_PER_SPAN, MAX_LINK_TEXT_BYTES, MIN_ALIAS_CHARS};
+use crate::thesaurus::Thesaurus;
+
+/// One entity found in a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    /// Entity id.
+    pub id: String,
+    pub class: EntityClass,
+    /// The entity's preferred label.
+    pub label: String,
+    /// Byte span in the text given to [`Linker::link`].
+    pub start: usize,
+    pub end: usize,
+    /// `text[start..end]`.
+    pub matched: String,
+    /// The thesaurus key that matched (normalised).
+    pub key: String,
+    /// How many entities share this key (1 = unambiguous).
+    pub candidates: usize,
+}
+
+/// Where a key came from; an explicit term wins over a derived one for the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    Term,
+    Derived,
+}
+
+#[derive(Debug)]
+struct Key {
+    key: String,
+    /// Indices into `Linker::entities`.
+    entities: Vec<u32>,
+    ascii_start: bool,
+    ascii_end: bool,
+}
+
+#[derive(Debug)]
+struct EntityRef {
+    id: String,
+    class: EntityClass,
+    label: String,
+}
+
+/// An immutable matcher built from a [`Thesaurus`]; rebuild and swap it ([`SharedLinker`]) when
+/// the thesaurus changes.
+#[derive(Debug)]
+pub struct Linker {
+    automaton: Option<AhoCorasick>,
+    keys: Vec<Key>,
+    entities: Vec<EntityRef>,
+}
+
+/// The key form of a term: see the module documentation.
+pub fn normalize_key(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    let mut buf = [0u8; 4];
+    for c in term.chars() {
+        fold_char(c, &mut buf, &mut out);
+    }
+    out
+}
+
+/// Appends the folded form of `c` to `out` (possibly nothing).
+fn fold_char(c: char, buf: &mut [u8; 4], out: &mut String) {
+    if c.is_ascii() {
+        if !(c.is_ascii_whitespace() || c == '-' || c == '_') {
+            out.push(c.to_ascii_lowercase());
+        }
+        return;
+    }
+    if c.is_whitespace() {
+        return;
+    }
+    let folded = analysis::normalize(c.encode_utf8(buf));
+    out.extend(folded.chars().filter(|f| !(f.is_whitespace() || *f == '-' || *f == '_')));
+}
+
+fn is_ascii_word(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Whether a key is worth matching: long enough, and not a bare one- or two-digit number.
+fn usable_key(key: &str) -> bool {
+    let chars = key.chars().count();
+    chars >= MIN_ALIAS_CHARS && !(key.len() < 3 && key.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The model-number forms of a model code, `GKB-931A` → `931a`: the part after the letter
+/// prefix, if it starts with a digit and is at least three characters long.
+fn model_number_forms(code: &str) -> Option<String> {
+    let key = normalize_key(code);
+    let number = key.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    (number.len() >= 3 && number.len() < key.len() && number.starts_with(|c: char| c.is_ascii_digit()))
+        .then(|| number.to_owned())
+}
+
+impl Linker {
+    /// Builds the matcher. Every label, alias and code of every entry is a key; for product
+    /// models the number part of the code (`931a` from `GKB-931A`) is added as a derived key
+    /// when no other model derives the same one and no explicit term uses it. Keys shorter than
+    /// [`MIN_ALIAS_CHARS`] and bare numbers under three digits are skipped.
+    pub fn build(thesaurus: &Thesaurus) -> Linker {
+        let mut entities = Vec::with_capacity(thesaurus.len());
+        let mut by_key: BTreeMap<String, (Origin, Vec<u32>)> = BTreeMap::new();
+        let mut derived: HashMap<String, Vec<u32>> = HashMap::new();
+        for entry in thesaurus.entries() {
+            if matches!(entry.class, EntityClass::Case | EntityClass::Ticket) {
+                continue;
+            }
+            let index = entities.len() as u32;
+            entities.push(EntityRef { id: entry.id.clone(), class: entry.class, label: entry.label.clone() });
+            for term in entry.terms() {
+                let key = normalize_key(term);
+                if !usable_key(&key) {
+                    continue;
+                }
+                let slot = by_key.entry(key).or_insert((Origin::Term, Vec::new()));
+                if !slot.1.contains(&index) {
+                    slot.1.push(index);
+                }
+            }
+            if entry.class == EntityClass::ProductModel {
+                for code in &entry.codes {
+                    if let Some(number) = model_number_forms(code) {
+                        derived.entry(number).or_default().push(index);
+                    }
+                }
+            }
+        }
+        for (key, owners) in derived {
+            if owners.len() == 1 && usable_key(&key) && !by_key.contains_key(&key) {
+                by_key.insert(key, (Origin::Derived, owners));
+            }
+        }
+        let keys: Vec<Key> = by_key
+            .into_iter()
+            .map(|(key, (_, mut owners))| {
+                owners.truncate(MAX_ENTITIES_PER_SPAN);
+                let ascii_start = key.chars().next().is_some_and(is_ascii_word);
+                let ascii_end = key.chars().next_back().is_some_and(is_ascii_word);
+                Key { key, entities: owners, ascii_start, ascii_end }
+            })
+            .collect();
+        let automaton = if keys.is_empty() {
+            None
+        } else {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(keys.iter().map(|k| k.key.as_str()))
+                .map_err(|e| tracing::error!("entity linker automaton not built: {e}"))
+                .ok()
+        };
+        Linker { automaton, keys, entities }
+    }
+
+    /// Number of distinct keys.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Number of entities that can be linked.
+    pub fn entity_count(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// The entities mentioned in `text`: longest leftmost non-overlapping matches, in text
+    /// order; a key shared by several entities gives one link per entity with the same span.
+    /// Only the first [`MAX_LINK_TEXT_BYTES`] bytes are read.
+    pub fn link(&self, text: &str) -> Vec<Link> {
+        let Some(automaton) = &self.automaton else { return Vec::new() };
+        let mut cut = text.len().min(MAX_LINK_TEXT_BYTES);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = &text[..cut];
+
+        // Normalised text, and for each of its bytes the original char's byte range.
+        let mut norm = String::with_capacity(text.len());
+        let mut origin: Vec<(usize, usize)> = Vec::with_capacity(text.len());
+        let mut buf = [0u8; 4];
+        for (start, c) in text.char_indices() {
+            fold_char(c, &mut buf, &mut norm);
+            origin.resize(norm.len(), (start, start + c.len_utf8()));
+        }
+
+        let mut found: Vec<(usize, usize, usize)> = Vec::new(); // (orig start, orig end, key)
+        for m in automaton.find_overlapping_iter(&norm) {
+            let key = &self.keys[m.pattern().as_usize()];
+            let start = origin[m.start()].0;
+            let end = origin[m.end() - 1].1;
+            if key.ascii_start && text[..start].chars().next_back().is_some_and(is_ascii_word) {
+                continue;
+            }
+            if key.ascii_end && text[end..].chars().next().is_some_and(is_ascii_word) {
+                continue;
+            }
+            found.push((start, end, m.pattern().as_usize()));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+
+        let mut links = Vec::new();
+        let mut covered = 0;
+        for (start, end, key_index) in found {
+            if start < covered {
+                continue;
+            }
+            covered = end;
+            let key = &self.keys[key_index];
+            for &entity in &key.entities {
+                let entity = &self.entities[entity as usize];
+                links.push(Link {
+                    id: entity.id.clone(),
+                    class: entity.class,
+                    label: entity.label.clone(),
+                    start,
+                    end,
+                    matched: text[start..end].to_owned(),
+                    key: key.key.clone(),
+                    candidates: key.entities.len(),
+                });
+            }
+        }
+        links
+    }
+}
+
+/// The linker in use, swappable at run time: readers take an `Arc` of the current one, a
+/// thesaurus edit builds a new one and swaps it in without stopping readers.
+#[derive(Debug)]
+pub struct SharedLinker {
+    current: RwLock<Arc<Linker>>,
+}
+
+impl SharedLinker {
+    pub fn new(linker: Linker) -> SharedLinker {
+        SharedLinker { current: RwLock::new(Arc::new(linker)) }
+    }
+
+    /// The linker in use now.
+    pub fn current(&self) -> Arc<Linker> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Puts `linker` in use; returns the previous one.
+    pub fn replace(&self, linker: Linker) -> Arc<Linker> {
+        let new = Arc::new(linker);
+        match self.current.write() {
+            Ok(mut guard) => std::mem::replace(&mut *guard, new),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), new),
+        }
+    }
+
+    /// Rebuilds the thesaurus and the linker from the graph and puts the linker in use; returns
+    /// the thesaurus (for the jieba dictionary and synonyms).
+    pub fn rebuild_from(&self, graph: &Graph) -> Result<Thesaurus, GraphError> {
+        let thesaurus = Thesaurus::from_graph(graph)?;
+        self.replace(thesaurus.linker());
+        Ok(thesaurus)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linker(entities: &[&str]) -> Linker {
+        let entities: Vec<store::Entity> = entities.iter().map(|j| serde_json::from_str(j).expect("entity")).collect();
+        Thesaurus::from_entities(&entities).linker()
+    }
+
+    fn ids(linker: &Linker, text: &str) -> Vec<(String, String)> {
+        linker.link(text).into_iter().map(|l| (l.id, l.matched)).collect()
+    }
+
+    const MODEL: &str = r#"{"id":"pm-gkb-931a","class":"ProductModel","label":"GKB-931A 线路差动保护","aliases":["931保护"],"attrs":{"code":"GKB-931A"}}"#;
+    const CT: &str = r#"{"id":"c-ct","class":"Concept","label":"电流互感器","aliases":["CT"]}"#;
+    const FAULT: &str = r#"{"id":"f-ct-break","class":"Fault","label":"CT断线","aliases":["电流回路断线"]}"#;
+
+    #[test]
+    fn loose_codes_link_to_the_model() {
+        let l = linker(&[MODEL, CT, FAULT]);
+        for text in ["gkb931a报警", "GKB 931A", "ＧＫＢ－９３１Ａ装置", "我们的931保护坏了", "931A保护", "gkb-931a"]
+        {
+            let found = ids(&l, text);
+            assert_eq!(found.len(), 1, "{text}: {found:?}");
+            assert_eq!(found[0].0, "pm-gkb-931a", "{text}");
+        }
+        assert_eq!(ids(&l, "GKB 931A")[0].1, "GKB 931A");
+    }
+
+    #[test]
+    fn longest_match_wins_and_ascii_boundaries_hold() {
+        let l = linker(&[MODEL, CT, FAULT]);
+        assert_eq!(ids(&l, "ct断线了"), vec![("f-ct-break".to_owned(), "ct断线".to_owned())]);
+        assert_eq!(ids(&l, "select ct"), vec![("c-ct".to_owned(), "ct".to_owned())]);
+        assert!(ids(&l, "9931a2").is_empty());
+        assert_eq!(ids(&l, "CT 和 电流回路断线").len(), 2);
+    }
+
+    #[test]
+    fn derived_numbers_are_dropped_when_shared() {
+        let a = r#"{"id":"pm-a","class":"ProductModel","label":"GKX-100A","attrs":{"code":"GKX-100A"}}"#;
+        let b = r#"{"id":"pm-b","class":"ProductModel","label":"GKY-100A","attrs":{"code":"GKY-100A"}}"#;
+        let l = linker(&[a, b]);
+        assert!(ids(&l, "100A").is_empty());
+        assert_eq!(ids(&l, "gkx100a")[0].0, "pm-a");
+    }
+
+    #[test]
+    fn swapping_takes_effect_for_new_readers() {
+        let shared = SharedLinker::new(linker(&[CT]));
+        let before = shared.current();
+        shared.replace(linker(&[CT, FAULT]));
+        assert_eq!(before.link("电流回路断线").len(), 0);
+        assert_eq!(shared.current().link("电流回路断线").len(), 1);
+    }
+}
