@@ -255,6 +255,9 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
     if engine.has_dense() {
         methods.push(("dense".into(), Some(Retriever::Dense), None));
     }
+    if engine.has_graph() {
+        methods.push(("graph".into(), Some(Retriever::Graph), None));
+    }
     methods.push(("fused".into(), None, None));
     let mut sweep_settings = Vec::new();
     if sweep {

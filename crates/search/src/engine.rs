@@ -13,6 +13,7 @@ use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
 use crate::dense::{Dense, DenseStatus, QUERY_EMBED_BUDGET};
 use crate::fusion::{FUSION_DEPTH, Fusion, Retriever, fuse};
+use crate::request::LinkedEntity;
 use crate::request::{Explanation, Hit, SearchRequest, SearchResponse};
 use crate::{Error, Limits, Result};
 
@@ -35,6 +36,8 @@ pub struct EngineOptions {
     pub embedding_cache: Option<PathBuf>,
     /// The fusion used when a request does not choose one.
     pub fusion: Fusion,
+    /// Load the knowledge graph and use it for entity linking and expansion.
+    pub graph: bool,
 }
 
 /// Where the embedding model comes from.
@@ -56,6 +59,7 @@ impl Default for EngineOptions {
             embed: EmbedConfig::default(),
             embedding_cache: None,
             fusion: Fusion::default(),
+            graph: true,
         }
     }
 }
@@ -101,6 +105,9 @@ pub struct Engine {
     dense: Option<Dense>,
     /// Why there is no dense retrieval, when there is none.
     dense_missing: Option<String>,
+    /// The knowledge graph (in memory, loaded from the store) and the entity linker built from
+    /// its thesaurus; `None` when switched off.
+    graph: Option<(graph::Graph, graph::SharedLinker)>,
     fusion: Fusion,
     analyzer: Analyzer,
     limits: Limits,
@@ -135,11 +142,20 @@ impl Engine {
                 }
             }
         };
+        let graph = if options.graph {
+            let (graph, report) = graph::Graph::load_from_with_report(&store)?;
+            let linker = graph::SharedLinker::new(graph::Thesaurus::from_graph(&graph)?.linker());
+            tracing::info!(triples = report.triples, ms = report.millis, "knowledge graph loaded");
+            Some((graph, linker))
+        } else {
+            None
+        };
         let engine = Engine {
             store,
             lexical,
             dense,
             dense_missing,
+            graph,
             fusion: options.fusion,
             analyzer,
             limits: options.limits,
@@ -203,7 +219,17 @@ impl Engine {
 
     /// Applies every store change the lexical index has not seen; returns the store's sequence
     /// number. A new or reset index is rebuilt from a snapshot instead of replaying the log.
-    fn catch_up(&self, _writer: &std::sync::MutexGuard<'_, ()>, progress: &dyn Fn(Progress)) -> Result<u64> {
+    fn catch_up(&self, writer: &std::sync::MutexGuard<'_, ()>, progress: &dyn Fn(Progress)) -> Result<u64> {
+        if let Some((graph, linker)) = &self.graph {
+            let caught = graph.catch_up(&self.store, self.limits.ingest_batch)?;
+            if caught.thesaurus_changed {
+                linker.rebuild_from(graph)?;
+            }
+        }
+        self.catch_up_lexical(writer, progress)
+    }
+
+    fn catch_up_lexical(&self, _writer: &std::sync::MutexGuard<'_, ()>, progress: &dyn Fn(Progress)) -> Result<u64> {
         let last = self.store.last_seq()?;
         let mut applied = self.lexical.applied_seq()?;
         if applied > last {
@@ -329,6 +355,11 @@ impl Engine {
         }
     }
 
+    /// Whether the knowledge graph is loaded.
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
     /// Whether dense retrieval is available at all (a model is loaded).
     pub fn has_dense(&self) -> bool {
         self.dense.is_some()
@@ -425,6 +456,43 @@ impl Engine {
             }
         }
 
+        let mut linked = Vec::new();
+        let mut paths: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Some((graph, linker)) = &self.graph
+            && !terms.is_empty()
+        {
+            let links = linker.current().link(&masked);
+            linked = links
+                .iter()
+                .map(|l| LinkedEntity {
+                    id: l.id.clone(),
+                    class: l.class.code().to_string(),
+                    label: l.label.clone(),
+                    matched: l.matched.clone(),
+                })
+                .collect();
+            if wanted(Retriever::Graph) && !links.is_empty() {
+                let seeds = graph::Seed::from_links_in(graph, &links)?;
+                let expansion = graph::expand(graph, &seeds)?;
+                let ids: Vec<String> = expansion.candidates.iter().map(|c| c.id.clone()).collect();
+                let allowed: BTreeSet<String> = self.lexical.lookup(&ids, &query)?.into_iter().map(|h| h.id).collect();
+                let mut list = Vec::new();
+                for candidate in expansion.candidates.into_iter().filter(|c| allowed.contains(&c.id)).take(depth) {
+                    if let Some(path) = candidate.paths.first() {
+                        let mut shown = vec![path.seed.clone()];
+                        for step in &path.steps {
+                            shown.push(step.predicate.clone());
+                            shown.push(step.node.clone());
+                        }
+                        paths.insert(candidate.id.clone(), shown);
+                    }
+                    list.push((candidate.id, candidate.score));
+                }
+                total = total.max(list.len());
+                lists.push((Retriever::Graph, list));
+            }
+        }
+
         let fused = fuse(&lists, fusion);
         total = total.max(fused.len());
         let page: Vec<_> = fused.into_iter().skip(request.offset).take(limit).collect();
@@ -445,7 +513,7 @@ impl Engine {
                         lexical: fused.lexical,
                         semantic: fused.dense,
                         graph: fused.graph,
-                        graph_path: Vec::new(),
+                        graph_path: paths.remove(&fused.id).unwrap_or_default(),
                         fused_score: fused.score,
                     },
                     id: hit.id,
@@ -469,6 +537,7 @@ impl Engine {
             partial: partial || Instant::now() >= deadline,
             retrievers: lists.iter().map(|(r, _)| r.name().to_string()).collect(),
             degraded: (!degraded.is_empty()).then(|| degraded.join("; ")),
+            linked,
             fusion,
             took_ms: started.elapsed().as_secs_f64() * 1e3,
         })

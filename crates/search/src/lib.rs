@@ -16,7 +16,7 @@ pub use engine::{Engine, EngineOptions, IngestReport, ModelChoice, Progress, Sta
 pub use fusion::{Fusion, Retriever};
 pub use lexical::FilterField;
 pub use limits::Limits;
-pub use request::{Explanation, Hit, SearchRequest, SearchResponse};
+pub use request::{Explanation, Hit, LinkedEntity, SearchRequest, SearchResponse};
 
 /// Why a search or write failed: the caller's mistake, or ours / the environment's.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,8 @@ pub enum Error {
     Embed(#[from] embed::Error),
     #[error(transparent)]
     Vectors(#[from] vectors::Error),
+    #[error(transparent)]
+    Graph(#[from] graph::GraphError),
     #[error("data directory {path}: {message}")]
     DataDir { path: String, message: String },
 }

@@ -68,6 +68,16 @@ pub struct Hit {
     pub explanation: Explanation,
 }
 
+/// An entity of the knowledge graph found in the query text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkedEntity {
+    pub id: String,
+    pub class: String,
+    pub label: String,
+    /// The words of the query that named it.
+    pub matched: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchResponse {
     /// The query as it was used: personal data masked.
@@ -87,6 +97,8 @@ pub struct SearchResponse {
     pub degraded: Option<String>,
     /// How the lists were fused.
     pub fusion: Fusion,
+    /// Entities of the knowledge graph named in the query (products, models, faults, ...).
+    pub linked: Vec<LinkedEntity>,
     pub took_ms: f64,
 }
 

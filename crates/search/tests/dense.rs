@@ -46,7 +46,10 @@ fn dense_finds_by_meaning_and_fusion_explains_every_hit() {
     assert!(dense.hits.iter().all(|h| h.status == "published"), "drafts stay hidden from dense retrieval too");
 
     let fused = search(&engine, "931保护通道告警怎么处理", None);
-    assert_eq!(fused.retrievers, ["lexical", "dense"]);
+    assert_eq!(fused.retrievers, ["lexical", "dense", "graph"]);
+    assert!(fused.linked.iter().any(|e| e.id == "pm-gkb-931a"), "{:?}", fused.linked);
+    let via_graph = fused.hits.iter().find(|h| h.explanation.graph.is_some()).expect("a hit reached through the graph");
+    assert_eq!(via_graph.explanation.graph_path.first().map(String::as_str), Some("pm-gkb-931a"), "{via_graph:#?}");
     assert!(fused.degraded.is_none(), "{:?}", fused.degraded);
     let top = &fused.hits[0];
     assert!(top.explanation.lexical.is_some() && top.explanation.semantic.is_some(), "{top:#?}");
@@ -96,7 +99,7 @@ fn without_a_model_search_is_lexical_and_says_why() {
     let engine = open(dir.path(), Some(ModelChoice::IfPresent(dir.path().join("no-such-model"))));
     engine.ingest(&records(), "test", &|_| {}).unwrap();
     let response = search(&engine, "保护装置通道异常", None);
-    assert_eq!(response.retrievers, ["lexical"]);
+    assert_eq!(response.retrievers, ["lexical", "graph"]);
     assert!(response.degraded.as_deref().is_some_and(|d| d.contains("fetch-model")), "{:?}", response.degraded);
     assert_eq!(response.hits[0].id, "kb-tp-channel");
 

@@ -56,7 +56,7 @@ async fn health_readiness_and_search() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["hits"][0]["id"], "kb-tp-channel");
     assert!(body["hits"][0]["snippet"].as_str().is_some_and(|s| s.contains("<em>")));
-    assert_eq!(body["retrievers"], json!(["lexical"]));
+    assert_eq!(body["retrievers"], json!(["lexical", "graph"]));
 
     let (status, body) = get(&format!(
         "{}/v1/search?q=%E5%85%85%E7%94%B5%E6%A1%A9&kind=technical_point,solved_case&limit=1",
