@@ -53,12 +53,7 @@ fn main() {
         ms(load),
         threads
     );
-    println!(
-        "cpu: avx2 {} fma {} avx512f {}",
-        candle_core::utils::with_avx(),
-        cfg!(target_feature = "fma"),
-        cfg!(target_feature = "avx512f")
-    );
+    println!("backend {:?}, kernel {}", embedder.backend(), embedder.kernel());
 
     // FLOPs per token for a BERT encoder at sequence length n: per layer 4h² (q, k, v, output
     // projections) + 2·h·i (feed-forward) multiply-adds, plus 2·n·h for attention scores and

@@ -52,6 +52,23 @@ pub enum LongText {
     Windows,
 }
 
+/// Which forward pass runs the encoder. Both give the same vectors (cosine ≥ 0.99999), so the
+/// backend is not part of the model id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// gridkb's own encoder on candle-loaded weights (crate::fast): packed weights, SIMD GEMM
+    /// chosen at run time, fused ops, no padding. Falls back to `Candle` for a model it does not
+    /// run (an activation other than erf GELU).
+    #[default]
+    Fast,
+    /// candle-transformers' `BertModel`, for comparison.
+    Candle,
+}
+
+/// Environment variable that picks the backend (`fast` or `candle`) when [`EmbedConfig`] does not.
+pub const BACKEND_ENV: &str = "GRIDKB_EMBED_BACKEND";
+
 /// Settings given by the caller; `None` leaves the decision to the model directory or the
 /// default. `EmbedConfig::default()` is right for any model directory with sensible metadata.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +85,8 @@ pub struct EmbedConfig {
     pub long_text: Option<LongText>,
     pub batch_size: Option<usize>,
     pub max_batch_tokens: Option<usize>,
+    /// The forward pass; unset: `GRIDKB_EMBED_BACKEND`, then `gridkb.json`, then [`Backend::Fast`].
+    pub backend: Option<Backend>,
 }
 
 impl EmbedConfig {
@@ -82,6 +101,7 @@ impl EmbedConfig {
             long_text: self.long_text.or(fallback.long_text),
             batch_size: self.batch_size.or(fallback.batch_size),
             max_batch_tokens: self.max_batch_tokens.or(fallback.max_batch_tokens),
+            backend: self.backend.or(fallback.backend),
         }
     }
 }
@@ -97,13 +117,15 @@ pub struct Settings {
     pub long_text: LongText,
     pub batch_size: usize,
     pub max_batch_tokens: usize,
+    pub backend: Backend,
 }
 
 /// Resolves the settings of the model in `dir`; `max_positions` comes from its config.json.
 pub(crate) fn resolve(dir: &Path, explicit: &EmbedConfig, max_positions: usize) -> Result<Settings> {
     let from_file = read_model_config(dir)?;
     let from_st = sentence_transformers_metadata(dir)?;
-    let c = explicit.clone().or(from_file).or(from_st);
+    let from_env = EmbedConfig { backend: backend_from_env()?, ..Default::default() };
+    let c = explicit.clone().or(from_env).or(from_file).or(from_st);
     let max_tokens = c.max_tokens.unwrap_or(max_positions);
     if max_tokens < 8 || max_tokens > max_positions {
         return Err(Error::Config(format!(
@@ -129,7 +151,18 @@ pub(crate) fn resolve(dir: &Path, explicit: &EmbedConfig, max_positions: usize) 
         long_text: c.long_text.unwrap_or(LongText::Mean),
         batch_size,
         max_batch_tokens,
+        backend: c.backend.unwrap_or_default(),
     })
+}
+
+fn backend_from_env() -> Result<Option<Backend>> {
+    match std::env::var(BACKEND_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => serde_json::from_value(serde_json::Value::String(v.to_lowercase()))
+            .map(Some)
+            .map_err(|_| Error::Config(format!("{BACKEND_ENV} is {v:?}; it must be \"fast\" or \"candle\""))),
+    }
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {

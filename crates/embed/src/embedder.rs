@@ -10,16 +10,24 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::Tokenizer;
 
-use crate::config::{self, EmbedConfig, LongText, Pooling, Settings};
+use crate::config::{self, Backend, EmbedConfig, LongText, Pooling, Settings};
 use crate::error::{Error, Result};
+use crate::fast::FastBert;
 
 /// Weight files looked for, in order of preference.
 const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
 
+/// The forward pass that was loaded.
+enum Model {
+    Candle(Box<BertModel>),
+    Fast(Box<FastBert>),
+}
+
 /// A loaded sentence encoder. `Send + Sync`: share one behind an `Arc`; calls may run
-/// concurrently (each uses candle's thread pool for its matrix products).
+/// concurrently (each uses the rayon pool it is called from — the global one by default — for
+/// its matrix products).
 pub struct Embedder {
-    model: BertModel,
+    model: Model,
     tokenizer: Tokenizer,
     settings: Settings,
     /// Special tokens the tokenizer puts before and after a single sequence ([CLS] / [SEP]).
@@ -27,6 +35,8 @@ pub struct Embedder {
     trail: Vec<u32>,
     pad_id: u32,
     dim: usize,
+    intermediate: usize,
+    layers: usize,
     id: String,
     dir: PathBuf,
     device: Device,
@@ -39,6 +49,7 @@ impl fmt::Debug for Embedder {
             .field("dir", &self.dir)
             .field("dim", &self.dim)
             .field("settings", &self.settings)
+            .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
 }
@@ -97,7 +108,14 @@ impl Embedder {
         } else {
             VarBuilder::from_pth(&weights, DType::F32, &device).map_err(weights_error)?
         };
-        let model = BertModel::load(vb, &bert).map_err(weights_error)?;
+        let model = if settings.backend == Backend::Fast && FastBert::supports(&bert) {
+            Model::Fast(Box::new(FastBert::load(&vb, &bert).map_err(weights_error)?))
+        } else {
+            if settings.backend == Backend::Fast {
+                tracing::info!(act = ?bert.hidden_act, "the fast encoder does not run this activation; using candle's");
+            }
+            Model::Candle(Box::new(BertModel::load(vb, &bert).map_err(weights_error)?))
+        };
 
         let id = model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &settings)?;
         let embedder = Embedder {
@@ -108,6 +126,8 @@ impl Embedder {
             trail,
             pad_id: u32::try_from(bert.pad_token_id).unwrap_or(0),
             dim: bert.hidden_size,
+            intermediate: bert.intermediate_size,
+            layers: bert.num_hidden_layers,
             id,
             dir: dir.to_owned(),
             device,
@@ -120,6 +140,31 @@ impl Embedder {
     /// `<directory name>-<12 hex digits>`. Vectors with different ids must not be mixed.
     pub fn model_id(&self) -> &str {
         &self.id
+    }
+
+    /// The forward pass in use (`Candle` also when `Fast` was asked for a model it cannot run).
+    pub fn backend(&self) -> Backend {
+        match self.model {
+            Model::Candle(_) => Backend::Candle,
+            Model::Fast(_) => Backend::Fast,
+        }
+    }
+
+    /// The instruction set of the fast encoder's kernels (`avx512f`, `avx2+fma`, `portable`),
+    /// or `candle` for the candle backend.
+    pub fn kernel(&self) -> &'static str {
+        match &self.model {
+            Model::Candle(_) => "candle",
+            Model::Fast(f) => f.isa().name(),
+        }
+    }
+
+    /// Multiply-adds ×2 of one forward pass of a `tokens`-long window: the FLOP count the
+    /// benchmark divides by.
+    pub fn flops_per_window(&self, tokens: usize) -> f64 {
+        let (h, i, l) = (self.dim as f64, self.intermediate as f64, self.layers as f64);
+        let n = tokens as f64;
+        2.0 * l * n * (4.0 * h * h + 2.0 * h * i + 2.0 * n * h)
     }
 
     /// Length of the vectors.
@@ -275,8 +320,18 @@ impl Embedder {
         Ok(out)
     }
 
-    /// One padded batch through the encoder, then pooling and normalisation.
+    /// One batch through the encoder, then pooling and normalisation.
     fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let model = match &self.model {
+            Model::Candle(m) => m,
+            Model::Fast(f) => {
+                let mut vectors = f.forward(batch, self.settings.pooling).map_err(Error::Encoder)?;
+                if self.settings.normalize {
+                    vectors.iter_mut().for_each(|v| normalize(v));
+                }
+                return Ok(vectors);
+            }
+        };
         let rows = batch.len();
         let len = batch.iter().map(|w| w.len()).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(rows * len);
@@ -290,7 +345,7 @@ impl Embedder {
         let ids = Tensor::from_vec(ids, (rows, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (rows, len), &self.device)?;
         let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
         let pooled = match self.settings.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
             Pooling::Mean => {

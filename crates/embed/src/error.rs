@@ -45,6 +45,9 @@ pub enum Error {
     #[error("model forward pass failed: {0}")]
     Forward(#[from] candle_core::Error),
 
+    #[error("model forward pass failed: {0}")]
+    Encoder(String),
+
     #[error("embedding cache {path}: {message}; delete the cache file to start it afresh (it is only a cache)")]
     Cache { path: PathBuf, message: String },
 }
