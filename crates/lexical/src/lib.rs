@@ -119,13 +119,18 @@ impl LexicalIndex {
     /// Replaces or adds `upserts`, removes `deletes`, and commits durably with `seq` as the
     /// applied sequence number. Searchers opened before the call keep their snapshot.
     pub fn apply(&self, upserts: &[IndexDoc], deletes: &[&str], seq: u64) -> Result<()> {
-        let mut writer = self.writer.lock().map_err(|_| Error::Corrupt("index writer poisoned".into()))?;
+        let writer = self.writer.lock().map_err(|_| Error::Corrupt("index writer poisoned".into()))?;
         for id in deletes.iter().copied().chain(upserts.iter().map(|d| d.id.as_str())) {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
         }
         for doc in upserts {
             writer.add_document(self.fields.document(doc))?;
         }
+        self.commit(writer, seq)
+    }
+
+    /// Commits durably with `seq` in the payload, then makes the commit visible to searches.
+    fn commit(&self, mut writer: std::sync::MutexGuard<'_, IndexWriter<TantivyDocument>>, seq: u64) -> Result<()> {
         let payload = serde_json::to_string(&Payload { schema: SCHEMA_VERSION, seq })
             .map_err(|e| Error::Corrupt(e.to_string()))?;
         let mut prepared = writer.prepare_commit()?;
@@ -138,16 +143,9 @@ impl LexicalIndex {
 
     /// Removes every document (before a rebuild from the store).
     pub fn clear(&self) -> Result<()> {
-        let mut writer = self.writer.lock().map_err(|_| Error::Corrupt("index writer poisoned".into()))?;
+        let writer = self.writer.lock().map_err(|_| Error::Corrupt("index writer poisoned".into()))?;
         writer.delete_all_documents()?;
-        let payload = serde_json::to_string(&Payload { schema: SCHEMA_VERSION, seq: 0 })
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
-        let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&payload);
-        prepared.commit()?;
-        drop(writer);
-        self.reader.reload()?;
-        Ok(())
+        self.commit(writer, 0)
     }
 
     /// Number of documents visible to searches.

@@ -319,7 +319,14 @@ mod tests {
     fn overlapping_and_out_of_range_highlights_render_without_panicking() {
         let fragment = "被授时装置“对时异常”<b>";
         let start = fragment.find("对时").unwrap();
-        let ranges = [start..start + 12, start..start + 6, start + 6..start + 12, 0..1, 40..200, 9..3];
+        let ranges = [
+            start..start + 12,
+            start..start + 6,
+            start + 6..start + 12,
+            0..1,
+            40..200,
+            std::ops::Range { start: 9, end: 3 },
+        ];
         assert_eq!(highlight_html(fragment, &ranges), "被授时装置“<em>对时异常</em>”&lt;b&gt;");
     }
 }

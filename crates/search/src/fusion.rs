@@ -52,7 +52,7 @@ impl Default for Fusion {
 impl Fusion {
     pub fn validate(&self) -> Result<(), String> {
         match *self {
-            Fusion::Rrf { k } if !(k.is_finite() && k >= 0.0 && k <= 10_000.0) => {
+            Fusion::Rrf { k } if !(k.is_finite() && (0.0..=10_000.0).contains(&k)) => {
                 Err(format!("fusion.k must be between 0 and 10000, got {k}"))
             }
             Fusion::Weighted { lexical, dense, graph }
