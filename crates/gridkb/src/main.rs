@@ -538,34 +538,12 @@ fn embed_stdin(model: Option<PathBuf>, passages: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Query latency (16 and 32 tokens), passage throughput at several batch sizes on one and all
+/// threads, and the achieved GFLOP/s: the embedder's budget in DESIGN.md.
 fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
     let embedder = load_embedder(model.model.clone())?;
-    let query = "931保护通道告警怎么处理";
-    let passage = "线路保护装置报通道告警时，先查看通道状态中的误码计数和丢帧计数，再做光纤自环试验，确认是本侧还是对侧问题，必要时更换光模块或检修光缆，处理完毕后复归告警并核对两侧差动电流。".repeat(2);
-    for _ in 0..5 {
-        embedder.embed_query(query)?;
-    }
-    let mut micros = Vec::new();
-    for _ in 0..50 {
-        let started = Instant::now();
-        embedder.embed_query(query)?;
-        micros.push(started.elapsed().as_micros() as u64);
-    }
-    micros.sort_unstable();
-    let tokens = embedder.count_tokens(query)?;
-    println!("query ({tokens} tokens): p50 {:.2} ms, p99 {:.2} ms", micros[25] as f64 / 1e3, micros[49] as f64 / 1e3);
-    let passage_tokens = embedder.count_tokens(&passage)?;
-    for batch in [1usize, 8, 32] {
-        let texts: Vec<&str> = vec![passage.as_str(); batch];
-        let started = Instant::now();
-        let mut rounds = 0;
-        while started.elapsed().as_secs_f64() < 3.0 {
-            embedder.embed_passages(&texts)?;
-            rounds += 1;
-        }
-        let rate = (passage_tokens * batch * rounds) as f64 / started.elapsed().as_secs_f64();
-        println!("passages ({passage_tokens} tokens) at batch {batch}: {rate:.0} tokens/s");
-    }
+    let report = embed::bench(&embedder, &embed::BenchOptions::default())?;
+    println!("{report}");
     Ok(())
 }
 

@@ -120,9 +120,6 @@ pub fn tile<const MR: usize>(isa: Isa, a: &[f32], b: &[f32], k: usize, out: &mut
     *out = acc;
 }
 
-/// Rows of the weight panel prefetched ahead of the one multiplied.
-const PREFETCH: usize = 16;
-
 /// # Safety
 /// The CPU must support avx512f; `a` must hold `k * MR` and `b` `k * NR` values.
 #[cfg(target_arch = "x86_64")]
@@ -135,9 +132,6 @@ unsafe fn tile_avx512<const MR: usize>(a: &[f32], b: &[f32], k: usize, out: &mut
     for kk in 0..k {
         // SAFETY: kk < k, so kk * NR + 31 < k * NR <= b.len() and kk * MR + r < k * MR <= a.len().
         unsafe {
-            // Ask for the panel a few rows ahead (a hint; it never faults, even past the end).
-            _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add((kk + PREFETCH) * NR) as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add((kk + PREFETCH) * NR + 16) as *const i8);
             let b0 = _mm512_loadu_ps(bp.add(kk * NR));
             let b1 = _mm512_loadu_ps(bp.add(kk * NR + 16));
             for (r, acc) in acc.iter_mut().enumerate() {
