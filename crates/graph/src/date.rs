@@ -46,6 +46,12 @@ impl Date {
         (year, month, day)
     }
 
+    /// Today in UTC, from the system clock.
+    pub fn today() -> Date {
+        let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Date((seconds / 86_400) as i64)
+    }
+
     /// Days from `self` to `later` (negative if `later` is earlier).
     pub fn days_until(self, later: Date) -> i64 {
         later.0 - self.0

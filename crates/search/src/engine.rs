@@ -355,6 +355,11 @@ impl Engine {
         }
     }
 
+    /// The knowledge graph, for domain queries and SPARQL.
+    pub fn graph(&self) -> Option<&graph::Graph> {
+        self.graph.as_ref().map(|(graph, _)| graph)
+    }
+
     /// Whether the knowledge graph is loaded.
     pub fn has_graph(&self) -> bool {
         self.graph.is_some()

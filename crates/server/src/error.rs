@@ -20,6 +20,11 @@ pub enum ErrorCode {
     InvalidLimit,
     InvalidOffset,
     InvalidFilter,
+    InvalidSparql,
+    SparqlRefused,
+    SparqlTimeout,
+    TooManyResults,
+    NoGraph,
     NotFound,
     MethodNotAllowed,
     NotReady,
@@ -38,7 +43,12 @@ impl ErrorCode {
             | ErrorCode::QueryTooLong
             | ErrorCode::InvalidLimit
             | ErrorCode::InvalidOffset
-            | ErrorCode::InvalidFilter => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidFilter
+            | ErrorCode::InvalidSparql
+            | ErrorCode::SparqlRefused
+            | ErrorCode::SparqlTimeout
+            | ErrorCode::TooManyResults => StatusCode::BAD_REQUEST,
+            ErrorCode::NoGraph => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -85,6 +95,23 @@ impl From<search::Error> for ApiError {
                 ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
             }
         }
+    }
+}
+
+impl From<graph::GraphError> for ApiError {
+    fn from(error: graph::GraphError) -> Self {
+        use graph::GraphError as G;
+        let code = match &error {
+            G::Syntax(_) | G::InvalidArgument(_) => ErrorCode::InvalidSparql,
+            G::Refused { .. } => ErrorCode::SparqlRefused,
+            G::Timeout { .. } => ErrorCode::SparqlTimeout,
+            G::ResultCapExceeded { .. } => ErrorCode::TooManyResults,
+            _ => {
+                tracing::error!(error = %error, "graph query failed");
+                return ApiError::new(ErrorCode::Internal, "internal error; the server log has the details");
+            }
+        };
+        ApiError::new(code, error.to_string())
     }
 }
 

@@ -93,14 +93,18 @@ impl FromRequestParts<AppState> for QueryPairs {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
-        let raw = parts.uri.query().unwrap_or_default();
-        let mut pairs = Vec::new();
-        for piece in raw.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            pairs.push((decode(name)?, decode(value)?));
-        }
-        Ok(QueryPairs(pairs))
+        parse_pairs(parts.uri.query().unwrap_or_default()).map(QueryPairs)
     }
+}
+
+/// `name=value&...` (a query string or a form body), percent-decoded.
+pub(crate) fn parse_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs = Vec::new();
+    for piece in raw.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+        pairs.push((decode(name)?, decode(value)?));
+    }
+    Ok(pairs)
 }
 
 fn decode(text: &str) -> Result<String, ApiError> {

@@ -6,6 +6,7 @@
 
 pub mod error;
 mod extract;
+mod graph_routes;
 mod routes;
 
 use std::net::SocketAddr;

@@ -12,6 +12,7 @@ use search::{FilterField, SearchRequest, SearchResponse};
 use serde_json::json;
 
 use crate::extract::{JsonBody, QueryPairs};
+use crate::graph_routes;
 use crate::{ApiError, AppState, ErrorCode};
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -20,6 +21,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/search", get(search_get).post(search_post))
+        .route("/v1/sparql", get(graph_routes::sparql_get).post(graph_routes::sparql_post))
+        .route("/v1/devices/{serial}", get(graph_routes::device))
+        .route("/v1/warranties/expiring", get(graph_routes::expiring))
+        .route("/v1/items/stale", get(graph_routes::stale))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -114,7 +119,10 @@ fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchReque
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such route; the API has /v1/search, /healthz and /readyz")
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such route; the API has /v1/search, /v1/sparql, /v1/devices/{serial}, /v1/warranties/expiring, /v1/items/stale, /healthz and /readyz",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {

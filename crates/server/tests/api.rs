@@ -176,3 +176,59 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
 
     assert_eq!(server.engine.stats().expect("stats"), before);
 }
+
+#[tokio::test]
+async fn sparql_is_read_only_and_domain_queries_validate_their_input() {
+    let server = start(Limits::default()).await;
+    let client = reqwest::Client::new();
+    let sparql = |body: &'static str, content_type: &'static str| {
+        client.post(format!("{}/v1/sparql", server.base)).header("content-type", content_type).body(body).send()
+    };
+
+    let response = sparql("ASK { ?s ?p ?o }", "application/sparql-query").await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["boolean"], true);
+
+    let (status, body) = get(&format!(
+        "{}/v1/sparql?query=SELECT%20%3Fs%20WHERE%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D%20LIMIT%203",
+        server.base
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"]["bindings"].as_array().map(Vec::len), Some(3));
+
+    let form = sparql("query=ASK%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D", "application/x-www-form-urlencoded")
+        .await
+        .expect("request");
+    assert_eq!(form.status(), StatusCode::OK);
+
+    let before = server.engine.graph().expect("graph").triple_count().expect("count");
+    for (body, content_type, code) in [
+        ("INSERT DATA { <urn:a> <urn:b> <urn:c> }", "application/sparql-query", "sparql_refused"),
+        ("INSERT DATA { <urn:a> <urn:b> <urn:c> }", "application/sparql-update", "sparql_refused"),
+        ("SELECT * WHERE { SERVICE <http://example.org/> { ?s ?p ?o } }", "application/sparql-query", "sparql_refused"),
+        ("SELEKT nonsense", "application/sparql-query", "invalid_sparql"),
+        ("", "application/sparql-query", "invalid_sparql"),
+        ("ASK { ?s ?p ?o }", "text/plain", "unsupported_media_type"),
+    ] {
+        let response = sparql(body, content_type).await.expect("request");
+        assert!(response.status().is_client_error(), "{body}: {}", response.status());
+        let error: Value = response.json().await.expect("json error");
+        assert_eq!(error["code"], code, "{body}: {error}");
+    }
+    assert_eq!(server.engine.graph().expect("graph").triple_count().expect("count"), before, "the graph is unchanged");
+
+    let (status, body) = get(&format!("{}/v1/devices/NO-SUCH-SERIAL", server.base)).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    for query in ["days=-1", "days=abc", "days=99999", "limit=0"] {
+        let (status, body) = get(&format!("{}/v1/warranties/expiring?{query}", server.base)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
+    let (status, body) = get(&format!("{}/v1/warranties/expiring", server.base)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["days"], 90);
+    let (status, body) = get(&format!("{}/v1/items/stale", server.base)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["items"].is_array());
+}
