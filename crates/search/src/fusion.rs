@@ -43,9 +43,10 @@ fn one() -> f32 {
 }
 
 impl Default for Fusion {
-    /// Chosen on the ticket dev split (see the README's evaluation section).
+    /// Chosen on the ticket dev split with m3e-small (README, Evaluation): nDCG@10 0.4415 against
+    /// 0.4265 for equal lexical/dense weights, 0.4203 for the best RRF (k 10) and 0.4185 for BM25.
     fn default() -> Self {
-        Fusion::Weighted { lexical: 1.0, dense: 1.0, graph: 0.5 }
+        Fusion::Weighted { lexical: 1.0, dense: 0.5, graph: 0.5 }
     }
 }
 
