@@ -35,7 +35,10 @@ def files_under(paths):
             yield p
             continue
         for root, dirs, files in os.walk(p):
-            dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+            # Labelled ticket sets (a qrels/ folder beside them) hold queries, not records:
+            # gridkb ingest skips them the same way.
+            dirs[:] = sorted(d for d in dirs if not d.startswith('.')
+                             and not os.path.isdir(os.path.join(root, d, 'qrels')))
             for f in sorted(files):
                 if f.startswith('.'):
                     continue
@@ -102,7 +105,7 @@ def main(argv):
             yield loc, rec
 
     for path in files_under(roots):
-        if not path.endswith(('.jsonl', '.md', '.markdown')):
+        if not path.endswith(('.jsonl', '.md', '.markdown')) or os.path.basename(path).lower() == 'readme.md':
             skipped[os.path.splitext(path)[1] or '(none)'] += 1
             continue
         for loc, rec in records(path):
