@@ -409,24 +409,14 @@ impl Engine {
 
         // The query embedding runs on its own thread while BM25 runs here.
         let dense_wanted = wanted(Retriever::Dense) && !terms.is_empty();
-        let pending_vector = match (&self.dense, dense_wanted) {
-            (Some(dense), true) => Some(std::thread::scope(|scope| {
+        let run_lexical = || (wanted(Retriever::Lexical) || terms.is_empty()).then(|| self.lexical.search(&query));
+        let (vector, lexical_results) = match (&self.dense, dense_wanted) {
+            (Some(dense), true) => std::thread::scope(|scope| {
                 let embedding = scope.spawn(|| dense.query_vector(&masked, QUERY_EMBED_BUDGET));
-                let lexical = if wanted(Retriever::Lexical) || terms.is_empty() {
-                    Some(self.lexical.search(&query))
-                } else {
-                    None
-                };
-                (embedding.join().unwrap_or_else(|_| Err("the query embedder failed".into())), lexical)
-            })),
-            _ => None,
-        };
-        let (vector, lexical_results) = match pending_vector {
-            Some((vector, lexical)) => (Some(vector), lexical),
-            None => {
-                let lexical = (wanted(Retriever::Lexical) || terms.is_empty()).then(|| self.lexical.search(&query));
-                (None, lexical)
-            }
+                let lexical = run_lexical();
+                (Some(embedding.join().unwrap_or_else(|_| Err("the query embedder failed".into()))), lexical)
+            }),
+            _ => (None, run_lexical()),
         };
         if let Some(results) = lexical_results {
             let results = results?;
@@ -450,8 +440,7 @@ impl Engine {
                     // Over-fetch: filters and unpublished items are applied afterwards.
                     let found = dense.search(&vector, depth * 2)?;
                     let ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
-                    let allowed: BTreeSet<String> =
-                        self.lexical.lookup(&ids, &query)?.into_iter().map(|h| h.id).collect();
+                    let allowed = self.passing(&ids, &query)?;
                     let kept: Vec<(String, f32)> =
                         found.into_iter().filter(|(id, _)| allowed.contains(id)).take(depth).collect();
                     total = total.max(kept.len());
@@ -480,7 +469,7 @@ impl Engine {
                 let seeds = graph::Seed::from_links_in(graph, &links)?;
                 let expansion = graph::expand(graph, &seeds)?;
                 let ids: Vec<String> = expansion.candidates.iter().map(|c| c.id.clone()).collect();
-                let allowed: BTreeSet<String> = self.lexical.lookup(&ids, &query)?.into_iter().map(|h| h.id).collect();
+                let allowed = self.passing(&ids, &query)?;
                 let mut list = Vec::new();
                 for candidate in expansion.candidates.into_iter().filter(|c| allowed.contains(&c.id)).take(depth) {
                     if let Some(path) = candidate.paths.first() {
@@ -546,6 +535,12 @@ impl Engine {
             fusion,
             took_ms: started.elapsed().as_secs_f64() * 1e3,
         })
+    }
+
+    /// The ids among `ids` that the query's filters and status rules let through: candidates
+    /// of the dense and graph retrievers are held to the same rules as lexical hits.
+    fn passing(&self, ids: &[String], query: &LexicalQuery) -> Result<BTreeSet<String>> {
+        Ok(self.lexical.lookup(ids, query)?.into_iter().map(|h| h.id).collect())
     }
 
     /// The ids one retriever (or the fusion of all, with `None`) ranks for `text`, best first,
