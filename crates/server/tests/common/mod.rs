@@ -1,0 +1,47 @@
+//! The test server: a real engine on a temporary data directory behind the real router on
+//! loopback. Shared by the API test binaries.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use search::{Engine, EngineOptions, Limits};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub engine: Arc<Engine>,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn start(limits: Limits) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
+    let data = dir.path().to_path_buf();
+    let engine_limits = limits.clone();
+    let engine = tokio::task::spawn_blocking(move || {
+        let engine =
+            Engine::open(EngineOptions { data_dir: data, limits: engine_limits, ..EngineOptions::default() }, &|_| {})
+                .expect("engine");
+        let batch = ingest::read_paths(&[fixture]).expect("fixture");
+        let records: Vec<_> = batch.records.into_iter().map(|(_, r)| r).collect();
+        engine.ingest(&records, "test", &|_| {}).expect("ingest");
+        Arc::new(engine)
+    })
+    .await
+    .expect("loader");
+    let state = server::AppState::new(limits);
+    state.set_engine(engine.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(server::serve(listener, state));
+    TestServer { base, engine, _dir: dir }
+}
+
+pub async fn get(url: &str) -> (StatusCode, Value) {
+    let response = reqwest::get(url).await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
