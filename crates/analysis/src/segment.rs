@@ -1,7 +1,7 @@
 //! Segmentation of normalised text into index tokens and query terms.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use jieba_rs::Jieba;
 
@@ -23,8 +23,9 @@ pub struct Token {
 /// Chinese segmentation with the power-domain vocabulary.
 ///
 /// Cheap to clone and share across threads: the dictionary sits behind an `Arc`. [`Analyzer::new`]
-/// reuses one process-wide dictionary; to change the vocabulary (thesaurus hot reload) build a
-/// new analyzer with [`Analyzer::with_user_words`] and swap it in.
+/// reuses one process-wide dictionary. Clones share one vocabulary slot: [`Analyzer::set_user_words`]
+/// (thesaurus hot reload) changes the vocabulary of the analyzer and of every clone of it — the
+/// tantivy tokenizer included — for the texts they segment from then on.
 ///
 /// For every token of [`Analyzer::index_tokens`], `text[start..end]` lies on character
 /// boundaries and, lowercased, equals the token — except for the code forms that drop
@@ -32,7 +33,7 @@ pub struct Token {
 /// slice with `-` `_` `/` and spaces removed.
 #[derive(Debug, Clone)]
 pub struct Analyzer {
-    jieba: Arc<Jieba>,
+    jieba: Arc<RwLock<Arc<Jieba>>>,
 }
 
 impl Default for Analyzer {
@@ -45,7 +46,26 @@ impl Analyzer {
     /// jieba's dictionary plus the built-in power-domain dictionary. The first call in a
     /// process loads them (~200 ms); later calls share that copy.
     pub fn new() -> Analyzer {
-        Analyzer { jieba: Arc::clone(&dictionary::BUILT_IN) }
+        Analyzer::from_jieba(Arc::clone(&dictionary::BUILT_IN))
+    }
+
+    fn from_jieba(jieba: Arc<Jieba>) -> Analyzer {
+        Analyzer { jieba: Arc::new(RwLock::new(jieba)) }
+    }
+
+    /// The dictionary in use now.
+    fn jieba(&self) -> Arc<Jieba> {
+        Arc::clone(&self.jieba.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Replaces the user words of this analyzer and all its clones: from now on they segment
+    /// with the built-in vocabulary plus `words` (normalised and filtered as in
+    /// [`Analyzer::with_user_words`]). Texts segmented before keep their old tokens — an index
+    /// built earlier matches the new words only through their dictionary sub-words until it is
+    /// rebuilt. Takes about as long as cloning the dictionary (tens of milliseconds).
+    pub fn set_user_words<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, words: I) {
+        let fresh = Self::with_user_words(words).jieba();
+        *self.jieba.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
     }
 
     /// The built-in vocabulary plus `words` (thesaurus terms, product aliases). Words are
@@ -56,7 +76,7 @@ impl Analyzer {
         for word in words {
             dictionary::add_word(&mut jieba, word.as_ref(), dictionary::USER_WORD_FREQ, dictionary::USER_WORD_TAG);
         }
-        Analyzer { jieba: Arc::new(jieba) }
+        Analyzer::from_jieba(Arc::new(jieba))
     }
 
     /// The built-in vocabulary plus a jieba-format dictionary given as a string (`word [freq
@@ -64,7 +84,7 @@ impl Analyzer {
     pub fn with_user_dict(dict: &str) -> Result<Analyzer, DictionaryError> {
         let mut jieba = Jieba::clone(&dictionary::BUILT_IN);
         dictionary::add_dictionary(&mut jieba, dict)?;
-        Ok(Analyzer { jieba: Arc::new(jieba) })
+        Ok(Analyzer::from_jieba(Arc::new(jieba)))
     }
 
     /// Tokens to index, from text already passed through [`normalize`].
@@ -78,14 +98,15 @@ impl Analyzer {
     /// `normalized`. Text that was not normalised is handled (tokens are still lowercase), but
     /// full-width and traditional forms then will not match their normalised twins.
     pub fn index_tokens(&self, normalized: &str) -> Vec<Token> {
+        let jieba = self.jieba();
         let mut tokens = Vec::new();
         let mut cursor = 0;
         for run in code::CODE_RUN.find_iter(normalized) {
-            self.segment_words(normalized, cursor, run.start(), &mut tokens);
+            segment_words(&jieba, normalized, cursor, run.start(), &mut tokens);
             code::expand(normalized, run.start(), run.end(), &mut tokens);
             cursor = run.end();
         }
-        self.segment_words(normalized, cursor, normalized.len(), &mut tokens);
+        segment_words(&jieba, normalized, cursor, normalized.len(), &mut tokens);
         tokens
     }
 
@@ -107,56 +128,56 @@ impl Analyzer {
     pub fn tokenizer(&self) -> JiebaTokenizer {
         JiebaTokenizer::new(self.clone())
     }
+}
 
-    /// Cut the word runs (maximal runs of non-ASCII letters and digits) of `text[from..to]`,
-    /// which holds no ASCII letter or digit: those all belong to code runs.
-    fn segment_words(&self, text: &str, from: usize, to: usize, out: &mut Vec<Token>) {
-        let gap = &text[from..to];
-        let mut run_start = None;
-        for (i, c) in gap.char_indices().chain([(gap.len(), ' ')]) {
-            let in_word = c.is_alphanumeric() && !c.is_ascii();
-            match (in_word, run_start) {
-                (true, None) => run_start = Some(i),
-                (false, Some(start)) => {
-                    self.cut(&gap[start..i], from + start, out);
-                    run_start = None;
-                }
-                _ => {}
+/// Cut the word runs (maximal runs of non-ASCII letters and digits) of `text[from..to]`,
+/// which holds no ASCII letter or digit: those all belong to code runs.
+fn segment_words(jieba: &Jieba, text: &str, from: usize, to: usize, out: &mut Vec<Token>) {
+    let gap = &text[from..to];
+    let mut run_start = None;
+    for (i, c) in gap.char_indices().chain([(gap.len(), ' ')]) {
+        let in_word = c.is_alphanumeric() && !c.is_ascii();
+        match (in_word, run_start) {
+            (true, None) => run_start = Some(i),
+            (false, Some(start)) => {
+                cut(jieba, &gap[start..i], from + start, out);
+                run_start = None;
             }
+            _ => {}
         }
     }
+}
 
-    /// jieba's search mode, generalised: each word of the accurate cut (HMM on) is preceded by
-    /// its dictionary sub-words of *every* length, where `cut_for_search` stops at 3
-    /// characters. So 纵联差动保护 also yields 纵联差动 and 差动保护, and a query for either
-    /// matches it.
-    fn cut(&self, run: &str, offset: usize, out: &mut Vec<Token>) {
-        for word in self.jieba.cut(run, true) {
-            let start = offset + word.byte_start;
-            self.push_sub_words(word.word, start, out);
-            out.push(Token { text: word.word.to_lowercase(), start, end: offset + word.byte_end });
-        }
+/// jieba's search mode, generalised: each word of the accurate cut (HMM on) is preceded by
+/// its dictionary sub-words of *every* length, where `cut_for_search` stops at 3
+/// characters. So 纵联差动保护 also yields 纵联差动 and 差动保护, and a query for either
+/// matches it.
+fn cut(jieba: &Jieba, run: &str, offset: usize, out: &mut Vec<Token>) {
+    for word in jieba.cut(run, true) {
+        let start = offset + word.byte_start;
+        push_sub_words(jieba, word.word, start, out);
+        out.push(Token { text: word.word.to_lowercase(), start, end: offset + word.byte_end });
     }
+}
 
-    fn push_sub_words(&self, word: &str, start: usize, out: &mut Vec<Token>) {
-        // Byte offset of every character boundary, the end included.
-        let bounds: Vec<usize> = word.char_indices().map(|(i, _)| i).chain([word.len()]).collect();
-        let chars = bounds.len() - 1;
-        // Dictionary words are short; an unusually long token (HMM on unknown text) is not
-        // worth a quadratic scan.
-        if !(3..=MAX_SUB_WORD_SOURCE_CHARS).contains(&chars) {
-            return;
-        }
-        for len in 2..chars {
-            for first in 0..=chars - len {
-                let sub = &word[bounds[first]..bounds[first + len]];
-                if self.jieba.has_word(sub) {
-                    out.push(Token {
-                        text: sub.to_lowercase(),
-                        start: start + bounds[first],
-                        end: start + bounds[first + len],
-                    });
-                }
+fn push_sub_words(jieba: &Jieba, word: &str, start: usize, out: &mut Vec<Token>) {
+    // Byte offset of every character boundary, the end included.
+    let bounds: Vec<usize> = word.char_indices().map(|(i, _)| i).chain([word.len()]).collect();
+    let chars = bounds.len() - 1;
+    // Dictionary words are short; an unusually long token (HMM on unknown text) is not
+    // worth a quadratic scan.
+    if !(3..=MAX_SUB_WORD_SOURCE_CHARS).contains(&chars) {
+        return;
+    }
+    for len in 2..chars {
+        for first in 0..=chars - len {
+            let sub = &word[bounds[first]..bounds[first + len]];
+            if jieba.has_word(sub) {
+                out.push(Token {
+                    text: sub.to_lowercase(),
+                    start: start + bounds[first],
+                    end: start + bounds[first + len],
+                });
             }
         }
     }
@@ -198,6 +219,27 @@ mod tests {
         assert!(!texts(&before).contains(&word));
         let after = Analyzer::with_user_words([word]).index_tokens(word);
         assert!(texts(&after).contains(&word), "{after:?}");
+    }
+
+    #[test]
+    fn set_user_words_changes_every_clone() {
+        let word = "锟斤拷告警";
+        let analyzer = Analyzer::new();
+        let mut tokenizer = analyzer.tokenizer();
+        let clone = analyzer.clone();
+        analyzer.set_user_words([word]);
+        assert!(texts(&clone.index_tokens(word)).contains(&word));
+        let mut stream = tantivy_tokenizer_api::Tokenizer::token_stream(&mut tokenizer, word);
+        let mut seen = Vec::new();
+        while tantivy_tokenizer_api::TokenStream::advance(&mut stream) {
+            seen.push(tantivy_tokenizer_api::TokenStream::token(&stream).text.clone());
+        }
+        assert!(seen.iter().any(|t| t == word), "{seen:?}");
+        // Replaced, not added to: the old words go.
+        analyzer.set_user_words(["别的词语"]);
+        assert!(!texts(&clone.index_tokens(word)).contains(&word));
+        // Another analyzer is not affected.
+        assert!(!texts(&Analyzer::new().index_tokens(word)).contains(&word));
     }
 
     #[test]

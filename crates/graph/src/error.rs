@@ -40,6 +40,9 @@ pub enum GraphError {
     /// The record store could not be read.
     #[error("record store: {0}")]
     Store(#[from] store::Error),
+    /// A background load was stopped because its engine closed.
+    #[error("the graph load was cancelled")]
+    Cancelled,
     /// The in-memory graph failed: a bug, not the caller's fault.
     #[error("internal graph error: {0}")]
     Internal(String),

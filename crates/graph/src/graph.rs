@@ -1,7 +1,7 @@
 //! The graph: oxigraph's in-memory store as a projection of the record store.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
@@ -94,6 +94,12 @@ impl Graph {
 
     /// As [`Graph::load_from`], also saying how long it took.
     pub fn load_from_with_report(records: &store::Store) -> Result<(Graph, LoadReport)> {
+        Self::load_cancellable(records, &AtomicBool::new(false))
+    }
+
+    /// As [`Graph::load_from_with_report`], giving up with [`GraphError::Cancelled`] soon after
+    /// `cancel` becomes true (a background load whose engine closes).
+    pub fn load_cancellable(records: &store::Store, cancel: &AtomicBool) -> Result<(Graph, LoadReport)> {
         let started = Instant::now();
         let graph = Graph::new()?;
         // Read the sequence number first: a write landing between this and the snapshot below
@@ -104,7 +110,7 @@ impl Graph {
             let _writer = graph.lock_writer()?;
             let store = graph.current_store()?;
             let mut transaction = store.start_transaction()?;
-            count = fill(&mut transaction, records)?;
+            count = fill(&mut transaction, records, cancel)?;
             let _gate = graph.gate.write().map_err(|_| poisoned())?;
             transaction.commit()?;
             graph.applied_seq.store(seq, Ordering::Release);
@@ -124,7 +130,7 @@ impl Graph {
         let seq = records.last_seq()?;
         let fresh = ontology_store()?;
         let mut transaction = fresh.start_transaction()?;
-        fill(&mut transaction, records)?;
+        fill(&mut transaction, records, &AtomicBool::new(false))?;
         transaction.commit()?;
         let _gate = self.gate.write().map_err(|_| poisoned())?;
         *self.store.write().map_err(|_| poisoned())? = fresh;
@@ -267,14 +273,22 @@ fn ontology_store() -> Result<Store> {
 
 /// Inserts the triples of every current record into `transaction`; returns the record count.
 /// Reading and mapping records (a second thread) overlaps with inserting triples (this thread):
-/// on two cores that takes about a fifth off the load.
-fn fill(transaction: &mut oxigraph::store::Transaction<'_>, records: &store::Store) -> Result<u64> {
+/// on two cores that takes about a fifth off the load. Once `cancel` is set the reader stops
+/// and the fill ends with [`GraphError::Cancelled`].
+fn fill(
+    transaction: &mut oxigraph::store::Transaction<'_>,
+    records: &store::Store,
+    cancel: &AtomicBool,
+) -> Result<u64> {
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<oxigraph::model::Triple>>(LOAD_QUEUE);
     let scanned = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut batch = Vec::with_capacity(LOAD_BATCH);
             let mut records_seen = 0u64;
             let scanned = records.for_each(|stored| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(store::Error::Storage(CANCELLED.into()));
+                }
                 batch.extend(record_triples(&stored.record));
                 records_seen += 1;
                 if batch.len() >= LOAD_BATCH {
@@ -293,8 +307,15 @@ fn fill(transaction: &mut oxigraph::store::Transaction<'_>, records: &store::Sto
         }
         reader.join()
     });
-    Ok(scanned.map_err(|_| GraphError::Internal("the record reader panicked".into()))??)
+    let scanned = scanned.map_err(|_| GraphError::Internal("the record reader panicked".into()))?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(GraphError::Cancelled);
+    }
+    Ok(scanned?)
 }
+
+/// The reason a cancelled scan gives the record store (replaced by [`GraphError::Cancelled`]).
+const CANCELLED: &str = "graph load cancelled";
 
 fn poisoned() -> GraphError {
     GraphError::Internal("a graph writer panicked while holding its lock".into())

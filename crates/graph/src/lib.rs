@@ -14,6 +14,9 @@
 //!
 //! - [`Graph`]: load from the record store ([`Graph::load_from`]), apply changes
 //!   ([`Graph::update`], [`Graph::catch_up`]), compact ([`Graph::compact_from`]).
+//! - [`LiveGraph`]: the graph and its linker as an engine holds them — loaded at once or on a
+//!   background thread (the engine answers without the graph meanwhile), caught up from the
+//!   store's change log one catch-up at a time, a hook told of every thesaurus change.
 //! - [`Thesaurus`] (read from the graph's SKOS labels) → jieba user words
 //!   ([`Thesaurus::jieba_user_dict`]), synonym groups, and the entity [`Linker`], held in a
 //!   [`SharedLinker`] that a thesaurus edit rebuilds and swaps without a restart.
@@ -41,6 +44,7 @@ mod expand;
 mod graph;
 pub mod limits;
 mod linker;
+mod live;
 mod mapping;
 mod sparql;
 mod thesaurus;
@@ -55,6 +59,7 @@ pub use error::{GraphError, Result};
 pub use expand::{Candidate, Expansion, GraphPath, PathStep, Seed, expand};
 pub use graph::{Applied, CatchUp, Graph, GraphReader, LoadReport};
 pub use linker::{Link, Linker, SharedLinker, normalize_key};
+pub use live::{LiveGraph, LoadGate, LoadState, ThesaurusHook};
 pub use mapping::record_triples;
 pub use sparql::{GraphSyntax, N_TRIPLES, SPARQL_JSON, TURTLE, sparql, sparql_with_syntax};
 pub use thesaurus::{SynonymGroup, Thesaurus, ThesaurusEntry, USER_WORD_FREQ};

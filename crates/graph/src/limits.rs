@@ -24,6 +24,8 @@ pub const MAX_AMBIGUOUS_SEEDS: usize = 4;
 pub const MAX_LINK_TEXT_BYTES: usize = 8 * 1024;
 /// Shortest alias the linker matches, in characters of normalised text.
 pub const MIN_ALIAS_CHARS: usize = 2;
+/// Most synonym terms (other aliases and labels of the linked things) added to one query.
+pub const MAX_SYNONYM_TERMS: usize = 24;
 /// Longest thesaurus word written to the jieba user dictionary, in characters.
 pub const MAX_USER_WORD_CHARS: usize = 10;
 /// A warranty ending within this many days is "expiring" (质保到期预警).

@@ -18,7 +18,7 @@ use store::EntityClass;
 use crate::error::{GraphError, Result};
 use crate::graph::Graph;
 use crate::limits::{MAX_ENTITIES_PER_SPAN, MAX_LINK_TEXT_BYTES, MIN_ALIAS_CHARS};
-use crate::thesaurus::Thesaurus;
+use crate::thesaurus::{Thesaurus, is_vocabulary_class};
 
 /// One entity found in a text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,6 +69,9 @@ pub struct Linker {
     automaton: Option<AhoCorasick>,
     keys: Vec<Key>,
     entities: Vec<EntityRef>,
+    /// The terms (label, aliases, codes) of every linkable entity that names a thing — product
+    /// line, model, component, fault, concept — and has more than one: its synonyms.
+    synonyms: HashMap<String, Vec<String>>,
 }
 
 /// The key form of a term: see the module documentation.
@@ -124,9 +127,14 @@ impl Linker {
         let mut entities = Vec::with_capacity(thesaurus.len());
         let mut by_key: BTreeMap<String, (Origin, Vec<u32>)> = BTreeMap::new();
         let mut derived: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut synonyms = HashMap::new();
         for entry in thesaurus.entries() {
             if matches!(entry.class, EntityClass::Case | EntityClass::Ticket) {
                 continue;
+            }
+            let terms = entry.terms();
+            if is_vocabulary_class(entry.class) && terms.len() > 1 {
+                synonyms.insert(entry.id.clone(), terms.iter().map(|t| (*t).to_owned()).collect());
             }
             let index = entities.len() as u32;
             entities.push(EntityRef { id: entry.id.clone(), class: entry.class, label: entry.label.clone() });
@@ -171,7 +179,16 @@ impl Linker {
                 .map_err(|e| tracing::error!("entity linker automaton not built: {e}"))
                 .ok()
         };
-        Linker { automaton, keys, entities }
+        Linker { automaton, keys, entities, synonyms }
+    }
+
+    /// The other terms of a linked entity, for query expansion: its label, aliases and codes
+    /// except the one that matched (compared in key form). Empty for entities that do not name
+    /// a thing (customers, contracts, devices, ...).
+    pub fn synonyms(&self, link: &Link) -> Vec<&str> {
+        self.synonyms.get(&link.id).map_or_else(Vec::new, |terms| {
+            terms.iter().map(String::as_str).filter(|t| normalize_key(t) != link.key).collect()
+        })
     }
 
     /// Number of distinct keys.
@@ -328,6 +345,18 @@ mod tests {
         let l = linker(&[a, b]);
         assert!(ids(&l, "100A").is_empty());
         assert_eq!(ids(&l, "gkx100a")[0].0, "pm-a");
+    }
+
+    #[test]
+    fn synonyms_are_the_other_terms_of_things() {
+        let customer = r#"{"id":"cu-1","class":"Customer","label":"某某电厂","aliases":["某电厂"]}"#;
+        let l = linker(&[MODEL, FAULT, customer]);
+        let links = l.link("电流回路断线 某电厂");
+        assert_eq!(links.len(), 2);
+        assert_eq!(l.synonyms(&links[0]), vec!["CT断线"]);
+        assert!(l.synonyms(&links[1]).is_empty(), "customers are not expanded");
+        let model = l.link("931保护");
+        assert_eq!(l.synonyms(&model[0]), vec!["GKB-931A 线路差动保护", "GKB-931A"]);
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub struct Thesaurus {
 
 /// Classes whose labels are words people use for things (not sentences or record numbers), and
 /// so belong in the jieba dictionary.
-fn is_vocabulary_class(class: EntityClass) -> bool {
+pub(crate) fn is_vocabulary_class(class: EntityClass) -> bool {
     matches!(
         class,
         EntityClass::ProductLine

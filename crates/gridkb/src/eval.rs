@@ -80,6 +80,10 @@ pub struct Query {
     pub id: String,
     pub text: String,
     pub category: Option<String>,
+    /// Ticket set only: the major category, and the customer and device the ticket concerns.
+    pub major: Option<String>,
+    pub customer_id: Option<String>,
+    pub device_serial: Option<String>,
 }
 
 /// A dataset ready to run: where its corpus is and its labelled queries.
@@ -188,7 +192,14 @@ fn read_queries(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<Query>> 
             bail!("{}:{n}: a query needs `_id` and `text`", path.display());
         };
         let category = field("minor").or_else(|| field("major"));
-        queries.push(Query { id, text, category });
+        queries.push(Query {
+            id,
+            text,
+            category,
+            major: field("major"),
+            customer_id: field("customer_id"),
+            device_serial: field("device_serial"),
+        });
     }
     Ok(queries)
 }

@@ -1,7 +1,9 @@
 //! `gridkb`: the one binary. Subcommands ingest files, search from the terminal, serve the API,
 //! embed text, evaluate retrieval and regenerate the demo corpus.
 
+mod bench_http;
 mod eval;
+mod eval_match;
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use search::{Engine, EngineOptions, Limits, ModelChoice, Progress, SearchRequest};
+use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest};
 
 /// Where data lives when neither `--data` nor `GRIDKB_DATA` says.
 const DEFAULT_DATA_DIR: &str = "data";
@@ -66,6 +68,8 @@ enum BenchTarget {
     Search,
     /// Embedder latency and throughput.
     Embed,
+    /// Ticket matching through the engine (`POST /v1/tickets/match`); the queries are tickets.
+    Match,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +81,33 @@ enum CorpusCommand {
         corpus: PathBuf,
         #[arg(long, default_value_t = corpusgen::Options::default().seed)]
         seed: u64,
+    },
+}
+
+/// `gridkb keys ...`: the API keys of a data directory (`DIR/keys.json`).
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key; it is printed once, as the last word of the output, and never stored.
+    Create {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// agent or bot (read), editor (also SPARQL and editing), admin (everything).
+        #[arg(long, value_parser = |s: &str| s.parse::<server::auth::Role>())]
+        role: server::auth::Role,
+        /// Who or what the key is for (at most 200 characters).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List the keys: id, role, created, revoked, note (never the secrets).
+    List {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+    },
+    /// Revoke a key by id; a running server refuses it within about a second.
+    Revoke {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        id: String,
     },
 }
 
@@ -124,6 +155,13 @@ enum Command {
         /// Passes over the query list after one warm-up pass.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
+        /// Measure a running server over HTTP instead (e.g. http://127.0.0.1:7700); search and
+        /// match only.
+        #[arg(long)]
+        url: Option<String>,
+        /// API key for --url, when the server has keys.
+        #[arg(long, env = "GRIDKB_KEY")]
+        key: Option<String>,
     },
     /// Serve the HTTP API. With an empty data directory, the bundled demo corpus is ingested first.
     Serve {
@@ -159,6 +197,13 @@ enum Command {
         /// Also measure several fusion settings (RRF k, weights).
         #[arg(long)]
         sweep: bool,
+        /// Ticket set only: evaluate `POST /v1/tickets/match` end to end (category, answer
+        /// standard, strategies, solutions, cases, time) instead of the retrievers.
+        #[arg(long = "match")]
+        match_tickets: bool,
+        /// With --match: also send each ticket's customer id and device serial.
+        #[arg(long, requires = "match_tickets")]
+        with_customer: bool,
         /// Data directory for the dataset's index (default: a fresh temporary directory).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -180,6 +225,11 @@ enum Command {
         #[command(subcommand)]
         command: CorpusCommand,
     },
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -192,17 +242,30 @@ fn main() -> anyhow::Result<()> {
             ingest(&data, &model, &paths, strict, skip_embeddings)
         }
         Command::Search { data, model, limit, json, query } => search(&data, &model, limit, json, query),
-        Command::Bench { target: BenchTarget::Search, data, model, queries, rounds } => {
-            bench(&data, &model, queries.as_deref(), rounds)
-        }
         Command::Bench { target: BenchTarget::Embed, model, .. } => bench_embed(&model),
+        Command::Bench { target, data, model, queries, rounds, url, key } => {
+            let queries = bench_queries(queries.as_deref())?;
+            match url {
+                Some(url) => {
+                    let route =
+                        if target == BenchTarget::Match { bench_http::Route::Match } else { bench_http::Route::Search };
+                    bench_http::run(&url, route, key.as_deref(), &queries, rounds)
+                }
+                None => bench(&data, &model, target, &queries, rounds),
+            }
+        }
         Command::Serve { data, addr, corpus, model } => serve(data, addr, corpus, model),
         Command::Embed { model, passages } => embed_stdin(model, passages),
-        Command::Eval { dataset, split, json, sweep, data, embedding_cache, model } => {
-            evaluate(&dataset, &split, json, sweep, data, embedding_cache, &model)
+        Command::Eval { dataset, split, json, sweep, match_tickets, with_customer, data, embedding_cache, model } => {
+            let mode = match (match_tickets, with_customer) {
+                (false, _) => EvalMode::Retrievers { sweep },
+                (true, with_customer) => EvalMode::Match { with_customer },
+            };
+            evaluate(&dataset, &split, json, mode, data, embedding_cache, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
+        Command::Keys { command } => keys_command(command),
     }
 }
 
@@ -366,8 +429,8 @@ const BENCH_QUERIES: &[&str] = &[
     "纵向加密隧道中断",
 ];
 
-fn bench(data: &Path, model: &ModelArgs, queries: Option<&Path>, rounds: usize) -> anyhow::Result<()> {
-    let engine = open_engine(data, model)?;
+/// The lines of the query file, or the built-in queries.
+fn bench_queries(queries: Option<&Path>) -> anyhow::Result<Vec<String>> {
     let queries: Vec<String> = match queries {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?
@@ -381,13 +444,28 @@ fn bench(data: &Path, model: &ModelArgs, queries: Option<&Path>, rounds: usize) 
     if queries.is_empty() {
         bail!("no queries to run");
     }
-    let run = |q: &str| engine.search(&SearchRequest { q: q.to_string(), ..SearchRequest::default() });
-    for q in &queries {
+    Ok(queries)
+}
+
+fn bench(data: &Path, model: &ModelArgs, target: BenchTarget, queries: &[String], rounds: usize) -> anyhow::Result<()> {
+    let engine = open_engine(data, model)?;
+    let run = |q: &str| -> anyhow::Result<()> {
+        match target {
+            BenchTarget::Match => {
+                engine.match_ticket(&search::TicketRequest { text: q.to_string(), ..Default::default() })?;
+            }
+            _ => {
+                engine.search(&SearchRequest { q: q.to_string(), ..SearchRequest::default() })?;
+            }
+        }
+        Ok(())
+    };
+    for q in queries {
         run(q)?;
     }
     let mut micros = Vec::with_capacity(queries.len() * rounds);
     for _ in 0..rounds.max(1) {
-        for q in &queries {
+        for q in queries {
             let started = Instant::now();
             run(q)?;
             micros.push(started.elapsed().as_micros() as u64);
@@ -397,8 +475,9 @@ fn bench(data: &Path, model: &ModelArgs, queries: Option<&Path>, rounds: usize) 
     let at = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
     let stats = engine.stats()?;
     let retrievers = engine.search(&SearchRequest { q: queries[0].clone(), ..SearchRequest::default() })?.retrievers;
+    let what = if target == BenchTarget::Match { "ticket match" } else { "search" };
     println!(
-        "search ({}) over {} items, {} queries x {} rounds: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{what} ({}) over {} items, {} queries x {} rounds: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         retrievers.join(" + "),
         stats.indexed_items,
         queries.len(),
@@ -426,22 +505,39 @@ fn corpus_record_dirs(corpus: &Path) -> Vec<PathBuf> {
 }
 
 fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>, model: ModelArgs) -> anyhow::Result<()> {
-    if !addr.ip().is_loopback() {
+    let keys = server::keys::KeyStore::open(&data).context("cannot read the API keys")?;
+    let active = keys.current().map(|k| k.active()).unwrap_or(0);
+    let loopback = addr.ip().is_loopback();
+    if !loopback && active == 0 {
         bail!(
-            "refusing to listen on {addr} without API keys; bind a loopback address such as {DEFAULT_ADDR} \
-             (API keys arrive with the auth work)"
+            "refusing to listen on {addr}: {} holds no active API key; create one with \
+             `gridkb keys create --data {} --role agent`, or bind a loopback address such as {DEFAULT_ADDR}",
+            keys.path().display(),
+            data.display()
         );
+    }
+    if keys.current().is_ok_and(|k| k.is_empty()) {
+        tracing::warn!("no API keys in {}: the API is open to anyone on this machine", keys.path().display());
+    } else {
+        tracing::info!(active, "API keys required");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another gridkb running? try --addr"))?;
-        let state = server::AppState::new(Limits::default());
+        let state = server::AppState::new(Limits::default()).with_keys(keys, loopback);
         let loader_state = state.clone();
         // Listen at once (healthz answers, readyz says 503) while the indexes are opened or built.
         let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let engine = open_engine(&data, &model)?;
+            // The graph loads in the background (searches say `degraded` until it is there):
+            // start-up stays within its 2 s budget on the full corpus.
+            let engine = open_engine_with(EngineOptions {
+                data_dir: data.clone(),
+                model: model.choice(),
+                graph_load: GraphLoad::Background,
+                ..EngineOptions::default()
+            })?;
             if engine.store().is_empty()? {
                 let corpus = corpus
                     .or_else(bundled_corpus)
@@ -547,11 +643,18 @@ fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `gridkb eval` measures.
+#[derive(Debug, Clone, Copy)]
+enum EvalMode {
+    Retrievers { sweep: bool },
+    Match { with_customer: bool },
+}
+
 fn evaluate(
     dataset: &Path,
     split: &str,
     json: bool,
-    sweep: bool,
+    mode: EvalMode,
     data: Option<PathBuf>,
     embedding_cache: Option<PathBuf>,
     model: &ModelArgs,
@@ -583,6 +686,18 @@ fn evaluate(
         }
     }
     catch_up_vectors(&engine)?;
+    let sweep = match mode {
+        EvalMode::Retrievers { sweep } => sweep,
+        EvalMode::Match { with_customer } => {
+            let report = eval_match::run(&engine, &loaded, with_customer)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                eval_match::print(&report);
+            }
+            return Ok(());
+        }
+    };
     let report = eval::run(&engine, &loaded, split, sweep)?;
     if json {
         let mut object = serde_json::to_value(&report.methods)?;
@@ -615,6 +730,53 @@ fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
     catch_up_vectors(&engine)?;
     let stats = engine.stats()?;
     println!("reindexed {} items from {} records", stats.indexed_items, stats.records);
+    Ok(())
+}
+
+fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
+    use server::keys;
+    match command {
+        KeysCommand::Create { data, role, note } => {
+            let new = keys::create(&data, role, note.as_deref())?;
+            eprintln!(
+                "created API key {} (role {}) in {}; it is shown only now: store it in a secret manager",
+                new.record.id,
+                new.record.role,
+                keys::keys_path(&data).display()
+            );
+            println!("{}", new.key);
+        }
+        KeysCommand::List { data } => {
+            let records = keys::list(&data)?;
+            if records.is_empty() {
+                eprintln!(
+                    "no API keys in {}; create one with `gridkb keys create --role ROLE`",
+                    keys::keys_path(&data).display()
+                );
+            }
+            let mut out = std::io::stdout().lock();
+            for key in &records {
+                let state = match (&key.revoked, &key.revoked_on) {
+                    (true, Some(on)) => format!("revoked {on}"),
+                    (true, None) => "revoked".to_string(),
+                    (false, _) => "active".to_string(),
+                };
+                writeln!(
+                    out,
+                    "{:<12} {:<7} created {}  {:<18} {}",
+                    key.id,
+                    key.role,
+                    key.created,
+                    state,
+                    key.note.as_deref().unwrap_or("")
+                )?;
+            }
+        }
+        KeysCommand::Revoke { data, id } => match keys::revoke(&data, id.trim())? {
+            keys::Revoked::Now => println!("revoked {}; a running server refuses it within a second", id.trim()),
+            keys::Revoked::Already => println!("{} was already revoked", id.trim()),
+        },
+    }
     Ok(())
 }
 

@@ -25,6 +25,10 @@ pub const SNIPPET_CHARS: usize = 160;
 #[derive(Debug, Clone, Default)]
 pub struct LexicalQuery {
     pub terms: Vec<String>,
+    /// Further terms with a weight (0..1] that scales their boost: synonyms of what the query
+    /// names (the preferred label and aliases of a linked fault or product). They add to the
+    /// score of a hit but never make an otherwise empty query match everything.
+    pub expansions: Vec<(String, f32)>,
     /// Each field's values are OR-ed; different fields are AND-ed.
     pub filters: BTreeMap<FilterField, Vec<String>>,
     /// Statuses never returned (e.g. `retired`), unless a status filter asks for them.
@@ -69,7 +73,7 @@ impl LexicalIndex {
     /// Runs a query on the current snapshot.
     pub fn search(&self, query: &LexicalQuery) -> Result<LexicalResults> {
         let searcher = self.reader.searcher();
-        let text_query = self.text_query(&query.terms);
+        let text_query = self.text_query(query);
         let full_query = self.with_filters(text_query.box_clone(), query);
         let collector = Deadline {
             inner: (TopDocs::with_limit(query.limit.max(1)).and_offset(query.offset).order_by_score(), Count),
@@ -92,7 +96,7 @@ impl LexicalIndex {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let text_query = self.text_query(&query.terms);
+        let text_query = self.text_query(query);
         let any_id: Vec<(Occur, Box<dyn Query>)> =
             ids.iter().map(|id| (Occur::Should, exact(self.fields.id, id))).collect();
         let scoped: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
@@ -124,23 +128,25 @@ impl LexicalIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            hits.push(self.hit(&doc, score, &query.terms, snippets.as_ref()));
+            hits.push(self.hit(&doc, score, query, snippets.as_ref()));
         }
         Ok(hits)
     }
 
     /// Every term may match in title, body or related labels; BM25 sums what matches.
-    fn text_query(&self, terms: &[String]) -> Box<dyn Query> {
-        if terms.is_empty() {
+    fn text_query(&self, query: &LexicalQuery) -> Box<dyn Query> {
+        if query.terms.is_empty() {
             return Box::new(AllQuery);
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * 3);
-        for term in terms {
+        let weighted = query.terms.iter().map(|t| (t, 1.0)).chain(query.expansions.iter().map(|(t, w)| (t, *w)));
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            Vec::with_capacity((query.terms.len() + query.expansions.len()) * 3);
+        for (term, weight) in weighted {
             for (field, boost) in
                 [(self.fields.title, TITLE_BOOST), (self.fields.body, 1.0), (self.fields.related, RELATED_BOOST)]
             {
                 let term_query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(term_query), boost))));
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(term_query), boost * weight))));
             }
         }
         Box::new(BooleanQuery::new(clauses))
@@ -173,7 +179,7 @@ impl LexicalIndex {
         &self,
         doc: &TantivyDocument,
         score: f32,
-        terms: &[String],
+        query: &LexicalQuery,
         snippets: Option<&(SnippetGenerator, SnippetGenerator)>,
     ) -> LexicalHit {
         let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
@@ -189,8 +195,11 @@ impl LexicalIndex {
             }
             None => html_escape(&body.chars().take(SNIPPET_CHARS).collect::<String>()),
         };
-        let matched_terms = terms
+        let expansions = query.expansions.iter().map(|(t, _)| t);
+        let matched_terms = query
+            .terms
             .iter()
+            .chain(expansions)
             .filter(|t| title.contains(t.as_ref() as &str) || body.contains(t.as_ref() as &str))
             .cloned()
             .collect();

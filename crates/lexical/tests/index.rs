@@ -203,3 +203,22 @@ fn lookup_returns_only_listed_ids_that_pass_filters_with_lexical_scores() {
     q.filters = BTreeMap::from([(FilterField::Product, vec!["line-protection".into()])]);
     assert!(index.lookup(&wanted, &q).unwrap().is_empty(), "filters apply to looked-up ids");
 }
+
+#[test]
+fn expansions_find_synonyms_below_the_words_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.apply(&corpus(), &[], 1).unwrap();
+    let plain = query(&index, "时钟超差");
+    assert_eq!(ids(&index, &plain), ["kb-other"]);
+    // 电池欠压 as a weak synonym: the item with both ranks first, the synonym alone still matches.
+    let mut expanded = query(&index, "GOOSE断链");
+    expanded.expansions = vec![("电池".into(), 0.15), ("欠压".into(), 0.15)];
+    let found = ids(&index, &expanded);
+    assert_eq!(found.first().map(String::as_str), Some("kb-title"), "{found:?}");
+    assert!(found.contains(&"kb-other".to_string()), "{found:?}");
+    let hits = index.search(&expanded).unwrap().hits;
+    let other = hits.iter().find(|h| h.id == "kb-other").unwrap();
+    assert!(other.matched_terms.contains(&"电池".to_string()));
+    assert!(other.score < hits[0].score);
+}

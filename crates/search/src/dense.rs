@@ -5,6 +5,7 @@
 //! catching up runs apart from the write path (a background thread in `serve`, a progress bar in
 //! `ingest`); searches meanwhile use what is there and say the dense side is behind.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -45,7 +46,12 @@ pub(crate) struct Dense {
     /// One catch-up at a time.
     sync: Mutex<()>,
     queries: SyncSender<QueryJob>,
+    /// The last few query vectors: a ticket match searches the same text several times.
+    recent: Mutex<VecDeque<(String, Vec<f32>)>>,
 }
+
+/// Query vectors kept for reuse.
+const RECENT_QUERIES: usize = 32;
 
 /// The text of an item that is embedded.
 pub(crate) fn item_text(item: &Item) -> String {
@@ -76,7 +82,15 @@ impl Dense {
             .spawn(move || embed_queries(&worker, &jobs))
             .map_err(|e| Error::DataDir { path: data_dir.display().to_string(), message: e.to_string() })?;
         tracing::info!(model = embedder.model_id(), vectors = index.len(), "dense retrieval ready");
-        Ok(Dense { embedder, index: RwLock::new(index), cache, dir, sync: Mutex::new(()), queries })
+        Ok(Dense {
+            embedder,
+            index: RwLock::new(index),
+            cache,
+            dir,
+            sync: Mutex::new(()),
+            queries,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_QUERIES)),
+        })
     }
 
     pub(crate) fn status(&self) -> DenseStatus {
@@ -101,8 +115,23 @@ impl Dense {
         self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Embeds a query on the embedding thread, waiting at most `budget`.
+    /// Embeds a query on the embedding thread, waiting at most `budget`; a text embedded
+    /// moments ago is answered from memory.
     pub(crate) fn query_vector(&self, text: &str, budget: Duration) -> std::result::Result<Vec<f32>, String> {
+        let recent = || self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, vector)) = recent().iter().find(|(t, _)| t == text) {
+            return Ok(vector.clone());
+        }
+        let vector = self.embed_on_worker(text, budget)?;
+        let mut recent = recent();
+        if recent.len() == RECENT_QUERIES {
+            recent.pop_front();
+        }
+        recent.push_back((text.to_string(), vector.clone()));
+        Ok(vector)
+    }
+
+    fn embed_on_worker(&self, text: &str, budget: Duration) -> std::result::Result<Vec<f32>, String> {
         let (reply, answer) = sync_channel(1);
         match self.queries.try_send((text.to_string(), reply)) {
             Ok(()) => {}

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// RRF's rank constant when a request does not say (Elasticsearch's default too).
 pub const DEFAULT_RRF_K: f32 = 60.0;
@@ -15,7 +16,7 @@ pub const DEFAULT_RRF_K: f32 = 60.0;
 pub const FUSION_DEPTH: usize = 100;
 
 /// How ranked lists become one.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fusion {
     /// Reciprocal rank fusion: Σ weight / (k + rank).
@@ -67,7 +68,7 @@ impl Fusion {
 }
 
 /// Which retriever a list came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Retriever {
     Lexical,
@@ -88,7 +89,7 @@ impl Retriever {
 }
 
 /// Where one candidate stood in one retriever's list.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 pub struct Standing {
     /// 1-based.
     pub rank: usize,

@@ -9,14 +9,17 @@ mod dense;
 mod engine;
 pub mod fusion;
 pub mod limits;
+pub mod rag;
 mod request;
+pub mod ticket;
 
 pub use dense::DenseStatus;
-pub use engine::{Engine, EngineOptions, IngestReport, ModelChoice, Progress, Stats};
+pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use fusion::{Fusion, Retriever};
 pub use lexical::FilterField;
 pub use limits::Limits;
 pub use request::{Explanation, Hit, LinkedEntity, SearchRequest, SearchResponse};
+pub use ticket::{TicketMatch, TicketRequest};
 
 /// Why a search or write failed: the caller's mistake, or ours / the environment's.
 #[derive(Debug, thiserror::Error)]

@@ -4,24 +4,30 @@ use std::collections::BTreeMap;
 
 use lexical::FilterField;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::fusion::{Fusion, Retriever, Standing};
 use crate::{Error, Limits, Result};
 
 /// A search as agents and bots send it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// The user's words; masked and normalised before use.
     #[serde(default)]
+    #[schema(max_length = 512, example = "931保护通道告警")]
     pub q: String,
+    /// Hits to return: 1 to 100 (default 10).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
+    /// Hits to skip; `offset + limit` may not exceed 1000.
     #[serde(default)]
     pub offset: usize,
     /// Exact filters: each field's values are OR-ed, fields are AND-ed. Only published items
     /// are returned unless a `status` filter asks for others.
     #[serde(default)]
+    #[schema(value_type = Filters)]
     pub filters: BTreeMap<FilterField, Vec<String>>,
     /// Retrievers to use (default: every one available). `["lexical"]` gives plain BM25.
     #[serde(default)]
@@ -32,7 +38,7 @@ pub struct SearchRequest {
 }
 
 /// Why a hit was returned: where it stood in each retriever's list and how that was fused.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Explanation {
     /// Query terms found in the item's title or body.
     pub matched_terms: Vec<String>,
@@ -50,7 +56,7 @@ pub struct Explanation {
     pub fused_score: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Hit {
     pub id: String,
     /// 1-based position in the full result list.
@@ -69,7 +75,7 @@ pub struct Hit {
 }
 
 /// An entity of the knowledge graph found in the query text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LinkedEntity {
     pub id: String,
     pub class: String,
@@ -78,7 +84,7 @@ pub struct LinkedEntity {
     pub matched: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SearchResponse {
     /// The query as it was used: personal data masked.
     pub query: String,
@@ -100,6 +106,34 @@ pub struct SearchResponse {
     /// Entities of the knowledge graph named in the query (products, models, faults, ...).
     pub linked: Vec<LinkedEntity>,
     pub took_ms: f64,
+}
+
+/// The filters a search accepts (the OpenAPI schema of [`SearchRequest::filters`]): each field
+/// lists 1 to 32 exact codes, OR-ed; fields are AND-ed; any other name is refused. The server's
+/// OpenAPI test checks these names against [`FilterField`].
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "a schema for the OpenAPI document only; requests use the map")]
+pub(crate) struct Filters {
+    /// Knowledge item kind, e.g. `technical_point`, `solved_case`, `answer_standard`.
+    kind: Option<Vec<String>>,
+    /// Minor service category, e.g. `fault_repair`, `consultation`, `praise`.
+    category: Option<Vec<String>>,
+    /// Major service category: `complaint`, `fault_repair`, `service_request`, `other`.
+    major: Option<Vec<String>>,
+    /// Item status (`draft`, `review`, `published`, `retired`); only `published` items are
+    /// returned unless this asks for others.
+    status: Option<Vec<String>>,
+    /// Owning organisation unit.
+    owner: Option<Vec<String>>,
+    /// Level of the owning unit: `province`, `city`, `county`, `hq`.
+    owner_level: Option<Vec<String>>,
+    /// Product line, model or component id, e.g. `pm-gkb-931a`.
+    product: Option<Vec<String>>,
+    /// Fault (or cause / solution) id, e.g. `f-ct-break`.
+    fault: Option<Vec<String>>,
+    /// Free tag, e.g. `停电敏感`.
+    tag: Option<Vec<String>>,
 }
 
 impl SearchRequest {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use search::{Engine, EngineOptions, FilterField, Limits, SearchRequest};
+use search::{Engine, EngineOptions, FilterField, GraphLoad, Limits, SearchRequest};
 use store::{Record, Store};
 
 fn fixture() -> PathBuf {
@@ -122,4 +122,124 @@ fn deletes_leave_the_index() {
     engine.ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
     assert_eq!(engine.delete(&["kb-tp-ev-offline", "missing"], "test").expect("delete"), 1);
     assert!(!ids(&engine, "充电桩离线").contains(&"kb-tp-ev-offline".to_string()));
+}
+
+fn record(value: serde_json::Value) -> Record {
+    ingest::record_from_value(value).expect("valid").0
+}
+
+#[test]
+fn a_background_graph_load_answers_lexically_first_and_loses_no_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    open(dir.path()).ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+
+    // The gate holds the load back, so these searches run while the graph is loading.
+    let gate = graph::LoadGate::new();
+    let engine = Engine::open(
+        EngineOptions {
+            data_dir: dir.path().to_path_buf(),
+            graph_load: GraphLoad::Background,
+            graph_gate: Some(gate.clone()),
+            ..EngineOptions::default()
+        },
+        &|_| {},
+    )
+    .expect("open engine");
+    assert_eq!(engine.graph_state(), Some(graph::LoadState::Loading));
+    assert!(engine.graph().is_none());
+    let loading = engine.search(&SearchRequest { q: "931保护 通道异常".into(), ..Default::default() }).expect("search");
+    assert_eq!(loading.retrievers, ["lexical"]);
+    assert!(!loading.hits.is_empty(), "lexical results while the graph loads");
+    assert!(loading.linked.is_empty());
+    assert!(loading.degraded.as_deref().is_some_and(|d| d.contains("graph is loading")), "{:?}", loading.degraded);
+
+    // A write while the graph loads: a new fault (with an alias) and an item about it.
+    engine
+        .ingest(
+            &[
+                record(serde_json::json!({"id": "f-sv-break", "class": "Fault", "label": "SV断链", "aliases": ["采样值中断"],
+                    "links": {"product": ["pm-gkb-931a"]}})),
+                record(serde_json::json!({"id": "kb-tp-sv", "kind": "technical_point", "title": "采样值中断的处理",
+                    "body": "检查合并单元光口", "faults": ["f-sv-break"], "category": "fault_repair"})),
+            ],
+            "test",
+            &|_| {},
+        )
+        .expect("ingest while loading");
+
+    gate.open();
+    engine.wait_for_graph().expect("graph loads");
+    assert_eq!(engine.graph_state(), Some(graph::LoadState::Ready));
+    let ready = engine.search(&SearchRequest { q: "931保护 通道异常".into(), ..Default::default() }).expect("search");
+    assert!(ready.retrievers.iter().any(|r| r == "graph"), "{:?}", ready.retrievers);
+    assert_eq!(ready.degraded, None);
+    assert!(ready.linked.iter().any(|l| l.id == "f-channel"), "{:?}", ready.linked);
+    // The write made during the load is in the graph and its alias links.
+    let sv = engine.search(&SearchRequest { q: "采样值中断".into(), ..Default::default() }).expect("search");
+    assert!(sv.linked.iter().any(|l| l.id == "f-sv-break"), "{:?}", sv.linked);
+    let graph = engine.graph().expect("graph");
+    assert_eq!(graph.applied_seq(), engine.stats().expect("stats").store_seq);
+    let triples = graph.sorted_ntriples().expect("triples");
+    assert!(triples.iter().any(|t| t.contains("/id/kb-tp-sv>") && t.contains("/id/f-sv-break>")));
+    drop(engine);
+
+    // A restart (blocking or in the background) reloads the same graph.
+    assert_eq!(open(dir.path()).graph().expect("graph").sorted_ntriples().expect("triples"), triples);
+    let engine = Engine::open(
+        EngineOptions {
+            data_dir: dir.path().to_path_buf(),
+            graph_load: GraphLoad::Background,
+            ..EngineOptions::default()
+        },
+        &|_| {},
+    )
+    .expect("open engine");
+    engine.wait_for_graph().expect("graph loads");
+    assert_eq!(engine.graph().expect("graph").sorted_ntriples().expect("triples"), triples);
+}
+
+#[test]
+fn closing_an_engine_while_its_graph_loads_releases_the_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    open(dir.path()).ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+    let options = EngineOptions {
+        data_dir: dir.path().to_path_buf(),
+        graph_load: GraphLoad::Background,
+        graph_gate: Some(graph::LoadGate::new()),
+        ..EngineOptions::default()
+    };
+    drop(Engine::open(options, &|_| {}).expect("open engine"));
+    assert!(open(dir.path()).graph().is_some());
+}
+
+#[test]
+fn a_thesaurus_edit_changes_segmentation_and_synonyms_without_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path());
+    engine.ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+    let search = |q: &str| engine.search(&SearchRequest { q: q.into(), ..Default::default() }).expect("search");
+
+    // Thesaurus words segment whole: 通道告警 is an alias of 纵联通道中断.
+    assert!(search("保护装置通道告警").terms.contains(&"通道告警".to_string()));
+    // A colloquial word nobody has curated yet: split by jieba, linked to nothing.
+    let before = search("通道闪断");
+    assert!(!before.terms.contains(&"通道闪断".to_string()), "{:?}", before.terms);
+    assert!(before.linked.is_empty());
+
+    // The editor adds it as an alias of the fault.
+    let edited = record(serde_json::json!({"id": "f-channel", "class": "Fault", "version": 2, "label": "纵联通道中断",
+        "aliases": ["通道异常", "通道告警", "光纤通道中断", "通道闪断"], "links": {"product": ["pm-gkb-931a"]}}));
+    assert_eq!(engine.ingest(&[edited], "editor", &|_| {}).expect("ingest").replaced, 1);
+
+    let after = search("通道闪断");
+    assert!(after.terms.contains(&"通道闪断".to_string()), "segmented whole now: {:?}", after.terms);
+    assert!(after.linked.iter().any(|l| l.id == "f-channel"), "{:?}", after.linked);
+    // The synonyms (the preferred label and the other aliases) find the curated item, whose
+    // words the alias shares only in part; the match is explained.
+    let hit = after.hits.iter().find(|h| h.id == "kb-tp-channel").expect("the channel item is found");
+    assert!(
+        hit.explanation.matched_terms.iter().any(|t| t == "纵联通道中断" || t == "通道告警"),
+        "{:?}",
+        hit.explanation
+    );
 }

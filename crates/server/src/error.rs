@@ -4,9 +4,10 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Every error the API can answer with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidJson,
@@ -25,6 +26,8 @@ pub enum ErrorCode {
     SparqlTimeout,
     TooManyResults,
     NoGraph,
+    Unauthorized,
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     NotReady,
@@ -51,6 +54,8 @@ impl ErrorCode {
             ErrorCode::NoGraph => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::NotReady | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -72,7 +77,7 @@ impl ErrorCode {
 }
 
 /// An error as the API answers it: `{code, message}` with the code's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
@@ -122,6 +127,87 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gridkb\""));
+        }
         response
+    }
+}
+
+/// The last line of defence (a layer around every route): an error answered outside this table —
+/// a plain-text rejection of one of axum's own extractors, a handler that forgot — becomes
+/// `{code, message}` with the status of the code its status maps to, and is logged so that the
+/// route can be fixed. Errors already in JSON (ours, and Dify's shape on `/retrieval`) pass as
+/// they are.
+pub(crate) async fn plain_errors_as_json(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::NotReady,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::InvalidParameter,
+    };
+    tracing::warn!(status = status.as_u16(), code = ?code, "an error was answered outside the error table");
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let message = match text {
+        Ok(text) if !text.is_empty() && code != ErrorCode::Internal => text,
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let mut answer = ApiError::new(code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().entry(name).or_insert_with(|| value.clone());
+        }
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn plain_text_errors_become_the_table_s_json() {
+        let app = Router::new()
+            .route("/plain", get(|| async { (StatusCode::UNPROCESSABLE_ENTITY, "Failed to deserialize") }))
+            .route("/ours", get(|| async { ApiError::new(ErrorCode::EmptyQuery, "give a query") }))
+            .layer(axum::middleware::from_fn(plain_errors_as_json));
+        let call = |uri: &'static str| {
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(axum::http::Request::get(uri).body(Body::empty()).expect("request")).await;
+                let response = response.expect("infallible");
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), 4096).await.expect("body");
+                (status, serde_json::from_slice::<serde_json::Value>(&bytes).expect("json"))
+            }
+        };
+        let (status, body) = call("/plain").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, serde_json::json!({"code": "invalid_parameter", "message": "Failed to deserialize"}));
+        let (status, body) = call("/ours").await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("empty_query")));
     }
 }

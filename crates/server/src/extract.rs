@@ -32,16 +32,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("request body exceeds {} bytes", state.limits().max_query_body_bytes),
-                )
-            } else {
-                ApiError::new(ErrorCode::InvalidJson, format!("cannot read the body: {rejection}"))
-            }
-        })?;
+        let bytes = read_body(request, state, ErrorCode::InvalidJson).await?;
         let max_depth = state.limits().max_json_depth;
         if json_depth_exceeds(&bytes, max_depth) {
             return Err(ApiError::new(
@@ -55,6 +46,33 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         })?;
         Ok(JsonBody(value))
     }
+}
+
+/// A raw body within the body limit; an oversize or unreadable body is an [`ApiError`] (axum's own
+/// `Bytes` extractor would answer in plain text).
+#[derive(Debug)]
+pub struct BodyBytes(pub Bytes);
+
+impl FromRequest<AppState> for BodyBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_body(request, state, ErrorCode::InvalidParameter).await.map(BodyBytes)
+    }
+}
+
+/// Reads the body; too large is `payload_too_large`, unreadable (a broken upload) is `unreadable`.
+async fn read_body(request: Request, state: &AppState, unreadable: ErrorCode) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request body exceeds {} bytes", state.limits().max_query_body_bytes),
+            )
+        } else {
+            ApiError::new(unreadable, format!("cannot read the body: {rejection}"))
+        }
+    })
 }
 
 /// True when brackets outside strings nest deeper than `max`. Runs before any recursive parser.

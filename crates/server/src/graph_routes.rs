@@ -4,19 +4,23 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use search::Engine;
 
-use crate::extract::{QueryPairs, parse_pairs};
+use crate::extract::{BodyBytes, QueryPairs, parse_pairs};
 use crate::{ApiError, AppState, ErrorCode};
 
 /// A SPARQL query is stopped after this long.
 pub const SPARQL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most solutions (or triples) a SPARQL answer may hold; past it the query is refused.
 pub const SPARQL_RESULT_CAP: usize = 10_000;
+/// Deepest nesting of `{`, `(` and `[` a SPARQL query may have. The SPARQL parser is recursive:
+/// thousands of levels overflow the stack and abort the whole process, so the depth is checked
+/// before the query reaches it.
+pub const MAX_SPARQL_DEPTH: usize = 32;
 /// Window of `GET /v1/warranties/expiring` when `days` is not given.
 pub const DEFAULT_EXPIRY_DAYS: i64 = 90;
 /// Longest window and longest listing of the domain queries.
@@ -40,6 +44,12 @@ async fn run_sparql(state: AppState, query: Option<String>) -> Result<Response, 
             "give the SPARQL query as `query` (or as an application/sparql-query body)",
         )
     })?;
+    if sparql_depth_exceeds(&query, MAX_SPARQL_DEPTH) {
+        return Err(ApiError::new(
+            ErrorCode::NestingTooDeep,
+            format!("SPARQL query nested deeper than {MAX_SPARQL_DEPTH} levels of brackets"),
+        ));
+    }
     let (content_type, body) = state
         .run_search(move |engine| {
             graph::sparql(graph_of(engine)?, &query, SPARQL_TIMEOUT, SPARQL_RESULT_CAP).map_err(ApiError::from)
@@ -48,7 +58,89 @@ async fn run_sparql(state: AppState, query: Option<String>) -> Result<Response, 
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
-/// `GET /v1/sparql?query=...`
+/// True when `{`, `(` and `[` outside string literals and comments nest deeper than `max`.
+/// Conservative: whatever it cannot place (a bracket in an IRI, a `#` not after whitespace) counts
+/// as code, which can only refuse a query, never let a deep one through to the parser.
+fn sparql_depth_exceeds(query: &str, max: usize) -> bool {
+    let chars: Vec<char> = query.chars().collect();
+    let tripled = |i: usize, c: char| chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            // A string: 'short', "short", '''long''' or """long""", with backslash escapes.
+            '"' | '\'' => {
+                let long = tripled(i, c);
+                i += if long { 3 } else { 1 };
+                while i < chars.len() {
+                    if chars[i] == '\\' {
+                        i += 2;
+                    } else if chars[i] == c && (!long || tripled(i, c)) {
+                        i += if long { 3 } else { 1 };
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            // An IRI (or a less-than): quotes inside it start no string; brackets still count.
+            '<' => {
+                i += 1;
+                while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '>' {
+                    if matches!(chars[i], '{' | '(' | '[') {
+                        depth += 1;
+                        if depth > max {
+                            return true;
+                        }
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            // A comment after whitespace runs to the end of the line.
+            '#' if i == 0 || chars[i - 1].is_whitespace() => {
+                while i < chars.len() && chars[i] != '\n' && chars[i] != '\r' {
+                    i += 1;
+                }
+                continue;
+            }
+            '{' | '(' | '[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            '}' | ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `GET /v1/sparql?query=...`: read-only SPARQL 1.1 over the knowledge graph.
+#[utoipa::path(
+    get,
+    path = "/v1/sparql",
+    operation_id = "sparql",
+    tag = "graph",
+    params(("query" = String, Query, description = "A SPARQL 1.1 SELECT, ASK, CONSTRUCT or DESCRIBE query")),
+    responses(
+        (status = 200, description = "SPARQL results: JSON for SELECT / ASK, N-Triples for CONSTRUCT / DESCRIBE",
+            content(
+                (crate::openapi::SparqlResults = "application/sparql-results+json"),
+                (String = "application/n-triples"),
+            )),
+        (status = 400, description = "`invalid_sparql` (syntax, empty), `sparql_refused` (UPDATE, LOAD, \
+            SERVICE), `sparql_timeout` (over 5 s) or `too_many_results` (over 10 000)", body = ApiError),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
+        (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
+            with `Retry-After`", body = ApiError),
+    ),
+)]
 pub(crate) async fn sparql_get(
     State(state): State<AppState>,
     QueryPairs(pairs): QueryPairs,
@@ -58,10 +150,38 @@ pub(crate) async fn sparql_get(
 
 /// `POST /v1/sparql` with `application/sparql-query` or a form with `query=`. Updates are
 /// refused: editors change the graph through the record store, never with loose triples.
+#[utoipa::path(
+    post,
+    path = "/v1/sparql",
+    operation_id = "sparql_post",
+    tag = "graph",
+    request_body(
+        description = "The query as the body, or as the `query` field of a form",
+        content(
+            (String = "application/sparql-query", example = "ASK { ?s ?p ?o }"),
+            (crate::openapi::SparqlForm = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "SPARQL results: JSON for SELECT / ASK, N-Triples for CONSTRUCT / DESCRIBE",
+            content(
+                (crate::openapi::SparqlResults = "application/sparql-results+json"),
+                (String = "application/n-triples"),
+            )),
+        (status = 400, description = "`invalid_sparql` (syntax, empty), `sparql_refused` (UPDATE, LOAD, \
+            SERVICE), `sparql_timeout` (over 5 s) or `too_many_results` (over 10 000)", body = ApiError),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 415, description = "`unsupported_media_type`: neither a SPARQL query nor a form", body = ApiError),
+        (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
+            with `Retry-After`", body = ApiError),
+    ),
+)]
 pub(crate) async fn sparql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -87,7 +207,28 @@ pub(crate) async fn sparql_post(
 }
 
 /// `GET /v1/devices/{serial}`: model, contract, customer, warranty state and service history.
-pub(crate) async fn device(State(state): State<AppState>, Path(serial): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/devices/{serial}",
+    operation_id = "device",
+    tag = "graph",
+    params(("serial" = String, Path, description = "A device's serial number or the payload of its QR code (1 to 256 bytes)")),
+    responses(
+        (status = 200, description = "Everything known about the device", body = crate::openapi::DeviceReport),
+        (status = 400, description = "`invalid_parameter`: the serial is empty or too long", body = ApiError),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
+        (status = 404, description = "`not_found`: no device with that serial number or QR payload", body = ApiError),
+        (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
+            with `Retry-After`", body = ApiError),
+    ),
+)]
+pub(crate) async fn device(
+    State(state): State<AppState>,
+    serial: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    // axum's own rejection (e.g. invalid UTF-8 after percent-decoding) would answer in plain text.
+    let Path(serial) = serial.map_err(|rejection| ApiError::new(ErrorCode::InvalidParameter, rejection.body_text()))?;
     if serial.is_empty() || serial.len() > 256 {
         return Err(ApiError::new(ErrorCode::InvalidParameter, "a serial number is 1 to 256 bytes"));
     }
@@ -108,7 +249,26 @@ pub(crate) async fn device(State(state): State<AppState>, Path(serial): Path<Str
     }
 }
 
-/// `GET /v1/warranties/expiring?days=90&limit=100`
+/// `GET /v1/warranties/expiring?days=90&limit=100`: contracts whose warranty ends soon.
+#[utoipa::path(
+    get,
+    path = "/v1/warranties/expiring",
+    operation_id = "expiring_warranties",
+    tag = "graph",
+    params(
+        ("days" = Option<i64>, Query, description = "Window in days, 0 to 3650 (default 90)"),
+        ("limit" = Option<usize>, Query, description = "Most contracts to list, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "Contracts whose warranty ends within the window, soonest first",
+            body = crate::openapi::ExpiringWarranties),
+        (status = 400, description = "`invalid_parameter` (days) or `invalid_limit`", body = ApiError),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
+        (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
+            with `Retry-After`", body = ApiError),
+    ),
+)]
 pub(crate) async fn expiring(
     State(state): State<AppState>,
     QueryPairs(pairs): QueryPairs,
@@ -135,7 +295,42 @@ pub(crate) async fn expiring(
 }
 
 /// `GET /v1/items/stale`: items citing a regulation that a newer edition superseded.
+#[utoipa::path(
+    get,
+    path = "/v1/items/stale",
+    operation_id = "stale_items",
+    tag = "graph",
+    responses(
+        (status = 200, description = "Items that cite a superseded regulation", body = crate::openapi::StaleItems),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
+        (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
+            with `Retry-After`", body = ApiError),
+    ),
+)]
 pub(crate) async fn stale(State(state): State<AppState>) -> Result<Response, ApiError> {
     let found = state.run_search(move |engine| Ok(graph::stale_items(graph_of(engine)?)?)).await?;
     Ok(Json(serde_json::json!({"items": found})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparql_depth_counts_brackets_outside_strings_and_comments() {
+        let query = "SELECT * WHERE { ?s ?p ?o FILTER((?o > 1) && (?o < 5)) OPTIONAL { ?s <urn:x#y> [ <urn:p> ?q ] } }";
+        assert!(!sparql_depth_exceeds(query, 3));
+        assert!(sparql_depth_exceeds(query, 2));
+        assert!(!sparql_depth_exceeds(r#"ASK { ?s ?p "((((((\"((((" }"#, 1));
+        assert!(!sparql_depth_exceeds("ASK { ?s ?p ?o } # ((((((((\n", 1));
+        assert!(!sparql_depth_exceeds("ASK { ?s ?p 'it''s ((((' }", 1));
+        assert!(sparql_depth_exceeds(&"{".repeat(5_000), MAX_SPARQL_DEPTH));
+        // What would hide brackets from a naive scanner: a quote in an IRI, a quote in a long string.
+        let deep = "(".repeat(40);
+        assert!(sparql_depth_exceeds(&format!("ASK {{ <urn:it's> ?p ?o FILTER{deep} }}"), MAX_SPARQL_DEPTH));
+        assert!(sparql_depth_exceeds(&format!("ASK {{ ?s ?p '''a'b''' FILTER{deep} }}"), MAX_SPARQL_DEPTH));
+        assert!(sparql_depth_exceeds(&format!(r#"ASK {{ ?s ?p "a\"" FILTER{deep} }}"#), MAX_SPARQL_DEPTH));
+        assert!(!sparql_depth_exceeds("ASK { ?s ?p ?o FILTER(?o<3) }", 2));
+    }
 }

@@ -4,10 +4,16 @@
 //! the search crate's request types, answers errors through the one table in [`error`], and runs
 //! searches on the blocking pool behind a bounded queue.
 
+pub mod auth;
 pub mod error;
 mod extract;
 mod graph_routes;
+pub mod keys;
+mod metrics;
+pub mod openapi;
+mod rag;
 mod routes;
+mod ticket_routes;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +40,10 @@ struct Inner {
     search_slots: Semaphore,
     /// Searches running or waiting; bounded by `max_concurrent_searches + search_queue`.
     admitted: AtomicUsize,
+    /// Prometheus metrics, served at `/metrics`.
+    metrics: metrics::Metrics,
+    /// The API keys; empty means no key store (open), see [`auth`].
+    auth: auth::AuthSlot,
 }
 
 impl AppState {
@@ -44,6 +54,8 @@ impl AppState {
                 engine: OnceLock::new(),
                 search_slots: Semaphore::new(slots),
                 admitted: AtomicUsize::new(0),
+                metrics: metrics::Metrics::new(),
+                auth: OnceLock::new(),
                 limits,
             }),
         }
@@ -62,6 +74,15 @@ impl AppState {
         &self.inner.limits
     }
 
+    pub(crate) fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// Searches running or waiting for a slot now.
+    pub(crate) fn admitted(&self) -> usize {
+        self.inner.admitted.load(Ordering::Acquire)
+    }
+
     /// Runs `work` on the blocking pool once a search slot is free, or refuses at once with
     /// 503 when the queue is full.
     pub(crate) async fn run_search<T: Send + 'static>(
@@ -73,8 +94,10 @@ impl AppState {
             .cloned()
             .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "the indexes are still being built; retry shortly"))?;
         let capacity = self.inner.limits.max_concurrent_searches + self.inner.limits.search_queue;
-        let admitted = AdmissionGuard::admit(&self.inner.admitted, capacity)
-            .ok_or_else(|| ApiError::new(ErrorCode::Overloaded, "too many searches in flight; retry shortly"))?;
+        let admitted = AdmissionGuard::admit(&self.inner.admitted, capacity).ok_or_else(|| {
+            self.inner.metrics.record_rejected();
+            ApiError::new(ErrorCode::Overloaded, "too many searches in flight; retry shortly")
+        })?;
         let _slot = self
             .inner
             .search_slots

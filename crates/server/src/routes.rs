@@ -21,22 +21,53 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/search", get(search_get).post(search_post))
+        .route("/v1/tickets/match", axum::routing::post(crate::ticket_routes::match_ticket))
         .route("/v1/sparql", get(graph_routes::sparql_get).post(graph_routes::sparql_post))
         .route("/v1/devices/{serial}", get(graph_routes::device))
         .route("/v1/warranties/expiring", get(graph_routes::expiring))
         .route("/v1/items/stale", get(graph_routes::stale))
+        .route("/openapi.json", get(crate::openapi::serve))
+        .route("/metrics", get(crate::metrics::scrape))
+        .route("/retrieval", axum::routing::post(crate::rag::dify_retrieval))
+        .route("/v1/retrieve", axum::routing::post(crate::rag::retrieve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Any error that escaped the error table (e.g. an axum extractor's plain text) as JSON.
+        .layer(middleware::from_fn(crate::error::plain_errors_as_json))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(log_request))
+        // Deny by default: every route above needs the key its row in `auth::required_role` names.
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::require))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "The process is alive", body = crate::openapi::Health)),
+)]
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+/// Readiness: the indexes are open and searches can run.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Ready, with the sizes of the indexes", body = crate::openapi::Ready),
+        (status = 503, description = "`not_ready`: the indexes are still being opened (with `Retry-After`)",
+            body = ApiError),
+    ),
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let Some(engine) = state.engine().cloned() else {
         return ApiError::new(ErrorCode::NotReady, "the indexes are still being built").into_response();
     };
@@ -48,7 +79,40 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /v1/search?q=...&limit=&offset=&kind=&category=&major=&status=&owner=&owner_level=&product=&fault=&tag=`;
 /// filter parameters may repeat or hold comma-separated values.
-async fn search_get(
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    operation_id = "search",
+    tag = "search",
+    params(
+        ("q" = Option<String>, Query, description = "The words to search for (at most 512 characters); \
+            personal data is masked before use. Required unless a filter is given."),
+        ("limit" = Option<usize>, Query, description = "Hits to return, 1 to 100 (default 10)"),
+        ("offset" = Option<usize>, Query, description = "Hits to skip; offset + limit ≤ 1000"),
+        ("retrievers" = Option<String>, Query,
+            description = "Comma-separated retrievers to use: lexical, dense, graph (default: all available)"),
+        ("kind" = Option<String>, Query, description = "Filter: item kind(s), comma-separated or repeated"),
+        ("category" = Option<String>, Query, description = "Filter: minor service category"),
+        ("major" = Option<String>, Query, description = "Filter: major service category"),
+        ("status" = Option<String>, Query, description = "Filter: item status (default: published only)"),
+        ("owner" = Option<String>, Query, description = "Filter: owning unit"),
+        ("owner_level" = Option<String>, Query, description = "Filter: level of the owning unit"),
+        ("product" = Option<String>, Query, description = "Filter: product line / model id"),
+        ("fault" = Option<String>, Query, description = "Filter: fault id"),
+        ("tag" = Option<String>, Query, description = "Filter: tag"),
+    ),
+    responses(
+        (status = 200, description = "Ranked, explained hits", body = SearchResponse),
+        (status = 400, description = "`empty_query`, `query_too_long`, `invalid_limit`, `invalid_offset`, \
+            `invalid_filter`, `unknown_parameter` or `invalid_parameter` (bad percent-encoding, invalid UTF-8, \
+            unknown retriever)", body = ApiError),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not search", body = ApiError),
+        (status = 503, description = "`not_ready` or `overloaded` (search queue full), with `Retry-After`",
+            body = ApiError),
+    ),
+)]
+pub(crate) async fn search_get(
     State(state): State<AppState>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<SearchResponse>, ApiError> {
@@ -56,7 +120,28 @@ async fn search_get(
     run(state, request).await
 }
 
-async fn search_post(
+/// The same search as `GET /v1/search`, as a JSON body (with fusion settings).
+#[utoipa::path(
+    post,
+    path = "/v1/search",
+    operation_id = "search_post",
+    tag = "search",
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "Ranked, explained hits", body = SearchResponse),
+        (status = 400, description = "`invalid_json` (malformed), `invalid_parameter` (wrong type, unknown \
+            field or filter), `nesting_too_deep` (more than 32 levels), `empty_query`, `query_too_long`, \
+            `invalid_limit`, `invalid_offset` or `invalid_filter`", body = ApiError),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not search", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`",
+            body = ApiError),
+        (status = 503, description = "`not_ready` or `overloaded` (search queue full), with `Retry-After`",
+            body = ApiError),
+    ),
+)]
+pub(crate) async fn search_post(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SearchRequest>,
 ) -> Result<Json<SearchResponse>, ApiError> {
@@ -119,10 +204,7 @@ fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchReque
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        ErrorCode::NotFound,
-        "no such route; the API has /v1/search, /v1/sparql, /v1/devices/{serial}, /v1/warranties/expiring, /v1/items/stale, /healthz and /readyz",
-    )
+    ApiError::new(ErrorCode::NotFound, "no such route; GET /openapi.json describes every route of the API")
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -131,13 +213,16 @@ async fn method_not_allowed() -> ApiError {
 
 /// One log line per request: method, route pattern, status, latency. Never the query string or
 /// the body, which may hold personal data.
-async fn log_request(request: Request, next: Next) -> Response {
+/// Also counts the request in the Prometheus metrics, by route pattern.
+async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method: Method = request.method().clone();
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "(unmatched)".to_string(), |p| p.as_str().to_string());
     let response = next.run(request).await;
     let status: StatusCode = response.status();
-    tracing::info!(%method, route, status = status.as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics().record_request(&route, &method, status.as_u16(), seconds);
+    tracing::info!(%method, route, status = status.as_u16(), ms = seconds * 1e3, "request");
     response
 }

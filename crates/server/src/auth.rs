@@ -1,0 +1,344 @@
+//! Who may call what: API keys with roles, checked on every request, deny by default.
+//!
+//! A client sends its key as `Authorization: Bearer gkb_…` (what Dify sends) or as
+//! `X-Api-Key: gkb_…`. Keys live in the data directory ([`crate::keys`]); a running server
+//! follows changes to the file within about a second.
+//!
+//! | role            | may call                                                                      |
+//! |-----------------|-------------------------------------------------------------------------------|
+//! | `agent`, `bot`  | search, ticket matching, retrieval (`/v1/retrieve`, Dify `/retrieval`), devices, warranties |
+//! | `editor`        | the above, SPARQL, stale items, and the write routes under `/v1/items`        |
+//! | `admin`         | everything, including `/metrics` and any route not listed in [`required_role`] |
+//!
+//! `/healthz`, `/readyz` and `/openapi.json` are open. A missing or invalid key answers 401
+//! `unauthorized`; a valid key whose role is too small answers 403 `forbidden`.
+//!
+//! When the data directory has no key at all, the API is open only if the server was told so
+//! ([`AppState::with_keys`] with `open_without_keys`, which `gridkb serve` sets for a loopback
+//! address only). An `AppState` built with [`AppState::new`] alone has no key store and is open:
+//! that is for tests and embedding, never for `gridkb serve`.
+//!
+//! ## Routes that check for themselves: Dify `POST /retrieval`
+//!
+//! Dify expects its own error shape (`{error_code, error_msg}`), so the middleware lets
+//! `/retrieval` through untouched and the handler must call, before anything else:
+//!
+//! ```ignore
+//! let principal = server::auth::check(&state, &headers, Role::Bot)?; // Result<Principal, AuthFailure>
+//! ```
+//!
+//! and on failure answer with [`AuthFailure::status`] and [`AuthFailure::dify_code`]
+//! (1001: no or malformed `Authorization` header; 1002: unknown, wrong or revoked key, or a role
+//! too small) and [`AuthFailure::message`]. `check` never panics and reads no body.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::KeyStore;
+use crate::{ApiError, AppState, ErrorCode};
+
+/// What a key may do. `agent` (a service-centre agent's desk) and `bot` (a chatbot backend such
+/// as Dify) are readers with the same rights; `editor` adds the graph and editing; `admin` all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Agent,
+    Bot,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Agent, Role::Bot, Role::Editor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Bot => "bot",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    fn level(self) -> u8 {
+        match self {
+            Role::Agent | Role::Bot => 1,
+            Role::Editor => 2,
+            Role::Admin => 3,
+        }
+    }
+
+    /// True when this role may call a route that requires `required`.
+    pub fn allows(self, required: Role) -> bool {
+        self.level() >= required.level()
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role `{0}`; use agent, bot, editor or admin")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(text: &str) -> Result<Role, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| UnknownRole(text.to_string()))
+    }
+}
+
+/// The caller of a request that passed the check; put in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key's public id; `None` when the server runs without keys (loopback development).
+    pub key_id: Option<String>,
+    pub role: Role,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization` nor `X-Api-Key` header.
+    Missing,
+    /// A header that is not `Bearer <key>` (or not visible ASCII).
+    Malformed,
+    /// An unknown, wrong or revoked key.
+    InvalidKey,
+    /// A valid key whose role is too small.
+    Forbidden { role: Role, required: Role },
+    /// The key file cannot be read or is corrupt: no key is accepted until it is fixed.
+    Unavailable,
+}
+
+impl AuthFailure {
+    /// The code of Dify's External Knowledge API: 1001 invalid header format, 1002 authorization
+    /// failed.
+    pub fn dify_code(&self) -> u32 {
+        match self {
+            AuthFailure::Missing | AuthFailure::Malformed => 1001,
+            AuthFailure::InvalidKey | AuthFailure::Forbidden { .. } | AuthFailure::Unavailable => 1002,
+        }
+    }
+
+    /// 401, 403, or 500 when the key file is broken.
+    pub fn status(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    /// The code in the API's error table.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthFailure::Missing | AuthFailure::Malformed | AuthFailure::InvalidKey => ErrorCode::Unauthorized,
+            AuthFailure::Forbidden { .. } => ErrorCode::Forbidden,
+            AuthFailure::Unavailable => ErrorCode::Internal,
+        }
+    }
+
+    /// A message for the caller; never contains the key.
+    pub fn message(&self) -> String {
+        match self {
+            AuthFailure::Missing => {
+                "this route needs an API key: send `Authorization: Bearer <key>` (or `X-Api-Key: <key>`)".to_string()
+            }
+            AuthFailure::Malformed => "invalid Authorization header format; expected `Bearer <key>`".to_string(),
+            AuthFailure::InvalidKey => "authorization failed: the API key is unknown, wrong or revoked".to_string(),
+            AuthFailure::Forbidden { role, required } => {
+                format!("a key with role `{role}` may not call this route; it needs `{required}` or higher")
+            }
+            AuthFailure::Unavailable => "the API key file cannot be read; the server log has the details".to_string(),
+        }
+    }
+}
+
+impl From<AuthFailure> for ApiError {
+    fn from(failure: AuthFailure) -> ApiError {
+        ApiError::new(failure.code(), failure.message())
+    }
+}
+
+/// The key store of a server, and whether it is open while the store holds no key.
+#[derive(Debug)]
+pub(crate) struct Auth {
+    store: KeyStore,
+    open_without_keys: bool,
+}
+
+impl AppState {
+    /// Checks every protected route against `store`. While the store holds no key at all, the
+    /// API is open when `open_without_keys` (give `true` only for a loopback address), else every
+    /// protected route is refused. Without this call a state has no key store and is open.
+    /// The key store is set once; a second call leaves the first in place.
+    pub fn with_keys(self, store: KeyStore, open_without_keys: bool) -> AppState {
+        if self.inner.auth.set(Auth { store, open_without_keys }).is_err() {
+            tracing::warn!("the key store was already set; keeping the first");
+        }
+        self
+    }
+}
+
+/// The slot in the state; empty is "no key store" (open).
+pub(crate) type AuthSlot = OnceLock<Auth>;
+
+/// The principal of a request that may call a route requiring `required`, or why not.
+///
+/// This is the one check every protected route goes through (the middleware calls it; routes
+/// that answer in another error shape, like Dify's `/retrieval`, call it themselves).
+pub fn check(state: &AppState, headers: &HeaderMap, required: Role) -> Result<Principal, AuthFailure> {
+    let open = Principal { key_id: None, role: Role::Admin };
+    let Some(auth) = state.inner.auth.get() else {
+        return Ok(open);
+    };
+    let keys = auth.store.current().map_err(|_| AuthFailure::Unavailable)?;
+    if keys.is_empty() && auth.open_without_keys {
+        return Ok(open);
+    }
+    let key = presented_key(headers)?;
+    let (id, role) = keys.verify(key).ok_or(AuthFailure::InvalidKey)?;
+    if !role.allows(required) {
+        return Err(AuthFailure::Forbidden { role, required });
+    }
+    Ok(Principal { key_id: Some(id.to_string()), role })
+}
+
+/// The key of `Authorization: Bearer <key>`, else of `X-Api-Key: <key>`.
+fn presented_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| AuthFailure::Malformed)?.trim();
+        let (scheme, key) = value.split_once(' ').ok_or(AuthFailure::Malformed)?;
+        let key = key.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() || key.contains(' ') {
+            return Err(AuthFailure::Malformed);
+        }
+        return Ok(key);
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let key = value.to_str().map_err(|_| AuthFailure::Malformed)?.trim();
+        if key.is_empty() {
+            return Err(AuthFailure::Malformed);
+        }
+        return Ok(key);
+    }
+    Err(AuthFailure::Missing)
+}
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Open,
+    /// The handler calls [`check`] itself (to answer in its own error shape).
+    HandlerChecks,
+    /// A key of this role or higher.
+    Role(Role),
+}
+
+/// The table from route pattern (axum's matched path) to what it needs. A route not named here
+/// needs `admin` until it is listed: deny by default. A request that matches no route needs any
+/// valid key before it is told 404.
+pub fn required_role(route: Option<&str>) -> Access {
+    let Some(route) = route else {
+        return Access::Role(Role::Bot);
+    };
+    match route {
+        "/healthz" | "/readyz" | "/openapi.json" => Access::Open,
+        "/retrieval" => Access::HandlerChecks,
+        "/v1/search" | "/v1/retrieve" | "/v1/devices/{serial}" | "/v1/warranties/expiring" => Access::Role(Role::Bot),
+        "/v1/tickets/match" => Access::Role(Role::Bot),
+        "/v1/sparql" => Access::Role(Role::Editor),
+        r if r == "/v1/items" || r.starts_with("/v1/items/") => Access::Role(Role::Editor),
+        _ => Access::Role(Role::Admin),
+    }
+}
+
+/// The middleware: checks the key of every request against [`required_role`] and puts the
+/// [`Principal`] into the request's extensions.
+pub(crate) async fn require(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str());
+    match required_role(route) {
+        Access::Open | Access::HandlerChecks => next.run(request).await,
+        Access::Role(required) => match check(&state, request.headers(), required) {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                next.run(request).await
+            }
+            Err(failure) => {
+                if failure == AuthFailure::Unavailable {
+                    tracing::error!("refusing a request: the API key file cannot be read");
+                }
+                ApiError::from(failure).into_response()
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn roles_parse_order_and_print() {
+        assert_eq!("Editor".parse::<Role>(), Ok(Role::Editor));
+        assert_eq!(
+            "superuser".parse::<Role>().map_err(|e| e.to_string()),
+            Err("unknown role `superuser`; use agent, bot, editor or admin".to_string())
+        );
+        assert!(Role::Agent.allows(Role::Bot) && Role::Bot.allows(Role::Agent));
+        assert!(!Role::Agent.allows(Role::Editor) && Role::Admin.allows(Role::Editor));
+        assert!(!Role::Editor.allows(Role::Admin));
+        for role in Role::ALL {
+            assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+            assert_eq!(serde_json::to_value(role).ok(), Some(serde_json::Value::String(role.to_string())));
+        }
+    }
+
+    #[test]
+    fn the_key_comes_from_bearer_or_x_api_key() {
+        assert_eq!(presented_key(&headers(&[("authorization", "Bearer gkb_a")])), Ok("gkb_a"));
+        assert_eq!(presented_key(&headers(&[("authorization", "bearer   gkb_a ")])), Ok("gkb_a"));
+        assert_eq!(presented_key(&headers(&[("x-api-key", "gkb_b")])), Ok("gkb_b"));
+        assert_eq!(presented_key(&headers(&[])), Err(AuthFailure::Missing));
+        for bad in ["gkb_a", "Basic dXNlcjpw", "Bearer", "Bearer ", "Bearer a b"] {
+            assert_eq!(presented_key(&headers(&[("authorization", bad)])), Err(AuthFailure::Malformed), "{bad}");
+        }
+        assert_eq!(AuthFailure::Missing.dify_code(), 1001);
+        assert_eq!(AuthFailure::InvalidKey.dify_code(), 1002);
+    }
+
+    #[test]
+    fn every_route_has_a_rule_and_unknown_ones_need_admin() {
+        assert_eq!(required_role(Some("/healthz")), Access::Open);
+        assert_eq!(required_role(Some("/retrieval")), Access::HandlerChecks);
+        assert_eq!(required_role(Some("/v1/search")), Access::Role(Role::Bot));
+        assert_eq!(required_role(Some("/v1/sparql")), Access::Role(Role::Editor));
+        assert_eq!(required_role(Some("/v1/items/stale")), Access::Role(Role::Editor));
+        assert_eq!(required_role(Some("/v1/itemsx")), Access::Role(Role::Admin));
+        assert_eq!(required_role(Some("/metrics")), Access::Role(Role::Admin));
+        assert_eq!(required_role(Some("/v1/something-new")), Access::Role(Role::Admin));
+        assert_eq!(required_role(None), Access::Role(Role::Bot));
+    }
+}

@@ -1,0 +1,227 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format 0.0.4.
+//!
+//! Requests are counted by the request-log middleware with the matched route *template*
+//! (`/v1/devices/{serial}`), never the raw URL, so no query text, serial number or other personal
+//! data reaches a label; a request no route matched is labelled `(unmatched)` and a method outside
+//! the standard ones `OTHER`, which keeps the label sets bounded whatever clients send. Index sizes
+//! and the search queue are read when scraped.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `gridkb_http_requests_total` | counter | `route`, `method`, `status` |
+//! | `gridkb_http_request_duration_seconds` | histogram | `route`, `method` |
+//! | `gridkb_search_queue_depth` | gauge: searches running or waiting | |
+//! | `gridkb_search_queue_capacity` | gauge: most searches running or waiting | |
+//! | `gridkb_search_rejected_total` | counter: searches refused with 503 (queue full) | |
+//! | `gridkb_ready` | gauge: 1 once the indexes are open | |
+//! | `gridkb_index_items` | gauge: knowledge items in the lexical index | |
+//! | `gridkb_index_entities` | gauge: records that are not items (graph entities) | |
+//! | `gridkb_index_vectors` | gauge: vectors in the dense index (0 without a model) | |
+//! | `gridkb_index_triples` | gauge: triples in the knowledge graph (0 when switched off) | |
+//! | `gridkb_build_info` | gauge, always 1 | `version` |
+
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+
+use axum::extract::State;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::{ApiError, AppState, ErrorCode};
+
+/// The `Content-Type` of `GET /metrics`.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Upper bounds of the latency histogram, in seconds: 1 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+type Latency = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The registry and every metric in it; one per [`AppState`].
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Latency,
+    search_rejected: Counter,
+    queue_depth: Gauge,
+    queue_capacity: Gauge,
+    ready: Gauge,
+    items: Gauge<u64, AtomicU64>,
+    entities: Gauge<u64, AtomicU64>,
+    vectors: Gauge<u64, AtomicU64>,
+    triples: Gauge<u64, AtomicU64>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "gridkb_http_requests",
+            "HTTP requests by route template, method and status",
+            requests.clone(),
+        );
+        let latency: Latency = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "gridkb_http_request_duration_seconds",
+            "HTTP request latency by route template and method, in seconds",
+            latency.clone(),
+        );
+        let search_rejected = Counter::default();
+        registry.register(
+            "gridkb_search_rejected",
+            "Searches refused with 503 because the search queue was full",
+            search_rejected.clone(),
+        );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let queue_depth = gauge(&mut registry, "gridkb_search_queue_depth", "Searches running or waiting for a slot");
+        let queue_capacity =
+            gauge(&mut registry, "gridkb_search_queue_capacity", "Most searches running or waiting before 503");
+        let ready = gauge(&mut registry, "gridkb_ready", "1 once the indexes are open, else 0");
+        let size = |registry: &mut Registry, name: &str, help: &str| {
+            let gauge = Gauge::<u64, AtomicU64>::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let items = size(&mut registry, "gridkb_index_items", "Knowledge items in the lexical index");
+        let entities =
+            size(&mut registry, "gridkb_index_entities", "Records in the store that are not knowledge items");
+        let vectors = size(&mut registry, "gridkb_index_vectors", "Vectors in the dense index");
+        let triples = size(&mut registry, "gridkb_index_triples", "Triples in the knowledge graph");
+        let build = Family::<BuildLabels, Gauge>::default();
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
+        registry.register("gridkb_build_info", "Build of this server; always 1", build);
+        Metrics {
+            registry,
+            requests,
+            latency,
+            search_rejected,
+            queue_depth,
+            queue_capacity,
+            ready,
+            items,
+            entities,
+            vectors,
+            triples,
+        }
+    }
+
+    /// Counts one answered request. `route` is the matched route template (or `(unmatched)`).
+    pub(crate) fn record_request(&self, route: &str, method: &Method, status: u16, seconds: f64) {
+        let method = method_label(method);
+        self.requests.get_or_create(&RequestLabels { route: route.to_string(), method, status }).inc();
+        self.latency.get_or_create(&RouteLabels { route: route.to_string(), method }).observe(seconds);
+    }
+
+    /// Counts one search refused because the queue was full.
+    pub(crate) fn record_rejected(&self) {
+        self.search_rejected.inc();
+    }
+}
+
+/// A method as a label: the standard ones by name, anything else `OTHER` (bounded cardinality).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
+/// Index sizes read at scrape time.
+struct Sizes {
+    items: u64,
+    entities: u64,
+    vectors: u64,
+    triples: u64,
+}
+
+/// Prometheus metrics in the text exposition format 0.0.4.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every metric, in the Prometheus text format 0.0.4",
+            content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not read metrics (admin only)", body = ApiError),
+    ),
+)]
+pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
+    let metrics = state.metrics();
+    let limits = state.limits();
+    metrics.queue_depth.set(i64::try_from(state.admitted()).unwrap_or(i64::MAX));
+    metrics.queue_capacity.set(i64::try_from(limits.max_concurrent_searches + limits.search_queue).unwrap_or(i64::MAX));
+    metrics.ready.set(i64::from(state.engine().is_some()));
+    if let Some(engine) = state.engine().cloned() {
+        let sizes = tokio::task::spawn_blocking(move || {
+            let stats = engine.stats().ok()?;
+            let triples = engine.graph().and_then(|g| g.triple_count().ok()).unwrap_or(0);
+            Some(Sizes {
+                items: stats.indexed_items,
+                entities: stats.records.saturating_sub(stats.indexed_items),
+                vectors: stats.dense.map_or(0, |d| d.vectors as u64),
+                triples: triples as u64,
+            })
+        })
+        .await;
+        if let Ok(Some(sizes)) = sizes {
+            metrics.items.set(sizes.items);
+            metrics.entities.set(sizes.entities);
+            metrics.vectors.set(sizes.vectors);
+            metrics.triples.set(sizes.triples);
+        }
+    }
+    let mut text = String::new();
+    if prometheus_client::encoding::prometheus_text::encode(&mut text, &metrics.registry).is_err() {
+        return ApiError::new(ErrorCode::Internal, "cannot encode the metrics").into_response();
+    }
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
+}

@@ -1,0 +1,286 @@
+//! The OpenAPI 3.1 document of the API, generated from the handlers' `#[utoipa::path]`
+//! annotations and the request / response types' `ToSchema` derives, served at
+//! `GET /openapi.json` and committed as `docs/openapi.json`.
+//!
+//! Two tests keep it honest (`crates/server/tests/openapi.rs`): every `.route(` registered in this
+//! crate must be documented here with the same methods and vice versa, and the committed
+//! `docs/openapi.json` must equal the generated document (`GRIDKB_UPDATE_OPENAPI=1` rewrites it).
+//!
+//! Types of other crates that cannot derive `ToSchema` (the graph's domain reports, the engine's
+//! stats) are described by the schema-only mirrors below; the same test checks real responses and
+//! real values of those types against the mirrors, so a field added on one side fails there.
+
+#![allow(dead_code, reason = "the mirror types exist only for their schemas")]
+
+use std::sync::LazyLock;
+
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::{ApiError, ErrorCode};
+
+/// The document's source: every documented route and every named schema.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "gridkb",
+        description = "Knowledge search for a power-equipment customer-service centre: hybrid search \
+            (BM25, dense, knowledge graph) with explained hits, read-only SPARQL and the graph's domain \
+            queries. Every error is `{code, message}` with the status of its code. Every route except \
+            `/healthz`, `/readyz` and `/openapi.json` needs an API key when the server has a key store: \
+            `Authorization: Bearer gkb_…` or `X-Api-Key: gkb_…`.",
+    ),
+    paths(
+        crate::routes::healthz,
+        crate::routes::readyz,
+        crate::routes::search_get,
+        crate::routes::search_post,
+        crate::ticket_routes::match_ticket,
+        crate::rag::dify_retrieval,
+        crate::rag::retrieve,
+        crate::graph_routes::sparql_get,
+        crate::graph_routes::sparql_post,
+        crate::graph_routes::device,
+        crate::graph_routes::expiring,
+        crate::graph_routes::stale,
+        crate::metrics::scrape,
+        serve,
+    ),
+    components(schemas(ApiError, ErrorCode)),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("api_key" = [])),
+    tags(
+        (name = "search", description = "Search the knowledge base"),
+        (name = "tickets", description = "Match a customer's ticket to what to say and do"),
+        (name = "graph", description = "The knowledge graph: SPARQL and domain queries"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The two ways to send an API key.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("gkb_…")
+                    .description(Some(
+                        "An API key as a bearer token (what Dify sends). Roles: agent and bot search; editor \
+                         adds SPARQL and stale items; admin adds /metrics.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Api-Key",
+                "The same API key in a header of its own",
+            ))),
+        );
+    }
+}
+
+/// The generated document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The generated document as pretty JSON with a final newline: the bytes of `docs/openapi.json`.
+pub fn document_json() -> String {
+    let mut text = document().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| Bytes::from(document_json()));
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document of this API", body = serde_json::Value)),
+)]
+pub(crate) async fn serve() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.clone()).into_response()
+}
+
+/// `GET /healthz`.
+#[derive(ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    status: String,
+}
+
+/// `GET /readyz` when ready.
+#[derive(ToSchema)]
+pub(crate) struct Ready {
+    /// Always `ready`.
+    #[schema(example = "ready")]
+    status: String,
+    stats: Stats,
+}
+
+/// Sizes and positions of the store and its projections (`search::Stats`).
+#[derive(ToSchema)]
+pub(crate) struct Stats {
+    /// Records in the store: knowledge items and graph entities.
+    records: u64,
+    /// Knowledge items in the lexical index.
+    indexed_items: u64,
+    /// Sequence number of the newest change in the store.
+    store_seq: u64,
+    /// Store sequence number the lexical index has applied.
+    lexical_seq: u64,
+    /// The dense side, when a model is loaded.
+    dense: Option<DenseStatus>,
+}
+
+/// The dense index (`search::DenseStatus`).
+#[derive(ToSchema)]
+pub(crate) struct DenseStatus {
+    model_id: String,
+    dimension: usize,
+    vectors: usize,
+    applied_seq: u64,
+}
+
+/// SPARQL 1.1 Query Results JSON: `{head, results}` for SELECT, `{head, boolean}` for ASK.
+#[derive(ToSchema)]
+pub(crate) struct SparqlResults {
+    head: serde_json::Value,
+    results: Option<serde_json::Value>,
+    boolean: Option<bool>,
+}
+
+/// `POST /v1/sparql` as a form.
+#[derive(ToSchema)]
+pub(crate) struct SparqlForm {
+    /// The SPARQL query.
+    query: String,
+}
+
+/// An entity or item, named (`graph::Named`).
+#[derive(ToSchema)]
+pub(crate) struct Named {
+    id: String,
+    label: String,
+}
+
+/// Warranty state on a given day (`graph::WarrantyState`).
+#[derive(ToSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub(crate) enum WarrantyState {
+    /// More than the expiring window left.
+    InWarranty {
+        #[schema(format = Date)]
+        end: String,
+        days_left: i64,
+    },
+    /// Ends within the window; `days_left` 0 means it ends today.
+    Expiring {
+        #[schema(format = Date)]
+        end: String,
+        days_left: i64,
+    },
+    Expired {
+        #[schema(format = Date)]
+        end: String,
+        days_since: i64,
+    },
+}
+
+/// `graph::ContractSummary`.
+#[derive(ToSchema)]
+pub(crate) struct ContractSummary {
+    id: String,
+    label: String,
+    number: Option<String>,
+    warranty_start: Option<String>,
+    warranty_end: Option<String>,
+}
+
+/// `graph::CustomerSummary`.
+#[derive(ToSchema)]
+pub(crate) struct CustomerSummary {
+    id: String,
+    label: String,
+    level: Option<String>,
+    tags: Vec<String>,
+}
+
+/// One entry of a device's service history (`graph::HistoryEntry`).
+#[derive(ToSchema)]
+pub(crate) struct HistoryEntry {
+    id: String,
+    /// `Case`, `Ticket`, or the item kind code (`solved_case`).
+    kind: String,
+    title: String,
+    date: Option<String>,
+    /// How it is tied to the device: `gk:device`, `gk:case`, `gk:contract+gk:product`.
+    via: String,
+}
+
+/// Everything known about one installed device (`graph::DeviceReport`).
+#[derive(ToSchema)]
+pub(crate) struct DeviceReport {
+    device: Named,
+    serial: String,
+    model: Option<Named>,
+    model_code: Option<String>,
+    line: Option<Named>,
+    contract: Option<ContractSummary>,
+    customer: Option<CustomerSummary>,
+    /// From the device's own warranty end, else its contract's; `null` when neither is known.
+    warranty: Option<WarrantyState>,
+    history: Vec<HistoryEntry>,
+}
+
+/// A contract whose warranty ends soon (`graph::ExpiringWarranty`).
+#[derive(ToSchema)]
+pub(crate) struct ExpiringWarranty {
+    contract: Named,
+    number: Option<String>,
+    customer: Option<Named>,
+    #[schema(format = Date)]
+    warranty_end: String,
+    days_left: i64,
+    /// Devices under the contract.
+    devices: usize,
+}
+
+/// `GET /v1/warranties/expiring`.
+#[derive(ToSchema)]
+pub(crate) struct ExpiringWarranties {
+    /// The window used, in days.
+    days: i64,
+    contracts: Vec<ExpiringWarranty>,
+}
+
+/// An item that cites a regulation which has a newer edition (`graph::StaleItem`).
+#[derive(ToSchema)]
+pub(crate) struct StaleItem {
+    item: Named,
+    cites: Named,
+    /// The newest edition.
+    replaced_by: Named,
+}
+
+/// `GET /v1/items/stale`.
+#[derive(ToSchema)]
+pub(crate) struct StaleItems {
+    items: Vec<StaleItem>,
+}

@@ -1,0 +1,210 @@
+//! `POST /retrieval` (Dify's External Knowledge API, in Dify's own error shape) and
+//! `POST /v1/retrieve` (passages for RAG backends, in the API's `{code, message}` shape).
+//!
+//! Dify errors are `{"error_code": N, "error_msg": "..."}` with a non-200 status:
+//!
+//! | error_code | status | when |
+//! |---|---|---|
+//! | 1001 | 401 | no `Authorization` header, or not `Bearer <key>` |
+//! | 1002 | 401 / 403 / 500 | unknown or revoked key, a key whose role may not read, or the key file unreadable |
+//! | 2001 | 404 | `knowledge_id` names no knowledge base |
+//! | 3001 | 400 / 413 / 415 | the body is not a valid request (JSON, types, required fields, size, content type) |
+//! | 3002 | 400 | `metadata_condition` is malformed (unknown operator or name, missing or wrong value) |
+//! | 3003 | 400 | `retrieval_setting` out of range (`top_k` < 1 or not whole, `score_threshold` outside 0..1) |
+//! | 3004 | 400 | `query` empty or longer than the query limit |
+//! | 5001 | 503 | not ready yet, or too many searches in flight (with `Retry-After`) |
+//! | 5000 | 500 | internal error |
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use search::rag::{DifyRequest, DifyResponse, RetrieveRequest, RetrieveResponse};
+use serde_json::json;
+
+use crate::auth::{self, AuthFailure, Role};
+use crate::extract::JsonBody;
+use crate::{ApiError, AppState, ErrorCode};
+
+/// An error in Dify's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DifyError {
+    status: StatusCode,
+    error_code: u32,
+    error_msg: String,
+}
+
+impl DifyError {
+    fn new(status: StatusCode, error_code: u32, error_msg: impl Into<String>) -> Self {
+        DifyError { status, error_code, error_msg: error_msg.into() }
+    }
+
+    fn internal() -> Self {
+        DifyError::new(StatusCode::INTERNAL_SERVER_ERROR, 5000, "internal error; the server log has the details")
+    }
+}
+
+impl From<AuthFailure> for DifyError {
+    fn from(failure: AuthFailure) -> Self {
+        if failure == AuthFailure::Unavailable {
+            tracing::error!("refusing a request: the API key file cannot be read");
+        }
+        // The statuses the rest of the API uses for the same failure; Dify's code in the body.
+        DifyError::new(failure.status(), failure.dify_code(), failure.message())
+    }
+}
+
+/// Errors of body extraction and of the search queue, in Dify's shape.
+impl From<ApiError> for DifyError {
+    fn from(error: ApiError) -> Self {
+        match error.code {
+            ErrorCode::NotReady | ErrorCode::Overloaded => {
+                DifyError::new(StatusCode::SERVICE_UNAVAILABLE, 5001, error.message)
+            }
+            ErrorCode::Internal => DifyError::internal(),
+            ErrorCode::UnsupportedMediaType | ErrorCode::PayloadTooLarge => {
+                DifyError::new(error.code.status(), 3001, error.message)
+            }
+            ErrorCode::EmptyQuery | ErrorCode::QueryTooLong => {
+                DifyError::new(StatusCode::BAD_REQUEST, 3004, error.message)
+            }
+            _ => DifyError::new(StatusCode::BAD_REQUEST, 3001, error.message),
+        }
+    }
+}
+
+impl From<search::Error> for DifyError {
+    fn from(error: search::Error) -> Self {
+        match error {
+            search::Error::InvalidRequest { code, message } => {
+                let (status, error_code) = match code {
+                    "unknown_knowledge" => (StatusCode::NOT_FOUND, 2001),
+                    "invalid_condition" => (StatusCode::BAD_REQUEST, 3002),
+                    "invalid_retrieval_setting" | "invalid_limit" => (StatusCode::BAD_REQUEST, 3003),
+                    "empty_query" | "query_too_long" => (StatusCode::BAD_REQUEST, 3004),
+                    _ => (StatusCode::BAD_REQUEST, 3001),
+                };
+                DifyError::new(status, error_code, message)
+            }
+            other => {
+                tracing::error!(error = %other, "dify retrieval failed");
+                DifyError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for DifyError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error_code": self.error_code, "error_msg": self.error_msg}));
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// The one auth check of `/retrieval` (the middleware leaves this route to its handler so that
+/// failures answer in Dify's shape): a reader key (`bot` or higher).
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), DifyError> {
+    auth::check(state, headers, Role::Bot).map(|_| ()).map_err(DifyError::from)
+}
+
+/// The error body of `/retrieval`, in Dify's shape.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "a schema for the OpenAPI document only; errors are built by DifyError")]
+pub(crate) struct DifyErrorBody {
+    /// 1001, 1002, 2001, 3001 to 3004, 5000 or 5001 (see the module documentation).
+    error_code: u32,
+    error_msg: String,
+}
+
+/// `POST /retrieval`: Dify's External Knowledge API.
+#[utoipa::path(
+    post,
+    path = "/retrieval",
+    tag = "search",
+    request_body = DifyRequest,
+    responses(
+        (status = 200, description = "Records, best first; `{\"records\": []}` when nothing matches",
+            body = DifyResponse),
+        (status = 400, description = "3001 invalid body, 3002 malformed `metadata_condition`, 3003 \
+            `retrieval_setting` out of range, 3004 empty or too long `query`", body = DifyErrorBody),
+        (status = 401, description = "1001 missing or malformed `Authorization`, 1002 unknown key",
+            body = DifyErrorBody),
+        (status = 403, description = "1002 the key's role may not read", body = DifyErrorBody),
+        (status = 404, description = "2001 unknown `knowledge_id`", body = DifyErrorBody),
+        (status = 413, description = "3001 the body exceeds 2 MB", body = DifyErrorBody),
+        (status = 415, description = "3001 the body is not `application/json`", body = DifyErrorBody),
+        (status = 503, description = "5001 not ready or overloaded, with `Retry-After`", body = DifyErrorBody),
+    ),
+)]
+pub(crate) async fn dify_retrieval(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<JsonBody<DifyRequest>, ApiError>,
+) -> Result<Json<DifyResponse>, DifyError> {
+    authorize(&state, &headers)?;
+    let JsonBody(request) = body?;
+    let answer = state.run_search(move |engine| Ok(engine.dify_retrieve(&request))).await?;
+    Ok(Json(answer?))
+}
+
+/// `POST /v1/retrieve`: passages with citations, packed into a token budget.
+#[utoipa::path(
+    post,
+    path = "/v1/retrieve",
+    tag = "search",
+    request_body = RetrieveRequest,
+    responses(
+        (status = 200, description = "Passages, best first, within the token budget", body = RetrieveResponse),
+        (status = 400, description = "`invalid_json`, `invalid_parameter` (wrong type, unknown field or filter, \
+            `token_budget` outside 1..8000), `nesting_too_deep`, `empty_query`, `query_too_long`, \
+            `invalid_limit` or `invalid_filter`", body = ApiError),
+        (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
+        (status = 403, description = "`forbidden`: the key's role may not search", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`",
+            body = ApiError),
+        (status = 503, description = "`not_ready` or `overloaded`, with `Retry-After`", body = ApiError),
+    ),
+)]
+pub(crate) async fn retrieve(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<RetrieveRequest>,
+) -> Result<Json<RetrieveResponse>, ApiError> {
+    let response = state.run_search(move |engine| engine.retrieve(&request).map_err(ApiError::from)).await?;
+    Ok(Json(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_codes_map_to_dify_codes() {
+        let dify = |code: &'static str| DifyError::from(search::Error::InvalidRequest { code, message: "m".into() });
+        assert_eq!(dify("unknown_knowledge").error_code, 2001);
+        assert_eq!(dify("unknown_knowledge").status, StatusCode::NOT_FOUND);
+        assert_eq!(dify("invalid_condition").error_code, 3002);
+        assert_eq!(dify("invalid_retrieval_setting").error_code, 3003);
+        assert_eq!(dify("query_too_long").error_code, 3004);
+        assert_eq!(DifyError::from(AuthFailure::Malformed).error_code, 1001);
+        assert_eq!(DifyError::from(AuthFailure::InvalidKey).error_code, 1002);
+        let busy = DifyError::from(ApiError::new(ErrorCode::Overloaded, "busy"));
+        assert_eq!((busy.status, busy.error_code), (StatusCode::SERVICE_UNAVAILABLE, 5001));
+    }
+
+    /// The two routes' OpenAPI descriptions build (crate::openapi lists them in `paths(...)`).
+    #[test]
+    fn openapi_descriptions_build() {
+        use utoipa::OpenApi;
+        #[derive(OpenApi)]
+        #[openapi(paths(dify_retrieval, retrieve))]
+        struct Doc;
+        let document = serde_json::to_value(Doc::openapi()).expect("json");
+        assert!(document["paths"]["/retrieval"]["post"].is_object(), "{document}");
+        assert!(document["paths"]["/v1/retrieve"]["post"].is_object(), "{document}");
+    }
+}
