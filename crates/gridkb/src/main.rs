@@ -172,6 +172,10 @@ enum Command {
         /// Corpus ingested when the data directory is empty.
         #[arg(long, env = "GRIDKB_CORPUS")]
         corpus: Option<PathBuf>,
+        /// A JSON file overriding some of the limits, e.g. `{"max_limit": 50, "search_queue": 16}`
+        /// (names as in crates/search/src/limits.rs; unnamed limits keep their defaults).
+        #[arg(long, env = "GRIDKB_LIMITS")]
+        limits: Option<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -210,6 +214,11 @@ enum Command {
         /// Embedding cache shared between runs (default ~/.cache/gridkb/embeddings.redb).
         #[arg(long)]
         embedding_cache: Option<PathBuf>,
+        /// How an item longer than the model's window is embedded: `mean` of its windows,
+        /// `first` window only, or `windows` (one vector each, the item scores by its best).
+        /// Default: the model directory's gridkb.json, else mean.
+        #[arg(long, value_parser = |s: &str| s.parse::<embed::LongText>())]
+        long_text: Option<embed::LongText>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -254,14 +263,33 @@ fn main() -> anyhow::Result<()> {
                 None => bench(&data, &model, target, &queries, rounds),
             }
         }
-        Command::Serve { data, addr, corpus, model } => serve(data, addr, corpus, model),
+        Command::Serve { data, addr, corpus, limits, model } => {
+            let limits = read_limits(limits.as_deref())?;
+            serve(data, addr, corpus, limits, model)
+        }
         Command::Embed { model, passages } => embed_stdin(model, passages),
-        Command::Eval { dataset, split, json, sweep, match_tickets, with_customer, data, embedding_cache, model } => {
+        Command::Eval {
+            dataset,
+            split,
+            json,
+            sweep,
+            match_tickets,
+            with_customer,
+            data,
+            embedding_cache,
+            long_text,
+            model,
+        } => {
             let mode = match (match_tickets, with_customer) {
                 (false, _) => EvalMode::Retrievers { sweep },
                 (true, with_customer) => EvalMode::Match { with_customer },
             };
-            evaluate(&dataset, &split, json, mode, data, embedding_cache, &model)
+            let index = EvalIndex {
+                data,
+                embedding_cache,
+                embed: embed::EmbedConfig { long_text, ..embed::EmbedConfig::default() },
+            };
+            evaluate(&dataset, &split, json, mode, index, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
@@ -504,7 +532,27 @@ fn corpus_record_dirs(corpus: &Path) -> Vec<PathBuf> {
     if dirs.is_empty() { vec![corpus.to_path_buf()] } else { dirs }
 }
 
-fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>, model: ModelArgs) -> anyhow::Result<()> {
+/// The limits in force: the defaults, with the overrides of `path` when given.
+fn read_limits(path: Option<&Path>) -> anyhow::Result<Limits> {
+    let Some(path) = path else {
+        return Ok(Limits::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the limits file {}", path.display()))?;
+    let limits: Limits = serde_json::from_str(&text).with_context(|| {
+        format!("{}: not a limits object (names as in crates/search/src/limits.rs)", path.display())
+    })?;
+    limits.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(limits)
+}
+
+fn serve(
+    data: PathBuf,
+    addr: SocketAddr,
+    corpus: Option<PathBuf>,
+    limits: Limits,
+    model: ModelArgs,
+) -> anyhow::Result<()> {
     let keys = server::keys::KeyStore::open(&data).context("cannot read the API keys")?;
     let active = keys.current().map(|k| k.active()).unwrap_or(0);
     let loopback = addr.ip().is_loopback();
@@ -526,7 +574,7 @@ fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>, model: ModelA
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another gridkb running? try --addr"))?;
-        let state = server::AppState::new(Limits::default()).with_keys(keys, loopback);
+        let state = server::AppState::new(limits.clone()).with_keys(keys, loopback);
         let loader_state = state.clone();
         // Listen at once (healthz answers, readyz says 503) while the indexes are opened or built.
         let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -535,6 +583,7 @@ fn serve(data: PathBuf, addr: SocketAddr, corpus: Option<PathBuf>, model: ModelA
             let engine = open_engine_with(EngineOptions {
                 data_dir: data.clone(),
                 model: model.choice(),
+                limits,
                 graph_load: GraphLoad::Background,
                 ..EngineOptions::default()
             })?;
@@ -650,15 +699,24 @@ enum EvalMode {
     Match { with_customer: bool },
 }
 
+/// Where and how `gridkb eval` indexes the dataset.
+#[derive(Debug)]
+struct EvalIndex {
+    /// The data directory (default: a fresh temporary one).
+    data: Option<PathBuf>,
+    embedding_cache: Option<PathBuf>,
+    embed: embed::EmbedConfig,
+}
+
 fn evaluate(
     dataset: &Path,
     split: &str,
     json: bool,
     mode: EvalMode,
-    data: Option<PathBuf>,
-    embedding_cache: Option<PathBuf>,
+    index: EvalIndex,
     model: &ModelArgs,
 ) -> anyhow::Result<()> {
+    let EvalIndex { data, embedding_cache, embed } = index;
     let loaded = eval::load(dataset, split)?;
     eval::check(&loaded);
     let temporary = match &data {
@@ -671,6 +729,7 @@ fn evaluate(
     let engine = open_engine_with(EngineOptions {
         data_dir: data_dir.clone(),
         model: model.choice(),
+        embed,
         embedding_cache: cache,
         ..EngineOptions::default()
     })?;
