@@ -2,6 +2,12 @@
 //! re-ingesting unchanged items embeds nothing, and vectors of another model are never mixed in.
 //! A value holds the vectors [`Embedder::embed_documents`] made for the text (one, or one per
 //! window), concatenated.
+//!
+//! Which model id: a text longer than one window is kept under [`Embedder::model_id`], which
+//! names the long-text mode ([`crate::LongText`]), so a vector cut and combined one way is never
+//! returned for another. A text that fits in one window has the same vector in every mode and is
+//! kept under [`Embedder::window_id`] (the default mode's model id), so switching modes embeds
+//! only the long texts again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -92,13 +98,19 @@ impl EmbeddingCache {
     /// The cached vectors of `texts` under `model_id`; `None` where there are none of length
     /// `dim`.
     pub fn get_many(&self, model_id: &str, dim: usize, texts: &[&str]) -> Result<Vec<Option<Vec<Vec<f32>>>>> {
+        let keyed: Vec<(&str, &str)> = texts.iter().map(|t| (model_id, *t)).collect();
+        self.get_keyed(dim, &keyed)
+    }
+
+    /// The cached vectors of each (model id, text); `None` where there are none of length `dim`.
+    fn get_keyed(&self, dim: usize, keyed: &[(&str, &str)]) -> Result<Vec<Option<Vec<Vec<f32>>>>> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
-        texts
+        keyed
             .iter()
-            .map(|t| {
+            .map(|(model_id, t)| {
                 let k = key(t);
-                let v = table.get((model_id, k.as_slice())).map_err(|e| self.err(e))?;
+                let v = table.get((*model_id, k.as_slice())).map_err(|e| self.err(e))?;
                 Ok(v.and_then(|v| from_bytes(v.value(), dim)))
             })
             .collect()
@@ -106,12 +118,18 @@ impl EmbeddingCache {
 
     /// Stores the vectors of each text under `model_id` in one durable transaction.
     pub fn put_many(&self, model_id: &str, items: &[(&str, &[Vec<f32>])]) -> Result<()> {
+        let keyed: Vec<(&str, &str, &[Vec<f32>])> = items.iter().map(|(t, v)| (model_id, *t, *v)).collect();
+        self.put_keyed(&keyed)
+    }
+
+    /// Stores each (model id, text, vectors) in one durable transaction.
+    fn put_keyed(&self, items: &[(&str, &str, &[Vec<f32>])]) -> Result<()> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
-            for (text, v) in items {
+            for (model_id, text, v) in items {
                 let k = key(text);
-                table.insert((model_id, k.as_slice()), to_bytes(v).as_slice()).map_err(|e| self.err(e))?;
+                table.insert((*model_id, k.as_slice()), to_bytes(v).as_slice()).map_err(|e| self.err(e))?;
             }
         }
         txn.commit().map_err(|e| self.err(e))
@@ -127,13 +145,20 @@ impl EmbeddingCache {
     }
 
     /// Deletes every vector not made by `model_id` (after a model change); returns how many.
+    /// Under a non-default long-text mode, keep [`Embedder::window_id`] too with
+    /// [`Self::retain_models`].
     pub fn retain_model(&self, model_id: &str) -> Result<usize> {
+        self.retain_models(&[model_id])
+    }
+
+    /// Deletes every vector not made by one of `model_ids`; returns how many.
+    pub fn retain_models(&self, model_ids: &[&str]) -> Result<usize> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         let removed;
         {
             let mut table = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
             let before = table.len().map_err(|e| self.err(e))?;
-            table.retain(|(m, _), _| m == model_id).map_err(|e| self.err(e))?;
+            table.retain(|(m, _), _| model_ids.contains(&m)).map_err(|e| self.err(e))?;
             removed = before - table.len().map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
@@ -141,26 +166,37 @@ impl EmbeddingCache {
     }
 
     /// [`Embedder::embed_documents`] through the cache: cached texts are not embedded again,
-    /// the others are embedded (each distinct text once) and stored before this returns.
+    /// the others are embedded (each distinct text once) and stored before this returns. Under
+    /// a non-default long-text mode every text is tokenised to find out whether it fits in one
+    /// window (see the module docs).
     pub fn embed_documents(&self, embedder: &Embedder, texts: &[&str]) -> Result<(Vec<Vec<Vec<f32>>>, CacheStats)> {
-        let model = embedder.model_id();
-        let cached = self.get_many(model, embedder.dimension(), texts)?;
+        let (model, window) = (embedder.model_id(), embedder.window_id());
+        let keyed: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|t| Ok((if model == window || !embedder.fits_one_window(t)? { model } else { window }, *t)))
+            .collect::<Result<_>>()?;
+        let cached = self.get_keyed(embedder.dimension(), &keyed)?;
         let mut stats = CacheStats::default();
-        let mut missing: Vec<&str> = Vec::new();
+        let mut missing: Vec<(&str, &str)> = Vec::new();
         let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (t, c) in texts.iter().zip(&cached) {
+        for (&(m, t), c) in keyed.iter().zip(&cached) {
             if c.is_some() {
                 stats.hits += 1;
             } else if !seen.contains_key(t) {
                 seen.insert(t, missing.len());
-                missing.push(t);
+                missing.push((m, t));
             }
         }
         stats.embedded = missing.len();
-        let fresh = if missing.is_empty() { Vec::new() } else { embedder.embed_documents(&missing)? };
+        let fresh = if missing.is_empty() {
+            Vec::new()
+        } else {
+            embedder.embed_documents(&missing.iter().map(|(_, t)| *t).collect::<Vec<_>>())?
+        };
         if !fresh.is_empty() {
-            let items: Vec<(&str, &[Vec<f32>])> = missing.iter().zip(&fresh).map(|(t, v)| (*t, v.as_slice())).collect();
-            self.put_many(model, &items)?;
+            let items: Vec<(&str, &str, &[Vec<f32>])> =
+                missing.iter().zip(&fresh).map(|((m, t), v)| (*m, *t, v.as_slice())).collect();
+            self.put_keyed(&items)?;
         }
         let out = texts.iter().zip(cached).map(|(t, c)| c.unwrap_or_else(|| fresh[seen[t]].clone())).collect();
         Ok((out, stats))

@@ -52,6 +52,35 @@ pub enum LongText {
     Windows,
 }
 
+impl LongText {
+    /// The name used in configuration and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LongText::Mean => "mean",
+            LongText::First => "first",
+            LongText::Windows => "windows",
+        }
+    }
+}
+
+impl std::fmt::Display for LongText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LongText {
+    type Err = String;
+
+    /// `mean`, `first` or `windows`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        [LongText::Mean, LongText::First, LongText::Windows]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("{s:?} is not a long-text mode; use mean, first or windows"))
+    }
+}
+
 /// Which forward pass runs the encoder. Both give the same vectors (cosine ≥ 0.99999), so the
 /// backend is not part of the model id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -251,6 +280,15 @@ mod tests {
         let explicit = EmbedConfig { pooling: Some(Pooling::Cls), max_tokens: Some(128), ..Default::default() };
         let s = resolve(dir.path(), &explicit, 512).unwrap();
         assert_eq!((s.pooling, s.max_tokens, s.query_prefix.as_str()), (Pooling::Cls, 128, "查询："));
+    }
+
+    #[test]
+    fn long_text_modes_parse_by_the_names_serde_uses() {
+        for mode in [LongText::Mean, LongText::First, LongText::Windows] {
+            assert_eq!(mode.to_string().parse::<LongText>(), Ok(mode));
+            assert_eq!(serde_json::to_value(mode).unwrap(), serde_json::Value::from(mode.name()));
+        }
+        assert!("best".parse::<LongText>().unwrap_err().contains("mean, first or windows"));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Embedder {
     intermediate: usize,
     layers: usize,
     id: String,
+    /// The id of a vector made from a single window: the same under every [`LongText`] mode.
+    window_id: String,
     dir: PathBuf,
     device: Device,
 }
@@ -118,6 +120,14 @@ impl Embedder {
         };
 
         let id = model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &settings)?;
+        // Long texts are cut and combined only under the default mode's id, so the window id is
+        // the default mode's model id: caches filled under the default stay valid for it.
+        let window_id = if settings.long_text == LongText::Mean {
+            id.clone()
+        } else {
+            let as_default = Settings { long_text: LongText::Mean, ..settings.clone() };
+            model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &as_default)?
+        };
         let embedder = Embedder {
             model,
             tokenizer,
@@ -129,6 +139,7 @@ impl Embedder {
             intermediate: bert.intermediate_size,
             layers: bert.num_hidden_layers,
             id,
+            window_id,
             dir: dir.to_owned(),
             device,
         };
@@ -140,6 +151,21 @@ impl Embedder {
     /// `<directory name>-<12 hex digits>`. Vectors with different ids must not be mixed.
     pub fn model_id(&self) -> &str {
         &self.id
+    }
+
+    /// Identifies the vector of a passage that fits in one window ([`Self::fits_one_window`]):
+    /// every [`LongText`] mode gives such a passage the same single vector, so vectors stored
+    /// under this id may be shared between modes (the embedding cache does). Equal to
+    /// [`Self::model_id`] under the default mode, [`LongText::Mean`].
+    pub fn window_id(&self) -> &str {
+        &self.window_id
+    }
+
+    /// Whether the passage `text` (with the passage prefix) fits in one window, so that its
+    /// vector does not depend on the [`LongText`] mode.
+    pub fn fits_one_window(&self, text: &str) -> Result<bool> {
+        let ids = self.prefixed(text, Side::Passage)?;
+        Ok(ids.len() <= self.budget())
     }
 
     /// The forward pass in use (`Candle` also when `Fast` was asked for a model it cannot run).
@@ -256,22 +282,38 @@ impl Embedder {
         Ok(enc.get_ids().to_vec())
     }
 
+    /// Tokens of the text with its side's prefix, as sentence-transformers tokenises them
+    /// (together), without special tokens.
+    fn prefixed(&self, text: &str, side: Side) -> Result<Vec<u32>> {
+        let prefix = self.prefix(side);
+        if prefix.is_empty() { self.encode(text) } else { self.encode(&format!("{prefix}{text}")) }
+    }
+
+    fn prefix(&self, side: Side) -> &str {
+        match side {
+            Side::Query => &self.settings.query_prefix,
+            Side::Passage => &self.settings.passage_prefix,
+        }
+    }
+
+    /// Tokens of text (prefix included) that fit in one window beside the special tokens.
+    fn budget(&self) -> usize {
+        self.settings.max_tokens - self.lead.len() - self.trail.len()
+    }
+
     /// Cuts every text into windows of at most `max_tokens` tokens, each carrying the prefix
     /// and the special tokens. Returns the windows and, for each, (text index, weight) where the
     /// weight is its share of the text's tokens.
     #[allow(clippy::type_complexity)]
     fn windows(&self, texts: &[&str], side: Side, first_only: bool) -> Result<(Vec<Vec<u32>>, Vec<(usize, f64)>)> {
-        let prefix = match side {
-            Side::Query => &self.settings.query_prefix,
-            Side::Passage => &self.settings.passage_prefix,
-        };
+        let prefix = self.prefix(side);
         let prefix_ids = if prefix.is_empty() { Vec::new() } else { self.encode(prefix)? };
-        let budget = self.settings.max_tokens - self.lead.len() - self.trail.len();
+        let budget = self.budget();
         let mut windows = Vec::with_capacity(texts.len());
         let mut owners = Vec::with_capacity(texts.len());
         for (i, text) in texts.iter().enumerate() {
             // The prefix and the text are tokenised together, as sentence-transformers does.
-            let ids = if prefix.is_empty() { self.encode(text)? } else { self.encode(&format!("{prefix}{text}"))? };
+            let ids = self.prefixed(text, side)?;
             if ids.len() <= budget || first_only {
                 windows.push(self.wrap(&ids[..ids.len().min(budget)]));
                 owners.push((i, 1.0));

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use embed::{EmbedConfig, LongText};
 use search::{Engine, EngineOptions, FilterField, Fusion, ModelChoice, Retriever, SearchRequest};
 use store::Record;
 
@@ -113,4 +114,78 @@ fn without_a_model_search_is_lexical_and_says_why() {
     );
     let message = required.expect_err("an explicit model that is missing is an error").to_string();
     assert!(message.contains("fetch-model"), "{message}");
+}
+
+/// Two items longer than one window: the query's answer is the last paragraph of `late`, while
+/// `early` starts with a paragraph on the same product (installation, not the fault).
+fn long_items(engine: &Engine, dir: &Path) -> Vec<Record> {
+    let embedder = engine.embedder().expect("a model");
+    let filler = [
+        "合同签订后十五个工作日内开具增值税专用发票，发票抬头须与合同甲方名称一致。",
+        "年度框架协议的结算按季度进行，对账单由双方财务部门盖章确认后生效。",
+        "供货范围以技术协议附件为准，备品备件清单随设备一同交付并签收。",
+        "质保金为合同总价的百分之五，质保期满且无未决质量问题后一次性无息支付。",
+        "变更合同金额须经双方授权代表书面确认，口头承诺不作为结算依据。",
+    ];
+    // Fill the first window exactly, so the last paragraph is a window of its own.
+    let fill = |title: &str, first: &str| {
+        let mut body = first.to_string();
+        for sentence in filler.iter().cycle() {
+            let next = format!("{body}{sentence}");
+            if embedder.count_tokens(&format!("{title}\n{next}")).unwrap() > 510 {
+                break;
+            }
+            body = next;
+        }
+        body
+    };
+    let answer = "充电桩扫码后充不上电、平台显示离线时，先看桩体屏幕的4G信号，再确认SIM卡流量和平台地址配置；同一站点多台桩同时离线，多为站内路由器或专线故障。";
+    let late_title = "服务中心业务规范汇编（一）";
+    let late_body = format!("{}\n\n{answer}", fill(late_title, ""));
+    let early_title = "服务中心业务规范汇编（二）";
+    let early_body = fill(early_title, "直流充电桩应安装在通风良好处，远离易燃物，基础高出地面二百毫米。\n\n");
+    let early_body = format!("{early_body}\n\n{}", filler.concat());
+    assert!(embedder.count_tokens(&format!("{late_title}\n{late_body}")).unwrap() > 512);
+    assert!(embedder.count_tokens(&format!("{early_title}\n{early_body}")).unwrap() > 512);
+    let lines = [("kb-long-late", late_title, late_body), ("kb-long-early", early_title, early_body)]
+        .map(|(id, title, body)| {
+            serde_json::json!({"id": id, "kind": "technical_point", "title": title, "body": body}).to_string()
+        })
+        .join("\n");
+    let path = dir.join("long.jsonl");
+    std::fs::write(&path, lines).unwrap();
+    ingest::read_paths(&[path]).expect("long items readable").records.into_iter().map(|(_, r)| r).collect()
+}
+
+#[test]
+fn in_windows_mode_a_long_item_scores_by_its_best_window() {
+    let query = "充电桩掉线了，扫码充不上电";
+    let ranks = |long_text: LongText| {
+        let dir = tempfile::tempdir().unwrap();
+        let options = EngineOptions {
+            data_dir: dir.path().join("data"),
+            model: Some(ModelChoice::Required(model_dir())),
+            embed: EmbedConfig { long_text: Some(long_text), ..Default::default() },
+            ..EngineOptions::default()
+        };
+        let engine = Engine::open(options.clone(), &|_| {}).expect("open engine");
+        engine.ingest(&long_items(&engine, dir.path()), "test", &|_| {}).unwrap();
+        assert_eq!(engine.catch_up_vectors(&|_| {}).unwrap(), 2);
+        let ranked = engine.rank(query, Some(Retriever::Dense), None, 10).unwrap();
+        drop(engine);
+        // The vectors were made under this mode: another mode must not use them.
+        let other = if long_text == LongText::Mean { LongText::Windows } else { LongText::Mean };
+        let mismatch = Engine::open(
+            EngineOptions { embed: EmbedConfig { long_text: Some(other), ..Default::default() }, ..options },
+            &|_| {},
+        )
+        .expect_err("vectors of another long-text mode are refused")
+        .to_string();
+        assert!(mismatch.contains("gridkb reindex"), "{mismatch}");
+        ranked
+    };
+    // Best window: the item whose last paragraph answers the query comes first.
+    assert_eq!(ranks(LongText::Windows), ["kb-long-late", "kb-long-early"]);
+    // Its first window alone is about invoices: truncated, the other item wins.
+    assert_eq!(ranks(LongText::First), ["kb-long-early", "kb-long-late"]);
 }
