@@ -122,6 +122,23 @@ pub struct Stats {
     pub dense: Option<DenseStatus>,
 }
 
+/// Entities linked in a query, and the weighted synonym terms they add to the lexical query.
+type LinksAndSynonyms = (Vec<graph::Link>, Vec<(String, f32)>);
+
+/// What the searches of one text share (see [`Engine::search_sharing`]); reset when the text
+/// changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Shared {
+    /// The masked query text these belong to.
+    text: String,
+    vector: Option<std::result::Result<Vec<f32>, String>>,
+    /// Dense neighbours before filtering, and how many were fetched.
+    dense: Option<(usize, Vec<(String, f32)>)>,
+    /// Entity links and the synonym terms they add.
+    links: Option<LinksAndSynonyms>,
+    expansion: Option<graph::Expansion>,
+}
+
 /// The store and its projections, with the single write path through them.
 #[derive(Debug)]
 pub struct Engine {
@@ -426,6 +443,13 @@ impl Engine {
     /// Runs a search on the current snapshot of the indexes: every retriever asked for and
     /// available proposes candidates, the lists are fused, and the page is explained.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
+        self.search_sharing(request, &mut Shared::default())
+    }
+
+    /// [`Engine::search`], reusing what an earlier search of the same text computed (its
+    /// query vector, dense neighbours, entity links and graph expansion) and recording what
+    /// this one computes. For several searches of one text with different filters.
+    pub(crate) fn search_sharing(&self, request: &SearchRequest, shared: &mut Shared) -> Result<SearchResponse> {
         let started = Instant::now();
         let limit = request.validate(&self.limits)?;
         let masked = analysis::mask(&request.q).text;
@@ -444,13 +468,19 @@ impl Engine {
         // Entities the query names (once the graph is loaded): for the response, graph expansion
         // and the synonyms added to the lexical query.
         let ready = self.graph.as_ref().and_then(graph::LiveGraph::ready);
+        if shared.text != masked {
+            *shared = Shared { text: masked.clone(), ..Shared::default() };
+        }
         let (links, expansions) = match ready {
-            Some((_, linker)) if !terms.is_empty() => {
-                let linker = linker.current();
-                let links = linker.link(&masked);
-                let expansions = self.synonym_terms(&linker, &links, &terms);
-                (links, expansions)
-            }
+            Some((_, linker)) if !terms.is_empty() => shared
+                .links
+                .get_or_insert_with(|| {
+                    let linker = linker.current();
+                    let links = linker.link(&masked);
+                    let expansions = self.synonym_terms(&linker, &links, &terms);
+                    (links, expansions)
+                })
+                .clone(),
             _ => (Vec::new(), Vec::new()),
         };
         let mut query = LexicalQuery {
@@ -472,6 +502,7 @@ impl Engine {
         let dense_wanted = wanted(Retriever::Dense) && !terms.is_empty();
         let run_lexical = || (wanted(Retriever::Lexical) || terms.is_empty()).then(|| self.lexical.search(&query));
         let (vector, lexical_results) = match (&self.dense, dense_wanted) {
+            (Some(_), true) if shared.vector.is_some() => (shared.vector.clone(), run_lexical()),
             (Some(dense), true) => std::thread::scope(|scope| {
                 let embedding = scope.spawn(|| dense.query_vector(&masked, QUERY_EMBED_BUDGET));
                 let lexical = run_lexical();
@@ -479,6 +510,9 @@ impl Engine {
             }),
             _ => (None, run_lexical()),
         };
+        if vector.is_some() {
+            shared.vector.clone_from(&vector);
+        }
         if let Some(results) = lexical_results {
             let results = results?;
             total = results.total;
@@ -499,7 +533,14 @@ impl Engine {
                         ));
                     }
                     // Over-fetch: filters and unpublished items are applied afterwards.
-                    let found = dense.search(&vector, depth * 2)?;
+                    let found = match &shared.dense {
+                        Some((fetched, found)) if *fetched >= depth * 2 => found.clone(),
+                        _ => {
+                            let found = dense.search(&vector, depth * 2)?;
+                            shared.dense = Some((depth * 2, found.clone()));
+                            found
+                        }
+                    };
                     let ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
                     let allowed = self.passing(&ids, &query)?;
                     let kept: Vec<(String, f32)> =
@@ -536,8 +577,15 @@ impl Engine {
                 })
                 .collect();
             if wanted(Retriever::Graph) && !links.is_empty() {
-                let seeds = graph::Seed::from_links_in(graph, &links)?;
-                let expansion = graph::expand(graph, &seeds)?;
+                let expansion = match &shared.expansion {
+                    Some(expansion) => expansion.clone(),
+                    None => {
+                        let seeds = graph::Seed::from_links_in(graph, &links)?;
+                        let expansion = graph::expand(graph, &seeds)?;
+                        shared.expansion = Some(expansion.clone());
+                        expansion
+                    }
+                };
                 let ids: Vec<String> = expansion.candidates.iter().map(|c| c.id.clone()).collect();
                 let allowed = self.passing(&ids, &query)?;
                 let mut list = Vec::new();

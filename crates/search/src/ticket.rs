@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use store::{Category, EntityClass, ItemKind, Record};
 use utoipa::ToSchema;
 
+use crate::engine::Shared;
 use crate::fusion::Retriever;
 use crate::{Engine, Error, Hit, LinkedEntity, Result, SearchRequest};
 
@@ -472,16 +473,28 @@ impl Engine {
                 "the ticket has no searchable words (only punctuation or masked personal data)",
             ));
         }
-        let search = |kinds: &[ItemKind], limit: usize| -> Result<crate::SearchResponse> {
+        let search = |kinds: &[ItemKind], limit: usize, shared: &mut Shared| -> Result<crate::SearchResponse> {
             let mut filters = BTreeMap::new();
             filters.insert(FilterField::Kind, kinds.iter().map(|k| k.code().to_string()).collect());
-            self.search(&SearchRequest { q: q.clone(), limit: Some(limit), filters, ..SearchRequest::default() })
+            let request = SearchRequest { q: q.clone(), limit: Some(limit), filters, ..SearchRequest::default() };
+            self.search_sharing(&request, shared)
         };
         let mut notes = Vec::new();
-        let solutions = search(&SOLUTION_KINDS, limit)?;
+        // The first search computes what the three share (query vector, dense neighbours, entity
+        // links, graph expansion); the other two then run side by side.
+        let mut shared = Shared::default();
+        let solutions = search(&SOLUTION_KINDS, limit, &mut shared)?;
         notes.extend(solutions.degraded.clone());
-        let cases = search(&[ItemKind::SolvedCase], SIMILAR_CASES.max(VOTERS))?;
-        let guidance = search(&[ItemKind::AnswerStandard, ItemKind::ResponseStrategy], GUIDANCE_DEPTH)?;
+        let (cases, guidance) = std::thread::scope(|scope| {
+            let mut for_cases = shared.clone();
+            let cases = scope.spawn(move || search(&[ItemKind::SolvedCase], SIMILAR_CASES.max(VOTERS), &mut for_cases));
+            let guidance =
+                search(&[ItemKind::AnswerStandard, ItemKind::ResponseStrategy], GUIDANCE_DEPTH, &mut shared.clone());
+            // A panic in the other search is a bug: carry it on (the server answers 500).
+            let cases = cases.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (cases, guidance)
+        });
+        let (cases, guidance) = (cases?, guidance?);
 
         let category = predict_category(&masked, &guidance.hits, &cases.hits);
         let minor = Category::from_code(&category.minor).unwrap_or(Category::FaultRepair);
