@@ -266,7 +266,8 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
     if engine.has_dense() {
         methods.push(("dense".into(), Some(Retriever::Dense), None));
     }
-    if engine.has_graph() {
+    // A BEIR corpus has no entities, so nothing for the graph to link or expand.
+    if engine.has_graph() && matches!(dataset.corpus, Corpus::Records(_)) {
         methods.push(("graph".into(), Some(Retriever::Graph), None));
     }
     methods.push(("fused".into(), None, None));
