@@ -276,9 +276,16 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
         for k in [10.0, 30.0, 60.0, 100.0] {
             sweep_settings.push((format!("rrf k={k}"), None, Some(Fusion::Rrf { k })));
         }
-        for (lexical, dense, graph) in
-            [(1.0, 0.5, 0.5), (1.0, 1.0, 0.0), (1.0, 1.0, 0.5), (1.0, 1.0, 1.0), (1.0, 2.0, 0.5), (0.5, 1.0, 0.5)]
-        {
+        for (lexical, dense, graph) in [
+            (1.0, 0.5, 0.5),
+            (1.0, 0.3, 0.3),
+            (1.0, 0.5, 0.25),
+            (1.0, 0.25, 0.5),
+            (1.0, 0.35, 0.5),
+            (1.0, 1.0, 0.5),
+            (1.0, 1.0, 0.0),
+            (0.5, 1.0, 0.5),
+        ] {
             sweep_settings.push((
                 format!("weighted {lexical}/{dense}/{graph}"),
                 None,
