@@ -31,6 +31,12 @@ pub enum GraphError {
         /// The cap.
         cap: usize,
     },
+    /// The query nests brackets deeper than the parser may recurse.
+    #[error("the SPARQL query nests brackets deeper than {max} levels")]
+    TooDeep {
+        /// The deepest nesting allowed.
+        max: usize,
+    },
     /// An argument out of range or malformed (a date, an empty serial, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

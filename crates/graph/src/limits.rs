@@ -44,3 +44,7 @@ pub const SPARQL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SPARQL_RESULT_CAP: usize = 10_000;
 /// Longest SPARQL query text, in bytes.
 pub const MAX_SPARQL_QUERY_BYTES: usize = 64 * 1024;
+/// Deepest nesting of `{`, `(` and `[` a SPARQL query may have. The SPARQL parser is recursive:
+/// thousands of levels overflow the stack and abort the whole process, so the depth is checked
+/// before the query reaches it.
+pub const MAX_SPARQL_DEPTH: usize = 32;

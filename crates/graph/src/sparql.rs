@@ -19,7 +19,7 @@ use spargebra::{GraphUpdateOperation, Query, SparqlParser};
 
 use crate::error::{GraphError, Result};
 use crate::graph::Graph;
-use crate::limits::MAX_SPARQL_QUERY_BYTES;
+use crate::limits::{MAX_SPARQL_DEPTH, MAX_SPARQL_QUERY_BYTES};
 use crate::vocab::{CAT, DCTERMS, GK, GKA, RECORD, SKOS, XSD};
 
 /// Content type of SELECT and ASK answers.
@@ -60,6 +60,9 @@ pub fn sparql_with_syntax(
 ) -> Result<(&'static str, Vec<u8>)> {
     if query.len() > MAX_SPARQL_QUERY_BYTES {
         return Err(GraphError::InvalidArgument(format!("a SPARQL query is at most {MAX_SPARQL_QUERY_BYTES} bytes")));
+    }
+    if depth_exceeds(query, MAX_SPARQL_DEPTH) {
+        return Err(GraphError::TooDeep { max: MAX_SPARQL_DEPTH });
     }
     let parsed = guard_query(parse_read_only(query)?);
     let deadline = Instant::now() + timeout;
@@ -451,5 +454,89 @@ mod tests {
         assert_eq!(product.matches("__queryAlive").count(), 2, "{product}");
         let blank = guarded("SELECT * WHERE { ?a <http://p> _:x . _:x <http://q> ?c }");
         assert!(!blank.contains("__queryAlive"), "{blank}");
+    }
+}
+
+/// True when `{`, `(` and `[` outside string literals and comments nest deeper than `max`.
+/// Conservative: whatever it cannot place (a bracket in an IRI, a `#` not after whitespace) counts
+/// as code, which can only refuse a query, never let a deep one through to the parser.
+fn depth_exceeds(query: &str, max: usize) -> bool {
+    let chars: Vec<char> = query.chars().collect();
+    let tripled = |i: usize, c: char| chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            // A string: 'short', "short", '''long''' or """long""", with backslash escapes.
+            '"' | '\'' => {
+                let long = tripled(i, c);
+                i += if long { 3 } else { 1 };
+                while i < chars.len() {
+                    if chars[i] == '\\' {
+                        i += 2;
+                    } else if chars[i] == c && (!long || tripled(i, c)) {
+                        i += if long { 3 } else { 1 };
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            // An IRI (or a less-than): quotes inside it start no string; brackets still count.
+            '<' => {
+                i += 1;
+                while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '>' {
+                    if matches!(chars[i], '{' | '(' | '[') {
+                        depth += 1;
+                        if depth > max {
+                            return true;
+                        }
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            // A comment after whitespace runs to the end of the line.
+            '#' if i == 0 || chars[i - 1].is_whitespace() => {
+                while i < chars.len() && chars[i] != '\n' && chars[i] != '\r' {
+                    i += 1;
+                }
+                continue;
+            }
+            '{' | '(' | '[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            '}' | ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_brackets_outside_strings_and_comments() {
+        let query = "SELECT * WHERE { ?s ?p ?o FILTER((?o > 1) && (?o < 5)) OPTIONAL { ?s <urn:x#y> [ <urn:p> ?q ] } }";
+        assert!(!depth_exceeds(query, 3));
+        assert!(depth_exceeds(query, 2));
+        assert!(!depth_exceeds(r#"ASK { ?s ?p "((((((\"((((" }"#, 1));
+        assert!(!depth_exceeds("ASK { ?s ?p ?o } # ((((((((\n", 1));
+        assert!(!depth_exceeds("ASK { ?s ?p 'it''s ((((' }", 1));
+        assert!(depth_exceeds(&"{".repeat(5_000), MAX_SPARQL_DEPTH));
+        // What would hide brackets from a naive scanner: a quote in an IRI, a quote in a long string.
+        let deep = "(".repeat(40);
+        assert!(depth_exceeds(&format!("ASK {{ <urn:it's> ?p ?o FILTER{deep} }}"), MAX_SPARQL_DEPTH));
+        assert!(depth_exceeds(&format!("ASK {{ ?s ?p '''a'b''' FILTER{deep} }}"), MAX_SPARQL_DEPTH));
+        assert!(depth_exceeds(&format!(r#"ASK {{ ?s ?p "a\"" FILTER{deep} }}"#), MAX_SPARQL_DEPTH));
+        assert!(!depth_exceeds("ASK { ?s ?p ?o FILTER(?o<3) }", 2));
     }
 }

@@ -111,6 +111,7 @@ impl From<graph::GraphError> for ApiError {
             G::Refused { .. } => ErrorCode::SparqlRefused,
             G::Timeout { .. } => ErrorCode::SparqlTimeout,
             G::ResultCapExceeded { .. } => ErrorCode::TooManyResults,
+            G::TooDeep { .. } => ErrorCode::NestingTooDeep,
             _ => {
                 tracing::error!(error = %error, "graph query failed");
                 return ApiError::new(ErrorCode::Internal, "internal error; the server log has the details");
