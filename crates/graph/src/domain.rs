@@ -183,9 +183,11 @@ fn find_device(reader: &GraphReader<'_>, serial: &str) -> Result<Option<NamedNod
     Ok(None)
 }
 
-/// The serial number candidates in a QR payload, most explicit first: a JSON object's
-/// `sn`/`serial` field, a URL's `sn=`/`serial=` parameter, `SN:` / `SN=` labelled text, then
-/// every run of ASCII letters and digits of 6 to [`MAX_SERIAL_BYTES`] characters.
+/// The serial number candidates in a QR payload or a ticket, most explicit first: a JSON
+/// object's `sn`/`serial` field, a URL's `sn=`/`serial=` parameter, `SN:` / `SN=` labelled text,
+/// then every run of ASCII letters and digits of 6 to [`MAX_SERIAL_BYTES`] characters, each
+/// followed by the run without a leading `SN` when a serial was written straight after its label
+/// (`SNGKE2304A20782`).
 pub fn serial_candidates(payload: &str) -> Vec<String> {
     const KEYS: [&str; 6] = ["sn", "serial", "serial_no", "serialnumber", "s/n", "序列号"];
     let mut out: Vec<String> = Vec::new();
@@ -218,6 +220,11 @@ pub fn serial_candidates(payload: &str) -> Vec<String> {
         } else {
             if (6..=MAX_SERIAL_BYTES).contains(&run.len()) {
                 push(&run, &mut out);
+                if let Some(bare) = run.strip_prefix("SN").or_else(|| run.strip_prefix("sn"))
+                    && bare.len() >= 6
+                {
+                    push(bare, &mut out);
+                }
             }
             run.clear();
         }
@@ -230,8 +237,14 @@ pub fn device_by_qr(graph: &Graph, payload: &str, today: Date) -> Result<Option<
     if payload.len() > MAX_QR_PAYLOAD_BYTES {
         return Err(GraphError::InvalidArgument(format!("a QR payload is at most {MAX_QR_PAYLOAD_BYTES} bytes")));
     }
+    device_in_text(graph, payload, today)
+}
+
+/// The first device whose serial number stands in `text` (a ticket, a QR payload), trying the
+/// [`serial_candidates`] in order.
+pub fn device_in_text(graph: &Graph, text: &str, today: Date) -> Result<Option<DeviceReport>> {
     let reader = graph.read()?;
-    for candidate in serial_candidates(payload) {
+    for candidate in serial_candidates(text) {
         if let Some(device) = find_device(&reader, &candidate)? {
             return device_report(&reader, &device, today).map(Some);
         }
@@ -455,4 +468,18 @@ pub fn stale_items(graph: &Graph) -> Result<Vec<StaleItem>> {
     out.sort_by(|a, b| a.item.id.cmp(&b.item.id).then_with(|| a.cites.id.cmp(&b.cites.id)));
     out.truncate(MAX_LISTING);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_candidates;
+
+    #[test]
+    fn a_serial_glued_to_its_label_is_also_tried_without_it() {
+        assert_eq!(serial_candidates("报警（SNGKE2304A20782）"), ["SNGKE2304A20782", "GKE2304A20782"]);
+        assert_eq!(serial_candidates("sngke2304a20782"), ["sngke2304a20782", "gke2304a20782"]);
+        // Too short once the label is gone: only the run itself.
+        assert_eq!(serial_candidates("SNAB123"), ["SNAB123"]);
+        assert_eq!(serial_candidates("GKE2304A20782"), ["GKE2304A20782"]);
+    }
 }

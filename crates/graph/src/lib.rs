@@ -53,7 +53,7 @@ pub mod vocab;
 pub use date::Date;
 pub use domain::{
     ContractSummary, CustomerSummary, DeviceReport, ExpiringWarranty, HistoryEntry, Named, StaleItem, WarrantyState,
-    device_by_qr, device_by_serial, serial_candidates, stale_items, warranties_expiring,
+    device_by_qr, device_by_serial, device_in_text, serial_candidates, stale_items, warranties_expiring,
 };
 pub use error::{GraphError, Result};
 pub use expand::{Candidate, Expansion, GraphPath, PathStep, Seed, expand};

@@ -544,18 +544,7 @@ impl Engine {
             }
             return Ok(found);
         }
-        for candidate in graph::serial_candidates(normalized) {
-            // `SNGKE2304A20782`: a serial written straight after its label.
-            let bare = candidate.strip_prefix("SN").or_else(|| candidate.strip_prefix("sn"));
-            for form in std::iter::once(candidate.as_str()).chain(bare) {
-                if form.chars().any(|c| c.is_ascii_digit())
-                    && let Some(report) = graph::device_by_serial(graph, form, today)?
-                {
-                    return Ok(Some(report));
-                }
-            }
-        }
-        Ok(None)
+        Ok(graph::device_in_text(graph, normalized, today)?)
     }
 
     fn ticket_customer(
