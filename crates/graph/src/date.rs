@@ -46,10 +46,15 @@ impl Date {
         (year, month, day)
     }
 
+    /// The date `days` days after 1970-01-01 (before it, if negative).
+    pub fn from_days(days: i64) -> Date {
+        Date(days)
+    }
+
     /// Today in UTC, from the system clock.
     pub fn today() -> Date {
         let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Date((seconds / 86_400) as i64)
+        Date::from_days((seconds / 86_400) as i64)
     }
 
     /// Days from `self` to `later` (negative if `later` is earlier).

@@ -407,7 +407,7 @@ enum Operand {
 }
 
 /// A calendar date, comparable.
-type Date = (i64, u32, u32);
+type Date = graph::Date;
 
 /// One condition: `name` (one metadata name, or several whose values are pooled), an operator
 /// and a value.
@@ -509,7 +509,7 @@ fn scalar_date(value: &Value) -> Option<Date> {
         Value::String(s) => parse_date(s.trim()),
         Value::Number(n) => {
             let seconds = n.as_f64().filter(|f| f.is_finite() && (-1e12..=1e12).contains(f))?;
-            Some(civil_from_days((seconds / 86_400.0).floor() as i64))
+            Some(Date::from_days((seconds / 86_400.0).floor() as i64))
         }
         _ => None,
     }
@@ -521,35 +521,7 @@ fn parse_date(text: &str) -> Option<Date> {
     if !(rest.is_empty() || rest.starts_with(['T', 't', ' '])) {
         return None;
     }
-    let bytes = date.as_bytes();
-    if bytes[4] != b'-' || bytes[7] != b'-' {
-        return None;
-    }
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse::<u32>().ok()).flatten();
-    let (year, month, day) = (digits(&date[..4])?, digits(&date[5..7])?, digits(&date[8..])?);
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (1..=days_in_month).contains(&day).then_some((i64::from(year), month, day))
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> Date {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    Date::parse(date).ok()
 }
 
 impl Condition {
@@ -1160,9 +1132,11 @@ mod tests {
 
     #[test]
     fn dates_and_scores() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_635), (2026, 7, 1));
-        assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
+        assert_eq!(Date::from_days(0).to_string(), "1970-01-01");
+        assert_eq!(Date::from_days(20_635).to_string(), "2026-07-01");
+        assert_eq!(parse_date("2024-02-29").map(|d| d.to_string()).as_deref(), Some("2024-02-29"));
+        assert_eq!(parse_date("2024-02-29T08:00:00Z"), parse_date("2024-02-29"));
+        assert_eq!(parse_date("2024-+1-05"), None);
         assert_eq!(parse_date("2023-02-29"), None);
         assert_eq!(parse_date("2023-1-01"), None);
         assert_eq!(parse_date("是是是是是"), None);

@@ -302,7 +302,7 @@ pub fn validate_date(field: &str, date: &str) -> Result<(), FieldError> {
     let bad = || FieldError::new(field, format!("`{date}` is not a date of the form YYYY-MM-DD"));
     let parts: Vec<&str> = date.split('-').collect();
     let [y, m, d] = parts.as_slice() else { return Err(bad()) };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 || !date.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
         return Err(bad());
     }
     let (Ok(year), Ok(month), Ok(day)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) else {
@@ -404,6 +404,9 @@ mod tests {
         assert_eq!(item.validate().unwrap_err().field, "id");
         item.id = "kb-1".into();
         item.valid_until = Some("2026-02-30".into());
+        assert_eq!(item.validate().unwrap_err().field, "valid_until");
+        // A sign is not a digit, though `u32::from_str` takes one.
+        item.valid_until = Some("2026-+1-05".into());
         assert_eq!(item.validate().unwrap_err().field, "valid_until");
         item.valid_until = Some("2028-02-29".into());
         item.validate().expect("leap day is a date");
