@@ -8,6 +8,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use crate::latency::Latencies;
+
 /// What to send: `/v1/search` with `{q}` or `/v1/tickets/match` with `{text}`.
 #[derive(Debug, Clone, Copy)]
 pub enum Route {
@@ -32,7 +34,7 @@ pub fn run(base: &str, route: Route, key: Option<&str>, queries: &[String], roun
             }
             request.send()
         };
-        let mut micros = Vec::with_capacity(queries.len() * rounds.max(1));
+        let mut measured = Vec::with_capacity(queries.len() * rounds.max(1));
         let mut refused = 0usize;
         // One warm-up pass, then the measured rounds.
         for round in 0..=rounds.max(1) {
@@ -42,7 +44,7 @@ pub fn run(base: &str, route: Route, key: Option<&str>, queries: &[String], roun
                     send(text).await.with_context(|| format!("cannot reach {url}; is `gridkb serve` running?"))?;
                 let status = response.status();
                 response.bytes().await?;
-                let elapsed = started.elapsed().as_micros() as u64;
+                let elapsed = started.elapsed();
                 if status.as_u16() == 401 || status.as_u16() == 403 {
                     bail!("{url} answered {status}: pass an API key with --key");
                 }
@@ -51,25 +53,20 @@ pub fn run(base: &str, route: Route, key: Option<&str>, queries: &[String], roun
                     continue;
                 }
                 if round > 0 {
-                    micros.push(elapsed);
+                    measured.push(elapsed);
                 }
             }
         }
-        if micros.is_empty() {
+        if measured.is_empty() {
             bail!("no request succeeded");
         }
-        micros.sort_unstable();
-        let at = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
+        let latencies = Latencies::new(measured);
         println!(
             "POST {path} over HTTP, {} requests ({} queries x {} rounds, {refused} answered 4xx/5xx and not timed): \
-             p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            micros.len(),
+             {latencies}",
+            latencies.len(),
             queries.len(),
             rounds.max(1),
-            at(0.5),
-            at(0.95),
-            at(0.99),
-            at(1.0)
         );
         Ok(())
     })

@@ -15,6 +15,7 @@ use serde::Serialize;
 use store::{ItemKind, Record};
 
 use crate::eval::{Dataset, Query};
+use crate::latency::Latencies;
 
 #[derive(Debug, Default, Serialize)]
 pub struct MatchReport {
@@ -76,7 +77,7 @@ pub fn run(engine: &Engine, dataset: &Dataset, with_customer: bool) -> anyhow::R
             }
             Err(e) => return Err(e.into()),
         };
-        times.push(started.elapsed().as_secs_f64() * 1e3);
+        times.push(started.elapsed());
         let gold = &dataset.qrels[&query.id];
         let relevant = |id: &str| gold.get(id).is_some_and(|g| *g > 0.0);
         report.tickets += 1;
@@ -136,10 +137,9 @@ pub fn run(engine: &Engine, dataset: &Dataset, with_customer: bool) -> anyhow::R
         row.recall /= row.tickets.max(1) as f64;
         row.precision = predicted_as.get(category).map_or(0.0, |(all, right)| *right as f64 / (*all).max(1) as f64);
     }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times.get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1))).copied();
-    report.ms_p50 = at(0.5).unwrap_or(0.0);
-    report.ms_p99 = at(0.99).unwrap_or(0.0);
+    let times = Latencies::new(times);
+    report.ms_p50 = times.ms(0.5);
+    report.ms_p99 = times.ms(0.99);
     Ok(report)
 }
 

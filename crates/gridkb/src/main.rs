@@ -4,6 +4,7 @@
 mod bench_http;
 mod eval;
 mod eval_match;
+mod latency;
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -491,29 +492,24 @@ fn bench(data: &Path, model: &ModelArgs, target: BenchTarget, queries: &[String]
     for q in queries {
         run(q)?;
     }
-    let mut micros = Vec::with_capacity(queries.len() * rounds);
+    let mut measured = Vec::with_capacity(queries.len() * rounds);
     for _ in 0..rounds.max(1) {
         for q in queries {
             let started = Instant::now();
             run(q)?;
-            micros.push(started.elapsed().as_micros() as u64);
+            measured.push(started.elapsed());
         }
     }
-    micros.sort_unstable();
-    let at = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
+    let latencies = latency::Latencies::new(measured);
     let stats = engine.stats()?;
     let retrievers = engine.search(&SearchRequest { q: queries[0].clone(), ..SearchRequest::default() })?.retrievers;
     let what = if target == BenchTarget::Match { "ticket match" } else { "search" };
     println!(
-        "{what} ({}) over {} items, {} queries x {} rounds: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{what} ({}) over {} items, {} queries x {} rounds: {latencies}",
         retrievers.join(" + "),
         stats.indexed_items,
         queries.len(),
         rounds.max(1),
-        at(0.5),
-        at(0.95),
-        at(0.99),
-        at(1.0)
     );
     Ok(())
 }
