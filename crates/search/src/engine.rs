@@ -453,7 +453,7 @@ impl Engine {
         let started = Instant::now();
         let limit = request.validate(&self.limits)?;
         let masked = analysis::mask(&request.q).text;
-        let terms = self.analyzer.query_terms(&analysis::normalize(&masked));
+        let terms = self.query_terms(&masked);
         if terms.is_empty() && request.filters.is_empty() {
             return Err(Error::invalid(
                 "empty_query",
