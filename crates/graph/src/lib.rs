@@ -46,6 +46,7 @@ pub mod limits;
 mod linker;
 mod live;
 mod mapping;
+pub mod ontology;
 mod sparql;
 mod thesaurus;
 pub mod vocab;

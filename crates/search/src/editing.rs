@@ -309,7 +309,7 @@ fn head_item(state: &RecordState) -> Option<&Item> {
 }
 
 impl Engine {
-    fn catalogue_read<T>(&self, read: impl FnOnce(&Catalogue) -> T) -> Result<T> {
+    pub(crate) fn catalogue_read<T>(&self, read: impl FnOnce(&Catalogue) -> T) -> Result<T> {
         {
             let guard = self.catalogue.read().map_err(|_| self.poisoned())?;
             if let Some(catalogue) = guard.as_ref() {

@@ -243,3 +243,50 @@ fn a_thesaurus_edit_changes_segmentation_and_synonyms_without_a_restart() {
         hit.explanation
     );
 }
+
+#[test]
+fn an_entity_edit_reprojects_the_items_that_link_to_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Without the graph there is no entity linking nor synonym expansion: an item can match the
+    // new alias only through its own indexed copy of its linked entities' words.
+    let engine = Engine::open(
+        EngineOptions { data_dir: dir.path().to_path_buf(), graph: false, ..EngineOptions::default() },
+        &|_| {},
+    )
+    .expect("open engine");
+    engine.ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+    let lexical = |q: &str| {
+        let request =
+            SearchRequest { q: q.into(), retrievers: Some(vec![search::Retriever::Lexical]), ..Default::default() };
+        engine.search(&request).expect("search").hits.into_iter().map(|h| h.id).collect::<Vec<_>>()
+    };
+    assert!(!lexical("鸣镝失锁").contains(&"kb-tp-channel".to_string()));
+
+    let admin = search::EditContext {
+        actor: store::Actor { key_id: None, name: "test".into(), role: "admin".into(), org: None },
+        role: search::EditRole::Admin,
+        org: None,
+    };
+    let input: search::EntityInput = serde_json::from_value(serde_json::json!({
+        "class": "Fault", "label": "纵联通道中断",
+        "aliases": ["通道异常", "通道告警", "光纤通道中断", "鸣镝失锁"],
+        "links": {"product": ["pm-gkb-931a"]}
+    }))
+    .expect("input");
+    let outcome = engine.update_entity(&admin, "f-channel", 1, input.clone()).expect("update");
+    assert_eq!(outcome.entity.version, 2);
+    // The items linking to f-channel now carry its new alias.
+    assert!(lexical("鸣镝失锁").contains(&"kb-tp-channel".to_string()));
+    // A stale version is refused and changes nothing.
+    assert!(matches!(
+        engine.update_entity(&admin, "f-channel", 1, input.clone()),
+        Err(search::EditError::VersionConflict { current: 2, .. })
+    ));
+    // Relations come from the ontology.
+    let mut bad = input;
+    bad.links.insert("made_of".into(), vec!["pm-gkb-931a".into()]);
+    let Err(search::EditError::Invalid(field)) = engine.update_entity(&admin, "f-channel", 2, bad) else {
+        panic!("an unknown relation is refused");
+    };
+    assert_eq!(field.field, "links.made_of");
+}

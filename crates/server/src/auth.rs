@@ -294,6 +294,7 @@ pub fn required_role(route: Option<&str>) -> Access {
         "/v1/sparql" => Access::Role(Role::Editor),
         r if r == "/v1/items" || r.starts_with("/v1/items/") => Access::Role(Role::Editor),
         "/v1/audit" => Access::Role(Role::Reviewer),
+        r if r == "/v1/entities" || r.starts_with("/v1/entities/") => Access::Role(Role::Editor),
         _ => Access::Role(Role::Admin),
     }
 }

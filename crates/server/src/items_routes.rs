@@ -21,7 +21,7 @@ pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 500;
 
 /// What an editor's request acts as, or 403 for a reader.
-fn edit_context(principal: &Principal) -> Result<EditContext, ApiError> {
+pub(crate) fn edit_context(principal: &Principal) -> Result<EditContext, ApiError> {
     let role = match principal.role {
         Role::Agent | Role::Bot => {
             return Err(ApiError::new(
@@ -48,21 +48,21 @@ fn edit_context(principal: &Principal) -> Result<EditContext, ApiError> {
     })
 }
 
-fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(crate) fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(id) =
         path.map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "the item id in the path is not valid UTF-8"))?;
     if store::record::validate_id("id", &id).is_err() {
-        return Err(ApiError::new(ErrorCode::NotFound, "no item with that id (ids use A-Z a-z 0-9 . _ : -)"));
+        return Err(ApiError::new(ErrorCode::NotFound, "nothing with that id (ids use A-Z a-z 0-9 . _ : -)"));
     }
     Ok(id)
 }
 
-fn etag(version: u32) -> HeaderValue {
+pub(crate) fn etag(version: u32) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
 /// The version an `If-Match` header names: `"7"`, `W/"7"` or `7`.
-fn if_match(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or_default().trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');

@@ -5,6 +5,7 @@
 //! searches on the blocking pool behind a bounded queue.
 
 pub mod auth;
+mod entity_routes;
 pub mod error;
 mod extract;
 mod graph_routes;

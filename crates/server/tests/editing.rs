@@ -371,3 +371,68 @@ async fn the_editors_workspace_end_to_end() {
     );
     server.stop().await;
 }
+
+fn linked_ids(answer: &Value) -> Vec<String> {
+    answer["linked"].as_array().into_iter().flatten().filter_map(|l| l["id"].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_edits_are_live_at_once_and_checked_against_the_ontology() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = create_keys(dir.path());
+    let engine = open_engine(dir.path(), true).await;
+    let server = serve(dir.path(), engine.clone()).await;
+    let entity_url = server.url("/v1/entities/f-channel");
+
+    // Autocomplete for links: labels that start with the words first.
+    let found = get(&server.url("/v1/entities?class=Fault&q=纵联"), &keys.editor).await;
+    assert_eq!(found.body["entities"][0]["id"], "f-channel", "{}", found.body);
+    assert_eq!(get(&server.url("/v1/entities?q=纵联"), &keys.agent).await.status, StatusCode::FORBIDDEN);
+    let read = get(&entity_url, &keys.editor).await;
+    assert_eq!((read.status, read.etag.as_deref()), (StatusCode::OK, Some("\"1\"")));
+    assert_eq!(read.body["links"]["product"][0]["label"], "GKB-931A 超高压线路保护装置");
+
+    // A new alias is linked in the very next ticket.
+    let ticket = json!({"text": "站里保护屏上的尾纤灯一直闪，怎么处理"});
+    let before = call(Method::POST, &server.url("/v1/tickets/match"), &keys.agent, Some(ticket.clone()), None).await;
+    assert!(!linked_ids(&before.body).contains(&"f-channel".to_string()), "{}", before.body);
+    let mut entity = read.body["record"].clone();
+    entity.as_object_mut().expect("object").remove("version");
+    entity["aliases"].as_array_mut().expect("aliases").push(json!("尾纤灯一直闪"));
+    let updated = call(Method::PUT, &entity_url, &keys.editor, Some(entity.clone()), Some("\"1\"")).await;
+    assert_eq!((updated.status, updated.etag.as_deref()), (StatusCode::OK, Some("\"2\"")), "{}", updated.body);
+    let after = call(Method::POST, &server.url("/v1/tickets/match"), &keys.agent, Some(ticket), None).await;
+    assert!(linked_ids(&after.body).contains(&"f-channel".to_string()), "{}", after.body);
+    let stale = call(Method::PUT, &entity_url, &keys.editor2, Some(entity.clone()), Some("\"1\"")).await;
+    assert_eq!((stale.status, stale.body["current_version"].as_u64()), (StatusCode::CONFLICT, Some(2)));
+
+    // The ontology decides the relations and what they may point at.
+    let mut bad = entity.clone();
+    bad["links"] = json!({"made_of": ["pm-gkb-931a"]});
+    let refused = call(Method::PUT, &entity_url, &keys.editor, Some(bad), Some("\"2\"")).await;
+    assert_eq!(
+        (refused.status, refused.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("links.made_of"))
+    );
+    let model = json!({"id": "pm-new", "class": "ProductModel", "label": "GKB-999 测试型号", "links": {"line": ["f-ct-break"]}});
+    let wrong_range = call(Method::POST, &server.url("/v1/entities"), &keys.editor, Some(model), None).await;
+    assert_eq!(wrong_range.body["field"], "links.line[0]", "{}", wrong_range.body);
+    let model = json!({"id": "pm-new", "class": "ProductModel", "label": "GKB-999 测试型号", "aliases": ["999保护"], "links": {"line": ["pl-line-prot"]}});
+    let created = call(Method::POST, &server.url("/v1/entities"), &keys.editor, Some(model), None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    // The organisation tree decides scopes: only an admin changes it.
+    let org = json!({"id": "org-p03", "class": "Organisation", "label": "新省", "links": {"parent": ["org-hq"]}});
+    let by_editor = call(Method::POST, &server.url("/v1/entities"), &keys.reviewer, Some(org.clone()), None).await;
+    assert_eq!(by_editor.body["code"], "out_of_scope");
+    assert_eq!(
+        call(Method::POST, &server.url("/v1/entities"), &keys.admin, Some(org), None).await.status,
+        StatusCode::CREATED
+    );
+
+    let audit = get(&server.url("/v1/audit?item=f-channel"), &keys.admin).await;
+    assert_eq!(audit.body["entries"][0]["action"], "update");
+    assert_eq!(audit.body["entries"][0]["actor"]["name"], "city editor");
+    let versions = get(&server.url("/v1/entities/f-channel/versions"), &keys.editor).await;
+    assert_eq!(versions.body["versions"].as_array().map(Vec::len), Some(2));
+    server.stop().await;
+}
