@@ -1,0 +1,47 @@
+// Chinese names of the API's codes (presentation only; the codes and their meaning are the
+// server's: docs/schema.md).
+export const KIND_LABELS = {
+  technical_point: '技术要点',
+  answer_standard: '应答规范',
+  response_strategy: '应对策略',
+  solved_case: '解决案例',
+  product_doc: '产品文档',
+  business_rule: '业务规则',
+  regulation: '法规标准',
+  contract_info: '合同信息',
+  customer_info: '客户信息',
+  fulfilment_info: '履约信息',
+}
+
+export const CATEGORY_LABELS = {
+  service_complaint: '服务投诉',
+  quality_complaint: '质量投诉',
+  fault_repair: '故障报修',
+  service_request: '服务申请',
+  consultation: '业务咨询',
+  suggestion: '建议',
+  opinion: '意见',
+  praise: '表扬',
+  complaint: '投诉',
+  other: '其他诉求',
+}
+
+export const RETRIEVER_LABELS = { lexical: '关键词', dense: '语义', graph: '图谱' }
+
+export const RELATION_LABELS = {
+  line: '产品线',
+  model: '型号',
+  component: '部件',
+  fault: '故障',
+  cause: '原因',
+  solution: '处理方法',
+  product: '产品',
+  contract: '合同',
+  customer: '客户',
+  case: '案例',
+  broader: '上位',
+  narrower: '下位',
+}
+
+export const kindLabel = (code) => KIND_LABELS[code] || code
+export const categoryLabel = (code) => CATEGORY_LABELS[code] || code
