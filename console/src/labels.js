@@ -28,6 +28,39 @@ export const CATEGORY_LABELS = {
 
 export const RETRIEVER_LABELS = { lexical: '关键词', dense: '语义', graph: '图谱' }
 
+export const CLASS_LABELS = {
+  ProductLine: '产品线',
+  ProductModel: '设备型号',
+  Component: '部件',
+  Fault: '故障',
+  Cause: '原因',
+  Solution: '处理方法',
+  Case: '案例',
+  Device: '设备',
+  Contract: '合同',
+  Customer: '客户',
+  Concept: '概念',
+  Organisation: '单位',
+}
+
+// The corpus's id prefixes (docs/schema.md), to name the class of a graph-path node the response
+// did not label.
+const ID_PREFIX_CLASSES = {
+  pl: 'ProductLine',
+  pm: 'ProductModel',
+  comp: 'Component',
+  f: 'Fault',
+  cause: 'Cause',
+  sol: 'Solution',
+  case: 'Case',
+  dev: 'Device',
+  ct: 'Contract',
+  cust: 'Customer',
+  c: 'Concept',
+  org: 'Organisation',
+}
+export const classOfId = (id) => ID_PREFIX_CLASSES[String(id).split('-')[0]] || null
+
 export const RELATION_LABELS = {
   line: '产品线',
   model: '型号',

@@ -3,10 +3,13 @@
 const ENTITIES = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#x27;': "'", '&#x2F;': '/' }
 const unescape = (s) => s.replace(/&(amp|lt|gt|quot|#39|#x27|#x2F);/g, (m) => ENTITIES[m] || m)
 
-/** A server snippet (HTML-escaped, matches in `<em>`) as `[{text, hit}]`, drawn without v-html. */
+/** A server snippet (HTML-escaped, matches in `<em>`) as `[{text, hit}]`, drawn without v-html.
+ * Markdown emphasis markers (`**`) in the item text are dropped: the snippet is shown as text. */
 export function snippetSegments(snippet) {
   const out = []
-  const parts = String(snippet || '').split(/(<em>|<\/em>)/)
+  const parts = String(snippet || '')
+    .replace(/\*\*/g, '')
+    .split(/(<em>|<\/em>)/)
   let hit = false
   for (const part of parts) {
     if (part === '<em>') hit = true
