@@ -4,6 +4,8 @@
 // from `echarts/core` inside the dashboard only. The output (dist/) is embedded into the gridkb
 // binary by crates/server/build.rs; every text file over 1 KB gets a .gz beside it that the server
 // sends to browsers that accept gzip.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
@@ -11,20 +13,21 @@ import AutoImport from 'unplugin-auto-import/vite'
 import Components from 'unplugin-vue-components/vite'
 import { ElementPlusResolver } from 'unplugin-vue-components/resolvers'
 
+// After the bundle is written (Vite rewrites chunks until then: compressing earlier would keep
+// placeholders such as __VITE_PRELOAD__), gzip every text file over 1 KB beside itself.
 function precompress() {
   return {
     name: 'gridkb-precompress',
     apply: 'build',
     enforce: 'post',
-    generateBundle(_options, bundle) {
-      const packed = []
-      for (const [name, file] of Object.entries(bundle)) {
+    writeBundle(options, bundle) {
+      for (const name of Object.keys(bundle)) {
         if (!/\.(js|css|svg|json)$/.test(name)) continue
-        const source = Buffer.from(file.type === 'chunk' ? file.code : file.source)
+        const path = join(options.dir, name)
+        const source = readFileSync(path)
         if (source.length < 1024) continue
-        packed.push([name, gzipSync(source, { level: 9 })])
+        writeFileSync(`${path}.gz`, gzipSync(source, { level: 9 }))
       }
-      for (const [name, gz] of packed) this.emitFile({ type: 'asset', fileName: `${name}.gz`, source: gz })
     },
   }
 }

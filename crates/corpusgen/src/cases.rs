@@ -583,6 +583,7 @@ fn case_item(case: &Case, text: CaseText, authored: &Authored, world: &World, co
         status: Status::Published,
         version: 1,
         valid_until: None,
+        review_by: None,
         superseded_by: None,
         source: Some(SOURCE.into()),
     }
@@ -713,6 +714,7 @@ pub fn contract_items(world: &World, authored: &Authored, corpus_date: Date) -> 
                 status: Status::Published,
                 version: 1,
                 valid_until: Some(k.warranty_end.to_string()),
+                review_by: None,
                 superseded_by: None,
                 source: Some(SOURCE.into()),
             }
@@ -802,6 +804,7 @@ pub fn customer_items(world: &World, authored: &Authored, corpus_date: Date) -> 
                 status: Status::Published,
                 version: 1,
                 valid_until: None,
+                review_by: None,
                 superseded_by: None,
                 source: Some(SOURCE.into()),
             }
@@ -908,6 +911,7 @@ pub fn fulfilment_items(seed: u64, world: &World, authored: &Authored) -> Vec<It
                 status: Status::Published,
                 version: 1,
                 valid_until: None,
+                review_by: None,
                 superseded_by: None,
                 source: Some(SOURCE.into()),
             }

@@ -246,6 +246,7 @@ fn read_beir_corpus(path: &Path) -> anyhow::Result<(Vec<Record>, HashMap<String,
             status: Status::Published,
             version: 1,
             valid_until: None,
+            review_by: None,
             superseded_by: None,
             source: Some(format!("beir:{original}")),
         };

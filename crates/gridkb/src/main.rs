@@ -92,9 +92,14 @@ enum KeysCommand {
     Create {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
-        /// agent or bot (read), editor (also SPARQL and editing), admin (everything).
+        /// agent or bot (read published items), editor (also SPARQL and editing within --org),
+        /// reviewer (also approve / reject / retire / restore within --org), admin (everything).
         #[arg(long, value_parser = |s: &str| s.parse::<server::auth::Role>())]
         role: server::auth::Role,
+        /// The organisation the key acts for (an Organisation id such as org-p01): editors and
+        /// reviewers may change items owned by it or by a unit below it.
+        #[arg(long)]
+        org: Option<String>,
         /// Who or what the key is for (at most 200 characters).
         #[arg(long)]
         note: Option<String>,
@@ -177,6 +182,9 @@ enum Command {
         /// (names as in crates/search/src/limits.rs; unnamed limits keep their defaults).
         #[arg(long, env = "GRIDKB_LIMITS")]
         limits: Option<PathBuf>,
+        /// Let the last author of an item approve it (off by default: the four-eyes rule).
+        #[arg(long, env = "GRIDKB_NO_FOUR_EYES")]
+        no_four_eyes: bool,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -264,9 +272,9 @@ fn main() -> anyhow::Result<()> {
                 None => bench(&data, &model, target, &queries, rounds),
             }
         }
-        Command::Serve { data, addr, corpus, limits, model } => {
+        Command::Serve { data, addr, corpus, limits, no_four_eyes, model } => {
             let limits = read_limits(limits.as_deref())?;
-            serve(data, addr, corpus, limits, model)
+            serve(data, addr, corpus, limits, !no_four_eyes, model)
         }
         Command::Embed { model, passages } => embed_stdin(model, passages),
         Command::Eval {
@@ -547,6 +555,7 @@ fn serve(
     addr: SocketAddr,
     corpus: Option<PathBuf>,
     limits: Limits,
+    four_eyes: bool,
     model: ModelArgs,
 ) -> anyhow::Result<()> {
     let keys = server::keys::KeyStore::open(&data).context("cannot read the API keys")?;
@@ -581,6 +590,7 @@ fn serve(
                 model: model.choice(),
                 limits,
                 graph_load: GraphLoad::Background,
+                four_eyes,
                 ..EngineOptions::default()
             })?;
             if engine.store().is_empty()? {
@@ -791,8 +801,8 @@ fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
 fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
     use server::keys;
     match command {
-        KeysCommand::Create { data, role, note } => {
-            let new = keys::create(&data, role, note.as_deref())?;
+        KeysCommand::Create { data, role, org, note } => {
+            let new = keys::create(&data, role, org.as_deref(), note.as_deref())?;
             eprintln!(
                 "created API key {} (role {}) in {}; it is shown only now: store it in a secret manager",
                 new.record.id,
@@ -818,9 +828,10 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
                 };
                 writeln!(
                     out,
-                    "{:<12} {:<7} created {}  {:<18} {}",
+                    "{:<12} {:<8} {:<16} created {}  {:<18} {}",
                     key.id,
                     key.role,
+                    key.org.as_deref().unwrap_or("-"),
                     key.created,
                     state,
                     key.note.as_deref().unwrap_or("")

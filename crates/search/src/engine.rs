@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use analysis::Analyzer;
@@ -49,6 +49,8 @@ pub struct EngineOptions {
     /// A background graph load starts only when this gate opens (tests use it to search while
     /// the graph is loading).
     pub graph_gate: Option<graph::LoadGate>,
+    /// The four-eyes rule: the last author of an item may not approve it.
+    pub four_eyes: bool,
 }
 
 /// When the knowledge graph is loaded (it takes about 1.5 s on the full demo corpus).
@@ -85,6 +87,7 @@ impl Default for EngineOptions {
             graph: true,
             graph_load: GraphLoad::Blocking,
             graph_gate: None,
+            four_eyes: true,
         }
     }
 }
@@ -143,7 +146,7 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub struct Engine {
     /// Shared with the background graph loader.
-    store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     lexical: LexicalIndex,
     dense: Option<Dense>,
     /// Why there is no dense retrieval, when there is none.
@@ -157,6 +160,10 @@ pub struct Engine {
     data_dir: PathBuf,
     /// One writer at a time: held across a store write and the catch-up that follows it.
     writer: Mutex<()>,
+    /// The editors' catalogue, built on first use and kept caught up by every write.
+    pub(crate) catalogue: RwLock<Option<crate::catalogue::Catalogue>>,
+    /// See [`EngineOptions::four_eyes`].
+    pub(crate) four_eyes: bool,
 }
 
 impl Engine {
@@ -208,6 +215,8 @@ impl Engine {
             limits: options.limits,
             data_dir: options.data_dir,
             writer: Mutex::new(()),
+            catalogue: RwLock::new(None),
+            four_eyes: options.four_eyes,
         };
         let guard = engine.write_lock()?;
         engine.catch_up(&guard, progress)?;
@@ -227,11 +236,15 @@ impl Engine {
         &self.store
     }
 
-    fn write_lock(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
-        self.writer.lock().map_err(|_| Error::DataDir {
+    pub(crate) fn write_lock(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        self.writer.lock().map_err(|_| self.poisoned())
+    }
+
+    pub(crate) fn poisoned(&self) -> Error {
+        Error::DataDir {
             path: self.data_dir.display().to_string(),
             message: "a previous write panicked; restart to recover from the store".into(),
-        })
+        }
     }
 
     /// Writes validated records durably, then updates every projection before returning.
@@ -271,7 +284,14 @@ impl Engine {
             // While the graph loads in the background this leaves the change to the loader.
             graph.catch_up(&self.store)?;
         }
+        let batch = self.limits.ingest_batch;
+        self.catalogue_update(|c| c.catch_up(&self.store, batch).map(|_| ()))?;
         self.catch_up_lexical(writer, progress)
+    }
+
+    /// [`Engine::catch_up`] for a write path that holds the lock and reports no progress.
+    pub(crate) fn catch_up_locked(&self, writer: &std::sync::MutexGuard<'_, ()>) -> Result<u64> {
+        self.catch_up(writer, &|_| {})
     }
 
     fn catch_up_lexical(&self, _writer: &std::sync::MutexGuard<'_, ()>, progress: &dyn Fn(Progress)) -> Result<u64> {
@@ -292,15 +312,30 @@ impl Engine {
         while applied < last {
             let changes = self.store.changes_since(applied, self.limits.ingest_batch)?;
             let Some(newest) = changes.last().map(|c| c.seq) else { break };
-            let ids: BTreeSet<&str> = changes.iter().map(|c| c.id.as_str()).collect();
-            let current = self.store.get_many(ids.iter().copied())?;
+            let mut ids: BTreeSet<String> = changes.iter().map(|c| c.id.clone()).collect();
+            let current = self.store.get_many(ids.iter().map(String::as_str))?;
+            let entities: BTreeSet<String> = ids
+                .iter()
+                .zip(&current)
+                .filter(|(_, s)| s.as_ref().is_none_or(|s| matches!(s.record, Record::Entity(_))))
+                .map(|(id, _)| id.clone())
+                .collect();
+            // Items carry their linked entities' labels and aliases: re-project the items that
+            // link to a changed entity so that they match its new words.
+            let relinked = if entities.is_empty() { Vec::new() } else { self.items_linking(&entities)? };
+            let current = if relinked.iter().all(|id| ids.contains(id)) {
+                current
+            } else {
+                ids.extend(relinked);
+                self.store.get_many(ids.iter().map(String::as_str))?
+            };
             let mut items = Vec::new();
             let mut deletes = Vec::new();
             for (id, stored) in ids.iter().zip(current) {
                 match stored.map(|s| s.record) {
                     Some(Record::Item(item)) => items.push(item),
                     // Entities are not searchable documents; an id that became one, or vanished, goes.
-                    _ => deletes.push(*id),
+                    _ => deletes.push(id.as_str()),
                 }
             }
             self.lexical.apply(&self.index_docs(items)?, &deletes, newest)?;

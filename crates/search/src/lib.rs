@@ -5,7 +5,9 @@
 //! projection catches up from the store's change log; a projection never holds a write the
 //! store does not.
 
+mod catalogue;
 mod dense;
+pub mod editing;
 mod engine;
 pub mod fusion;
 pub mod limits;
@@ -13,7 +15,9 @@ pub mod rag;
 mod request;
 pub mod ticket;
 
+pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use dense::DenseStatus;
+pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use fusion::{Fusion, Retriever};
 pub use lexical::FilterField;

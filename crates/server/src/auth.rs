@@ -7,11 +7,16 @@
 //! | role            | may call                                                                      |
 //! |-----------------|-------------------------------------------------------------------------------|
 //! | `agent`, `bot`  | search, ticket matching, retrieval (`/v1/retrieve`, Dify `/retrieval`), devices, warranties |
-//! | `editor`        | the above, SPARQL, stale items, and the write routes under `/v1/items`        |
+//! | `editor`        | the above, SPARQL, stale items, and the write routes under `/v1/items` within the key's organisation |
+//! | `reviewer`      | the above, approve / reject / retire / restore within the key's organisation, `/v1/audit` |
 //! | `admin`         | everything, including `/metrics` and any route not listed in [`required_role`] |
 //!
+//! Agents and bots also read `GET /v1/items/{id}` and `/v1/me`, and are served published items only
+//! on every route: a `status` filter asking for others is refused.
+//!
 //! `/healthz`, `/readyz`, `/openapi.json` and the web console's pages and files
-//! ([`crate::console::is_console_route`]: the page is public, its API calls carry the key) are open. A missing or invalid key answers 401
+//! ([`crate::console::is_console_route`]: the page is public, its API calls carry the key) are
+//! open. A missing or invalid key answers 401
 //! `unauthorized`; a valid key whose role is too small answers 403 `forbidden`.
 //!
 //! When the data directory has no key at all, the API is open only if the server was told so
@@ -46,24 +51,28 @@ use crate::keys::KeyStore;
 use crate::{ApiError, AppState, ErrorCode};
 
 /// What a key may do. `agent` (a service-centre agent's desk) and `bot` (a chatbot backend such
-/// as Dify) are readers with the same rights; `editor` adds the graph and editing; `admin` all.
+/// as Dify) are readers with the same rights and see published items only; `editor` adds the
+/// graph and editing within the key's organisation; `reviewer` adds approving, rejecting,
+/// retiring and restoring there; `admin` all, everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Agent,
     Bot,
     Editor,
+    Reviewer,
     Admin,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Agent, Role::Bot, Role::Editor, Role::Admin];
+    pub const ALL: [Role; 5] = [Role::Agent, Role::Bot, Role::Editor, Role::Reviewer, Role::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Agent => "agent",
             Role::Bot => "bot",
             Role::Editor => "editor",
+            Role::Reviewer => "reviewer",
             Role::Admin => "admin",
         }
     }
@@ -72,8 +81,14 @@ impl Role {
         match self {
             Role::Agent | Role::Bot => 1,
             Role::Editor => 2,
-            Role::Admin => 3,
+            Role::Reviewer => 3,
+            Role::Admin => 4,
         }
+    }
+
+    /// Agents and bots: they are served published items only, whatever they ask for.
+    pub fn is_reader(self) -> bool {
+        self.level() == 1
     }
 
     /// True when this role may call a route that requires `required`.
@@ -90,7 +105,7 @@ impl fmt::Display for Role {
 
 /// A role name that is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; use agent, bot, editor or admin")]
+#[error("unknown role `{0}`; use agent, bot, editor, reviewer or admin")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -110,6 +125,17 @@ pub struct Principal {
     /// The key's public id; `None` when the server runs without keys (loopback development).
     pub key_id: Option<String>,
     pub role: Role,
+    /// The organisation the key belongs to (`gridkb keys create --org`).
+    pub org: Option<String>,
+    /// The key's note, or its id: how the audit trail names the caller.
+    pub name: String,
+}
+
+impl Principal {
+    /// The caller of a server that runs without keys (loopback development): an admin.
+    pub fn open() -> Principal {
+        Principal { key_id: None, role: Role::Admin, org: None, name: "local".to_string() }
+    }
 }
 
 /// Why a request was refused.
@@ -201,20 +227,24 @@ pub(crate) type AuthSlot = OnceLock<Auth>;
 /// This is the one check every protected route goes through (the middleware calls it; routes
 /// that answer in another error shape, like Dify's `/retrieval`, call it themselves).
 pub fn check(state: &AppState, headers: &HeaderMap, required: Role) -> Result<Principal, AuthFailure> {
-    let open = Principal { key_id: None, role: Role::Admin };
     let Some(auth) = state.inner.auth.get() else {
-        return Ok(open);
+        return Ok(Principal::open());
     };
     let keys = auth.store.current().map_err(|_| AuthFailure::Unavailable)?;
     if keys.is_empty() && auth.open_without_keys {
-        return Ok(open);
+        return Ok(Principal::open());
     }
     let key = presented_key(headers)?;
-    let (id, role) = keys.verify(key).ok_or(AuthFailure::InvalidKey)?;
-    if !role.allows(required) {
-        return Err(AuthFailure::Forbidden { role, required });
+    let found = keys.verify(key).ok_or(AuthFailure::InvalidKey)?;
+    if !found.role.allows(required) {
+        return Err(AuthFailure::Forbidden { role: found.role, required });
     }
-    Ok(Principal { key_id: Some(id.to_string()), role })
+    Ok(Principal {
+        key_id: Some(found.id.to_string()),
+        role: found.role,
+        org: found.org.map(str::to_string),
+        name: found.note.unwrap_or(found.id).to_string(),
+    })
 }
 
 /// The key of `Authorization: Bearer <key>`, else of `X-Api-Key: <key>`.
@@ -262,8 +292,11 @@ pub fn required_role(route: Option<&str>) -> Access {
         "/retrieval" => Access::HandlerChecks,
         "/v1/search" | "/v1/retrieve" | "/v1/devices/{serial}" | "/v1/warranties/expiring" => Access::Role(Role::Bot),
         "/v1/tickets/match" => Access::Role(Role::Bot),
+        // Readers get published items only; the handler refuses them every write.
+        "/v1/me" | "/v1/items/{id}" => Access::Role(Role::Bot),
         "/v1/sparql" => Access::Role(Role::Editor),
         r if r == "/v1/items" || r.starts_with("/v1/items/") => Access::Role(Role::Editor),
+        "/v1/audit" => Access::Role(Role::Reviewer),
         _ => Access::Role(Role::Admin),
     }
 }
@@ -307,11 +340,13 @@ mod tests {
         assert_eq!("Editor".parse::<Role>(), Ok(Role::Editor));
         assert_eq!(
             "superuser".parse::<Role>().map_err(|e| e.to_string()),
-            Err("unknown role `superuser`; use agent, bot, editor or admin".to_string())
+            Err("unknown role `superuser`; use agent, bot, editor, reviewer or admin".to_string())
         );
         assert!(Role::Agent.allows(Role::Bot) && Role::Bot.allows(Role::Agent));
         assert!(!Role::Agent.allows(Role::Editor) && Role::Admin.allows(Role::Editor));
         assert!(!Role::Editor.allows(Role::Admin));
+        assert!(Role::Reviewer.allows(Role::Editor) && !Role::Editor.allows(Role::Reviewer));
+        assert!(Role::Agent.is_reader() && Role::Bot.is_reader() && !Role::Editor.is_reader());
         for role in Role::ALL {
             assert_eq!(role.to_string().parse::<Role>(), Ok(role));
             assert_eq!(serde_json::to_value(role).ok(), Some(serde_json::Value::String(role.to_string())));

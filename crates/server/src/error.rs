@@ -28,6 +28,20 @@ pub enum ErrorCode {
     NoGraph,
     Unauthorized,
     Forbidden,
+    /// The key's organisation does not cover the item (分级负责).
+    OutOfScope,
+    /// The four-eyes rule: the last author may not approve.
+    FourEyes,
+    /// A field breaks the schema; `field` names it.
+    ValidationFailed,
+    /// `If-Match` names a version that is no longer the current one.
+    VersionConflict,
+    /// Create with an id that exists.
+    AlreadyExists,
+    /// The lifecycle does not allow the action from the item's status.
+    InvalidState,
+    /// A write without `If-Match`.
+    PreconditionRequired,
     NotFound,
     MethodNotAllowed,
     NotReady,
@@ -55,7 +69,10 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden | ErrorCode::OutOfScope | ErrorCode::FourEyes => StatusCode::FORBIDDEN,
+            ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::VersionConflict | ErrorCode::AlreadyExists | ErrorCode::InvalidState => StatusCode::CONFLICT,
+            ErrorCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::NotReady | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,11 +98,43 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// The field at fault (`validation_failed`), as a path such as `products[2]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The current version (`version_conflict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u32>,
+    /// Who saved the current version (`version_conflict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_by: Option<String>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError { code, message: message.into(), field: None, current_version: None, saved_by: None }
+    }
+}
+
+impl From<search::EditError> for ApiError {
+    fn from(error: search::EditError) -> Self {
+        use search::EditError as E;
+        let message = error.to_string();
+        match error {
+            E::NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
+            E::AlreadyExists(_) => ApiError::new(ErrorCode::AlreadyExists, message),
+            E::VersionConflict { current, saved_by, .. } => ApiError {
+                current_version: Some(current),
+                saved_by: Some(saved_by),
+                ..ApiError::new(ErrorCode::VersionConflict, message)
+            },
+            E::Invalid(field) => {
+                ApiError { field: Some(field.field.clone()), ..ApiError::new(ErrorCode::ValidationFailed, message) }
+            }
+            E::OutOfScope(_) => ApiError::new(ErrorCode::OutOfScope, message),
+            E::InvalidState(_) => ApiError::new(ErrorCode::InvalidState, message),
+            E::FourEyes => ApiError::new(ErrorCode::FourEyes, message),
+            E::Engine(e) => ApiError::from(e),
+        }
     }
 }
 

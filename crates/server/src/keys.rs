@@ -66,6 +66,8 @@ pub enum KeyError {
     UnknownId { id: String, path: PathBuf },
     #[error("the note is longer than {MAX_NOTE_CHARS} characters")]
     NoteTooLong,
+    #[error("the organisation must be an id such as org-p01 (letters, digits, . _ : -)")]
+    BadOrg,
     #[error("cannot draw random bytes from the operating system: {0}")]
     Random(String),
 }
@@ -75,6 +77,10 @@ pub enum KeyError {
 pub struct KeyRecord {
     pub id: String,
     pub role: Role,
+    /// The organisation (an `Organisation` entity id such as `org-p01`) whose items the key may
+    /// edit or review, with everything below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
     /// `YYYY-MM-DD`, UTC.
     pub created: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,11 +133,16 @@ pub fn list(data_dir: &Path) -> Result<Vec<KeyRecord>, KeyError> {
     read_file(&keys_path(data_dir))
 }
 
-/// Creates a key of `role`, stores its hash and returns it (the only time it is seen).
-pub fn create(data_dir: &Path, role: Role, note: Option<&str>) -> Result<NewKey, KeyError> {
+/// Creates a key of `role` (belonging to `org`, when given), stores its hash and returns it (the
+/// only time it is seen).
+pub fn create(data_dir: &Path, role: Role, org: Option<&str>, note: Option<&str>) -> Result<NewKey, KeyError> {
     let note = note.map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
     if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
         return Err(KeyError::NoteTooLong);
+    }
+    let org = org.map(str::trim).filter(|o| !o.is_empty()).map(str::to_string);
+    if org.as_ref().is_some_and(|o| store::record::validate_id("org", o).is_err()) {
+        return Err(KeyError::BadOrg);
     }
     fs::create_dir_all(data_dir).map_err(|source| KeyError::Io {
         action: "create the data directory",
@@ -151,6 +162,7 @@ pub fn create(data_dir: &Path, role: Role, note: Option<&str>) -> Result<NewKey,
     let record = KeyRecord {
         id,
         role,
+        org,
         created: today(),
         note,
         revoked: false,
@@ -191,8 +203,19 @@ pub struct KeySet {
 
 struct Entry {
     role: Role,
+    org: Option<String>,
+    note: Option<String>,
     revoked: bool,
     hash: [u8; 32],
+}
+
+/// What a verified key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyInfo<'a> {
+    pub id: &'a str,
+    pub role: Role,
+    pub org: Option<&'a str>,
+    pub note: Option<&'a str>,
 }
 
 impl fmt::Debug for KeySet {
@@ -210,7 +233,13 @@ impl KeySet {
                 .strip_prefix("blake3:")
                 .and_then(parse_hash)
                 .ok_or_else(|| corrupt(path, format!("key `{}` has a malformed hash", record.id)))?;
-            let entry = Entry { role: record.role, revoked: record.revoked, hash };
+            let entry = Entry {
+                role: record.role,
+                org: record.org.clone(),
+                note: record.note.clone(),
+                revoked: record.revoked,
+                hash,
+            };
             if keys.insert(record.id.clone(), entry).is_some() {
                 return Err(corrupt(path, format!("key id `{}` appears twice", record.id)));
             }
@@ -228,9 +257,9 @@ impl KeySet {
         self.keys.values().filter(|e| !e.revoked).count()
     }
 
-    /// The id and role of `key` when it is a known, unrevoked key. The hash is compared in
-    /// constant time; a key of the wrong shape or an unknown id is refused all the same.
-    pub fn verify(&self, key: &str) -> Option<(&str, Role)> {
+    /// What `key` is when it is a known, unrevoked key. The hash is compared in constant time;
+    /// a key of the wrong shape or an unknown id is refused all the same.
+    pub fn verify(&self, key: &str) -> Option<KeyInfo<'_>> {
         if key.len() > MAX_KEY_LEN {
             return None;
         }
@@ -238,7 +267,12 @@ impl KeySet {
         let id = key.strip_prefix(KEY_PREFIX).and_then(|rest| rest.rsplit_once('_')).map(|(id, _)| id)?;
         let (id, entry) = self.keys.get_key_value(id)?;
         let matches = constant_time_eq::constant_time_eq(&computed, &entry.hash);
-        (matches && !entry.revoked).then_some((id.as_str(), entry.role))
+        (matches && !entry.revoked).then_some(KeyInfo {
+            id: id.as_str(),
+            role: entry.role,
+            org: entry.org.as_deref(),
+            note: entry.note.as_deref(),
+        })
     }
 }
 
@@ -470,8 +504,8 @@ mod tests {
     fn create_list_verify_round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(list(dir.path()).expect("no file yet").is_empty());
-        let agent = create(dir.path(), Role::Agent, Some("  front desk ")).expect("create");
-        let editor = create(dir.path(), Role::Editor, None).expect("create");
+        let agent = create(dir.path(), Role::Agent, None, Some("  front desk ")).expect("create");
+        let editor = create(dir.path(), Role::Editor, None, None).expect("create");
         assert!(agent.key.starts_with(&format!("gkb_{}_", agent.record.id)));
         assert_eq!(agent.key.len(), KEY_PREFIX.len() + 2 + 2 * ID_BYTES + 1 + 2 * SECRET_BYTES);
         assert_ne!(agent.key, editor.key);
@@ -487,15 +521,15 @@ mod tests {
 
         let store = KeyStore::open(dir.path()).expect("open");
         let keys = store.current().expect("keys");
-        assert_eq!(keys.verify(&agent.key), Some((agent.record.id.as_str(), Role::Agent)));
-        assert_eq!(keys.verify(&editor.key), Some((editor.record.id.as_str(), Role::Editor)));
+        assert_eq!(keys.verify(&agent.key).map(|k| (k.id, k.role)), Some((agent.record.id.as_str(), Role::Agent)));
+        assert_eq!(keys.verify(&editor.key).map(|k| (k.id, k.role)), Some((editor.record.id.as_str(), Role::Editor)));
         assert_eq!(keys.active(), 2);
     }
 
     #[test]
     fn wrong_and_malformed_keys_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let key = create(dir.path(), Role::Bot, None).expect("create").key;
+        let key = create(dir.path(), Role::Bot, None, None).expect("create").key;
         let keys = KeyStore::open(dir.path()).expect("open").current().expect("keys");
         let mut flipped = key.clone().into_bytes();
         let last = flipped.len() - 1;
@@ -510,7 +544,7 @@ mod tests {
     #[test]
     fn revoked_keys_open_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let new = create(dir.path(), Role::Admin, None).expect("create");
+        let new = create(dir.path(), Role::Admin, None, None).expect("create");
         assert_eq!(revoke(dir.path(), &new.record.id).expect("revoke"), Revoked::Now);
         assert_eq!(revoke(dir.path(), &new.record.id).expect("again"), Revoked::Already);
         let records = list(dir.path()).expect("list");
@@ -526,7 +560,7 @@ mod tests {
     #[test]
     fn corrupt_files_are_clear_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
-        create(dir.path(), Role::Agent, None).expect("create");
+        create(dir.path(), Role::Agent, None, None).expect("create");
         let good = text(dir.path());
         let cases = [
             ("truncated", good[..good.len() / 2].to_string(), "not JSON"),
@@ -540,7 +574,7 @@ mod tests {
             let error = list(dir.path()).expect_err(name).to_string();
             assert!(error.contains(expected), "{name}: {error}");
             assert!(KeyStore::open(dir.path()).is_err(), "{name}");
-            assert!(create(dir.path(), Role::Agent, None).is_err(), "{name}: no write over a corrupt file");
+            assert!(create(dir.path(), Role::Agent, None, None).is_err(), "{name}: no write over a corrupt file");
         }
     }
 
@@ -549,7 +583,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = KeyStore::open(dir.path()).expect("open");
         assert!(store.current().expect("keys").is_empty());
-        let new = create(dir.path(), Role::Agent, None).expect("create");
+        let new = create(dir.path(), Role::Agent, None, None).expect("create");
         std::thread::sleep(RELOAD_INTERVAL + Duration::from_millis(50));
         assert!(store.current().expect("keys").verify(&new.key).is_some());
         fs::write(store.path(), b"{").expect("write");
@@ -561,8 +595,9 @@ mod tests {
     fn concurrent_creates_lose_no_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys: Vec<String> = std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                (0..8).map(|_| scope.spawn(|| create(dir.path(), Role::Bot, None).expect("create").key)).collect();
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| create(dir.path(), Role::Bot, None, None).expect("create").key))
+                .collect();
             handles.into_iter().map(|h| h.join().expect("thread")).collect()
         });
         let set = KeyStore::open(dir.path()).expect("open").current().expect("keys");
@@ -573,8 +608,8 @@ mod tests {
     #[test]
     fn notes_are_bounded_and_secrets_never_debug_printed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(matches!(create(dir.path(), Role::Agent, Some(&"长".repeat(201))), Err(KeyError::NoteTooLong)));
-        let new = create(dir.path(), Role::Agent, None).expect("create");
+        assert!(matches!(create(dir.path(), Role::Agent, None, Some(&"长".repeat(201))), Err(KeyError::NoteTooLong)));
+        let new = create(dir.path(), Role::Agent, None, None).expect("create");
         assert!(!format!("{new:?}").contains(&new.key));
     }
 }

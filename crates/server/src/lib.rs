@@ -9,6 +9,7 @@ pub mod console;
 pub mod error;
 mod extract;
 mod graph_routes;
+mod items_routes;
 pub mod keys;
 mod metrics;
 pub mod openapi;
@@ -111,6 +112,24 @@ impl AppState {
         })?;
         drop(admitted);
         result
+    }
+}
+
+impl AppState {
+    /// Runs an editor's read or write on the blocking pool (outside the search queue: writes are
+    /// serialised by the engine's write lock, and editors' reads are cheap).
+    pub(crate) async fn run_write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let engine = self
+            .engine()
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "the indexes are still being built; retry shortly"))?;
+        tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| {
+            tracing::error!(error = %e, "editing task failed");
+            ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
+        })?
     }
 }
 

@@ -172,8 +172,10 @@ pub(crate) async fn dify_retrieval(
 )]
 pub(crate) async fn retrieve(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<crate::auth::Principal>,
     JsonBody(request): JsonBody<RetrieveRequest>,
 ) -> Result<Json<RetrieveResponse>, ApiError> {
+    crate::routes::published_only_for_readers(&principal, &request.filters)?;
     let response = state.run_search(move |engine| engine.retrieve(&request).map_err(ApiError::from)).await?;
     Ok(Json(response))
 }

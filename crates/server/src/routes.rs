@@ -7,10 +7,11 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use search::{FilterField, SearchRequest, SearchResponse};
 use serde_json::json;
 
+use crate::auth::Principal;
 use crate::extract::{JsonBody, QueryPairs};
 use crate::graph_routes;
 use crate::{ApiError, AppState, ErrorCode};
@@ -27,6 +28,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/devices/{serial}", get(graph_routes::device))
         .route("/v1/warranties/expiring", get(graph_routes::expiring))
         .route("/v1/items/stale", get(graph_routes::stale))
+        .route("/v1/items", get(crate::items_routes::list_items).post(crate::items_routes::create_item))
+        .route("/v1/items/{id}", get(crate::items_routes::get_item).put(crate::items_routes::update_item))
+        .route("/v1/items/{id}/versions", get(crate::items_routes::item_versions))
+        .route("/v1/items/{id}/versions/{version}", get(crate::items_routes::item_version))
+        .route("/v1/items/{id}/diff", get(crate::items_routes::item_diff))
+        .route("/v1/items/{id}/{action}", axum::routing::post(crate::items_routes::item_action))
+        .route("/v1/audit", get(crate::items_routes::audit))
+        .route("/v1/me", get(crate::items_routes::me))
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/metrics", get(crate::metrics::scrape))
         .route("/retrieval", axum::routing::post(crate::rag::dify_retrieval))
@@ -115,9 +124,11 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 )]
 pub(crate) async fn search_get(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request = search_request_from_pairs(pairs)?;
+    published_only_for_readers(&principal, &request.filters)?;
     run(state, request).await
 }
 
@@ -144,9 +155,28 @@ pub(crate) async fn search_get(
 )]
 pub(crate) async fn search_post(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     JsonBody(request): JsonBody<SearchRequest>,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    published_only_for_readers(&principal, &request.filters)?;
     run(state, request).await
+}
+
+/// Agents and bots are served published items only: a `status` filter asking for anything else
+/// is refused (without one, searches return published items for every role).
+pub(crate) fn published_only_for_readers(
+    principal: &Principal,
+    filters: &std::collections::BTreeMap<FilterField, Vec<String>>,
+) -> Result<(), ApiError> {
+    let asks_unpublished =
+        filters.get(&FilterField::Status).is_some_and(|values| values.iter().any(|v| v.trim() != "published"));
+    if principal.role.is_reader() && asks_unpublished {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "agents and bots see published items only; drop the status filter or use an editor key",
+        ));
+    }
+    Ok(())
 }
 
 async fn run(state: AppState, request: SearchRequest) -> Result<Json<SearchResponse>, ApiError> {

@@ -32,7 +32,7 @@ impl Server {
 async fn start(roles: &[Role], open_without_keys: bool) -> (Server, Vec<String>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let created: Vec<String> =
-        roles.iter().map(|role| keys::create(dir.path(), *role, Some("test")).expect("create key").key).collect();
+        roles.iter().map(|role| keys::create(dir.path(), *role, None, Some("test")).expect("create key").key).collect();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
     let data = dir.path().to_path_buf();
     let engine = tokio::task::spawn_blocking(move || {
@@ -192,7 +192,7 @@ async fn revoked_key_is_401_without_a_restart() {
 #[tokio::test]
 async fn key_created_while_running_works_within_a_second() {
     let (server, _keys) = start(&[Role::Admin], false).await;
-    let new = keys::create(server.data(), Role::Editor, None).expect("create").key;
+    let new = keys::create(server.data(), Role::Editor, None, None).expect("create").key;
     let took = wait_for(&server, SPARQL, &new, StatusCode::OK).await;
     assert!(took <= RELOAD_INTERVAL + Duration::from_millis(800), "took {took:?}");
 }
@@ -208,7 +208,7 @@ async fn without_keys_the_api_is_open_only_where_allowed_and_closes_with_the_fir
     assert_eq!(get(&closed.url("/healthz"), None).await.0, StatusCode::OK);
 
     // The first key closes the open server: from then on every protected route needs one.
-    let key = keys::create(open.data(), Role::Agent, None).expect("create").key;
+    let key = keys::create(open.data(), Role::Agent, None, None).expect("create").key;
     let started = Instant::now();
     while get(&open.url(SEARCH), None).await.0 == StatusCode::OK {
         assert!(started.elapsed() < RELOAD_INTERVAL * 3, "still open");
@@ -267,7 +267,7 @@ async fn dify_retrieval_answers_auth_failures_in_difys_shape() {
 fn the_key_file_never_holds_a_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
     let created: Vec<String> =
-        Role::ALL.iter().map(|role| keys::create(dir.path(), *role, None).expect("create").key).collect();
+        Role::ALL.iter().map(|role| keys::create(dir.path(), *role, None, None).expect("create").key).collect();
     let file = std::fs::read_to_string(keys::keys_path(dir.path())).expect("key file");
     for key in &created {
         let secret = key.rsplit_once('_').map(|(_, s)| s).expect("shape");

@@ -8,9 +8,11 @@
 //! Architecture invariant: this is the only crate that imports redb, and a write returns only
 //! after its transaction is durably committed; a refused record changes nothing.
 
+pub mod audit;
 mod db;
 pub mod record;
 
+pub use audit::{Action, Actor, AuditEntry, AuditFilter, EditDone, EditPlan, RecordState, WorkingPlan};
 pub use db::{Change, ChangeOp, FORMAT_VERSION, Outcome, Store, StoredRecord};
 pub use record::{Category, Entity, EntityClass, FieldError, Item, ItemKind, MajorCategory, OrgLevel, Record, Status};
 

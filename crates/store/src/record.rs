@@ -89,6 +89,10 @@ pub struct Item {
     pub superseded_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The date by which an editor must review the item again (及时更新); past it, the item is
+    /// overdue in the editors' lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_by: Option<String>,
 }
 
 /// A node of the knowledge graph: a product, a fault, a customer, a labelled ticket, ...
@@ -346,6 +350,9 @@ impl Item {
         validate_version(self.version)?;
         if let Some(date) = &self.valid_until {
             validate_date("valid_until", date)?;
+        }
+        if let Some(date) = &self.review_by {
+            validate_date("review_by", date)?;
         }
         if let Some(id) = &self.superseded_by {
             validate_id("superseded_by", id)?;
