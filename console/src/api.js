@@ -18,6 +18,7 @@ export class ApiError extends Error {
     super(message || `HTTP ${status}`)
     this.status = status
     this.code = code || 'http_' + status
+    this.details = null
   }
 }
 
@@ -49,7 +50,9 @@ async function request(method, path, { query, body, headers, signal, key } = {})
     data = null
   }
   if (!response.ok) {
-    throw new ApiError(response.status, data && data.code, (data && data.message) || text.slice(0, 200))
+    const error = new ApiError(response.status, data && data.code, (data && data.message) || text.slice(0, 200))
+    error.details = data
+    throw error
   }
   return { data, headers: response.headers }
 }
@@ -68,6 +71,24 @@ export const api = {
   expiringWarranties: (days, limit = 1000) => get('/v1/warranties/expiring', { query: { days, limit } }),
   staleItems: () => get('/v1/items/stale'),
   ready: () => get('/readyz', { key: null }),
+
+  // The editors' workspace (issue 12). Writes carry the version read as `If-Match`.
+  listItems: (query) => get('/v1/items', { query }),
+  /** `{item, etag}`: the item as editors read it and its version tag. */
+  getItem: (id) =>
+    request('GET', `/v1/items/${encodeURIComponent(id)}`).then((r) => ({ item: r.data, etag: r.headers.get('ETag') })),
+  createItem: (input) => post('/v1/items', input),
+  updateItem: (id, input, etag) =>
+    request('PUT', `/v1/items/${encodeURIComponent(id)}`, { body: input, headers: { 'If-Match': etag } }).then(
+      (r) => r.data,
+    ),
+  /** submit, approve, reject, retire or restore, with a reason (required to reject). */
+  itemAction: (id, action, reason, etag) =>
+    post(`/v1/items/${encodeURIComponent(id)}/${action}`, reason ? { reason } : {}, {
+      headers: etag ? { 'If-Match': etag } : {},
+    }),
+  versions: (id) => get(`/v1/items/${encodeURIComponent(id)}/versions`),
+  diff: (id, from, to) => get(`/v1/items/${encodeURIComponent(id)}/diff`, { query: { from, to } }),
   /** Routes that may not exist yet on this server: resolves to null on 404. */
   optional: (path, query) =>
     get(path, { query }).catch((e) => {

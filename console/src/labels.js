@@ -78,3 +78,18 @@ export const RELATION_LABELS = {
 
 export const kindLabel = (code) => KIND_LABELS[code] || code
 export const categoryLabel = (code) => CATEGORY_LABELS[code] || code
+
+export const STATUS_LABELS = { draft: '草稿', review: '审核中', published: '已发布', retired: '已退役' }
+export const STATUS_TYPES = { draft: 'info', review: 'warning', published: 'success', retired: 'danger' }
+export const ACTION_LABELS = {
+  ingest: '导入',
+  create: '创建',
+  update: '修改',
+  submit: '提交审核',
+  approve: '批准发布',
+  reject: '退回',
+  retire: '退役',
+  restore: '恢复',
+  delete: '删除',
+}
+export const statusLabel = (code) => STATUS_LABELS[code] || code

@@ -68,9 +68,12 @@ export async function startServer({ dense = process.env.GRIDKB_CONSOLE_TEST_DENS
     data,
     bin,
     log: () => log,
-    /** `gridkb keys create` for `role`; the server follows the key file within about a second. */
-    createKey(role) {
-      return execFileSync(bin, ['keys', 'create', '--data', data, '--role', role, '--note', 'console test'], {
+    /** `gridkb keys create` for `role` (in organisation `org`); the server follows the key file
+     * within about a second. */
+    createKey(role, org) {
+      const args = ['keys', 'create', '--data', data, '--role', role, '--note', 'console test']
+      if (org) args.push('--org', org)
+      return execFileSync(bin, args, {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       }).trim()
