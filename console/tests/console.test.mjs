@@ -265,6 +265,8 @@ test('an editor writes an item and submits it, a reviewer approves it, and the a
   await editor.page.locator('[data-test=item-new]').click()
   await editor.page.locator('input[data-test=item-title]').fill(title)
   await editor.page.locator('textarea[data-test=item-body]').fill(`${marker}：通道误码计数持续增长时，先查看两侧光功率，再检查尾纤接头是否污染。`)
+  await editor.page.locator('.el-tabs__item', { hasText: '预览' }).click()
+  assert.match(await editor.page.locator('[data-test=markdown-preview]').innerText(), new RegExp(marker))
   await editor.page.locator('[data-test=item-save]').click()
   await editor.page.locator('[data-test=item-status]', { hasText: '草稿' }).waitFor()
   await editor.page.locator('[data-test=item-submit]').click()
