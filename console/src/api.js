@@ -3,6 +3,8 @@
 // `{code, message}` errors into `ApiError`. The key is never put in a URL and never logged.
 
 const KEY_SLOT = 'gridkb.apiKey'
+/** Dispatched on `window` when the server refuses the stored key. */
+export const SIGNED_OUT_EVENT = 'gridkb:signed-out'
 
 export function storedKey() {
   return sessionStorage.getItem(KEY_SLOT)
@@ -48,6 +50,11 @@ async function request(method, path, { query, body, headers, signal, key } = {})
     data = text ? JSON.parse(text) : null
   } catch {
     data = null
+  }
+  if (response.status === 401 && apiKey && key === undefined) {
+    // The stored key was revoked or is wrong: forget it and let the console ask for another.
+    storeKey(null)
+    window.dispatchEvent(new Event(SIGNED_OUT_EVENT))
   }
   if (!response.ok) {
     const error = new ApiError(response.status, data && data.code, (data && data.message) || text.slice(0, 200))

@@ -214,6 +214,24 @@ test('the same flow with the keyboard only', async () => {
   await page.close()
 })
 
+test('a key revoked while the console is open sends the agent back to sign-in', async () => {
+  await ensureKeys()
+  const key = server.createKey('agent', ORG)
+  const { page } = await openPage(browser.context)
+  for (let i = 0; ; i++) {
+    const r = await fetch(`${server.base}/v1/me`, { headers: { Authorization: `Bearer ${key}` } })
+    if (r.status === 200 || i > 40) break
+    await new Promise((ok) => setTimeout(ok, 100))
+  }
+  await signIn(page, key)
+  server.revokeKey(key)
+  await new Promise((ok) => setTimeout(ok, 1500)) // the server re-reads the key file within a second
+  await page.locator('textarea').fill('保护装置通道告警')
+  await page.waitForURL(/\/signin\?next=(%2F|\/)agent/)
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the refused key is forgotten')
+  await page.close()
+})
+
 test('an agent key sees no editor view and the API refuses it an editor action', async () => {
   const { page } = await openPage(browser.context, { allow: expected })
   await signIn(page, keys.agent)

@@ -78,6 +78,11 @@ export async function startServer({ dense = process.env.GRIDKB_CONSOLE_TEST_DENS
         stdio: ['ignore', 'pipe', 'ignore'],
       }).trim()
     },
+    /** `gridkb keys revoke` of `key` (by its public id, `k_…`). */
+    revokeKey(key) {
+      const id = key.match(/^gkb_(k_[0-9a-f]+)_/)[1]
+      execFileSync(bin, ['keys', 'revoke', '--data', data, id], { stdio: 'ignore' })
+    },
     async stop() {
       child.kill('SIGTERM')
       await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5000)])
