@@ -93,3 +93,9 @@ export const ACTION_LABELS = {
   delete: '删除',
 }
 export const statusLabel = (code) => STATUS_LABELS[code] || code
+
+export const LEVEL_LABELS = { hq: '总部', province: '省级', city: '市级', county: '县级' }
+export const levelLabel = (code) => LEVEL_LABELS[code] || code
+
+/** Item text shown as plain text: Markdown emphasis markers dropped. */
+export const plainText = (text) => String(text || '').replace(/\*\*/g, '')
