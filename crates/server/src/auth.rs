@@ -14,7 +14,9 @@
 //! Agents and bots also read `GET /v1/items/{id}` and `/v1/me`, and are served published items only
 //! on every route: a `status` filter asking for others is refused.
 //!
-//! `/healthz`, `/readyz` and `/openapi.json` are open. A missing or invalid key answers 401
+//! `/healthz`, `/readyz`, `/openapi.json` and the web console's pages and files
+//! ([`crate::console::is_console_route`]: the page is public, its API calls carry the key) are
+//! open. A missing or invalid key answers 401
 //! `unauthorized`; a valid key whose role is too small answers 403 `forbidden`.
 //!
 //! When the data directory has no key at all, the API is open only if the server was told so
@@ -286,6 +288,7 @@ pub fn required_role(route: Option<&str>) -> Access {
     };
     match route {
         "/healthz" | "/readyz" | "/openapi.json" => Access::Open,
+        r if crate::console::is_console_route(r) => Access::Open,
         "/retrieval" => Access::HandlerChecks,
         "/v1/search" | "/v1/retrieve" | "/v1/devices/{serial}" | "/v1/warranties/expiring" => Access::Role(Role::Bot),
         "/v1/tickets/match" => Access::Role(Role::Bot),
@@ -367,6 +370,9 @@ mod tests {
     #[test]
     fn every_route_has_a_rule_and_unknown_ones_need_admin() {
         assert_eq!(required_role(Some("/healthz")), Access::Open);
+        assert_eq!(required_role(Some("/")), Access::Open);
+        assert_eq!(required_role(Some("/assets/{*file}")), Access::Open);
+        assert_eq!(required_role(Some("/favicon.ico")), Access::Role(Role::Admin));
         assert_eq!(required_role(Some("/retrieval")), Access::HandlerChecks);
         assert_eq!(required_role(Some("/v1/search")), Access::Role(Role::Bot));
         assert_eq!(required_role(Some("/v1/sparql")), Access::Role(Role::Editor));

@@ -5,6 +5,7 @@
 //! searches on the blocking pool behind a bounded queue.
 
 pub mod auth;
+pub mod console;
 mod entity_routes;
 pub mod error;
 mod extract;

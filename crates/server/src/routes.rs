@@ -18,7 +18,8 @@ use crate::{ApiError, AppState, ErrorCode};
 
 pub(crate) fn router(state: AppState) -> Router {
     let body_limit = state.limits().max_query_body_bytes;
-    Router::new()
+    // The web console's pages and files (open; not API, so not in the OpenAPI document).
+    crate::console::add_routes(Router::new())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/search", get(search_get).post(search_post))

@@ -115,6 +115,28 @@ async fn no_or_bad_key_is_401_and_open_routes_stay_open() {
 }
 
 #[tokio::test]
+async fn the_console_pages_are_open_and_other_unknown_paths_are_not() {
+    let (server, keys) = start(&[Role::Agent], true).await;
+    for page in ["/", "/agent", "/signin", "/editor", "/editor/items/kb-1", "/dashboard"] {
+        let response = reqwest::get(server.url(page)).await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        let policy = response.headers().get("content-security-policy").and_then(|v| v.to_str().ok());
+        assert!(policy.is_some_and(|p| p.contains("script-src 'self'")), "{page}: {policy:?}");
+        let text = response.text().await.expect("text");
+        assert!(text.contains("<html"), "{page}: {text:.200}");
+    }
+    // A missing asset is the API's JSON 404, without a key.
+    let (status, body) = get(&server.url("/assets/no-such-file.js"), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    // Only the console's own paths are open: anything else still needs a key before its 404.
+    for path in ["/favicon.ico", "/agentx", "/v1/agent", "/assets"] {
+        assert_eq!(get(&server.url(path), None).await.0, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, body) = get(&server.url(path), Some(&keys[0])).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn roles_map_to_routes() {
     let (server, keys) = start(&[Role::Agent, Role::Bot, Role::Editor, Role::Admin], false).await;
     let [agent, bot, editor, admin] = [&keys[0], &keys[1], &keys[2], &keys[3]];

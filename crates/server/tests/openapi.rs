@@ -33,6 +33,11 @@ fn registered_routes() -> BTreeSet<(String, String)> {
         .collect();
     files.sort();
     for file in files {
+        // The web console's pages and files are not API: `server::console` registers them from its
+        // own list, which the route test below checks is served and kept out of the document.
+        if file.file_name().is_some_and(|n| n == "console.rs") {
+            continue;
+        }
         let text = std::fs::read_to_string(&file).expect("read source");
         // Unit-test modules (at the end of a file, by this codebase's convention) build routers of
         // their own; they are not the server's.
@@ -186,6 +191,15 @@ async fn every_registered_route_is_documented_and_every_documented_route_is_serv
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let (routed, status, body) = reaches_a_route(method.clone(), concrete).await;
         assert!(routed, "{method} {path} is documented but the router answers {status} {body}");
+    }
+    for route in server::console::PAGES.into_iter().chain([server::console::ASSETS]) {
+        assert!(
+            document["paths"].get(route).is_none(),
+            "the console's {route} is not API; keep it out of the document"
+        );
+        let concrete = route.replace("{*rest}", "items").replace("{*file}", "probe.js");
+        let (routed, status, body) = reaches_a_route(Method::GET, concrete).await;
+        assert!(routed, "the console's {route} is not served: {status} {body}");
     }
     let (routed, _, _) = reaches_a_route(Method::GET, "/v1/no-such-route".into()).await;
     assert!(!routed, "the probe must recognise the fallback");

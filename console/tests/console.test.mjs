@@ -1,0 +1,358 @@
+// The console in a real headless Chromium against the real `gridkb serve` on the demo corpus.
+// Run: `npm test` in console/ (after `npm run build` and `cargo build --release -p gridkb`, which
+// embeds the build). Screenshots go to docs/ (set GRIDKB_SCREENSHOTS=0 to skip); the measured
+// bundle size and Enter → answer-standard times are printed and written to
+// $GRIDKB_CONSOLE_REPORT (default: a file in the system's temporary directory).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { REPO, startServer, startBrowser, openPage, percentile } from './harness.mjs'
+
+const TICKET = '喂，我们站那台GKB-931A报通道告警，出厂编号GKB1903D74967，厂里不能停电'
+const SERIAL = 'GKB1903D74967'
+const VIEWPORT = { width: 1366, height: 768 }
+const AGENT_JS_BUDGET = 300 * 1024
+const TIMED_TICKETS = 40
+const ORG = 'org-p01' // the editor's and the reviewer's unit (the corpus's organisation tree)
+const SHOTS = process.env.GRIDKB_SCREENSHOTS !== '0'
+const REPORT = process.env.GRIDKB_CONSOLE_REPORT || join(tmpdir(), 'gridkb-console-report.json')
+
+// Expected failed requests, which Chromium logs as console errors: asking the server who a
+// missing or unknown key is (401 before sign-in), and `/v1/me` on a server that lacks it (404;
+// the console then checks the key with a search). Nothing else is tolerated.
+const expected = (text, url) => /Failed to load resource/.test(text) && url && new URL(url).pathname === '/v1/me'
+
+let server
+let browser
+const keys = {}
+const report = {}
+
+before(async () => {
+  server = await startServer()
+  browser = await startBrowser()
+}, { timeout: 360_000 })
+
+after(async () => {
+  writeFileSync(REPORT, JSON.stringify(report, null, 2) + '\n')
+  console.log(`# report: ${REPORT}\n${JSON.stringify(report, null, 2)}`)
+  if (browser) await browser.close()
+  if (server) await server.stop()
+})
+
+async function signIn(page, key) {
+  await ensureKeys()
+  await page.goto(`${server.base}/signin`)
+  await page.locator('input[type=password]').fill(key)
+  await page.locator('[data-test=signin]').click()
+  await page.waitForURL((u) => !u.pathname.startsWith('/signin'))
+}
+
+async function navLabels(page) {
+  return page.locator('.views a').allInnerTexts().then((l) => l.map((s) => s.trim()))
+}
+
+async function matchTicket(page, text) {
+  await page.locator('textarea').fill(text)
+  await page.locator('textarea').press('Enter')
+  await page.locator('[data-test=answer-standard]').waitFor()
+}
+
+test('without keys on loopback the console opens without sign-in, and the agent view stays within its JS budget', async () => {
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  const scripts = []
+  page.on('response', (r) => {
+    if (r.request().resourceType() === 'script') scripts.push(r)
+  })
+  await page.goto(`${server.base}/`)
+  await page.waitForURL(`${server.base}/agent`)
+  await page.locator('textarea').waitFor()
+  await page.waitForLoadState('networkidle')
+  assert.deepEqual(await navLabels(page), ['坐席', '知识管理', '服务经理看板'])
+  assert.match(await page.locator('.who').innerText(), /本机免密模式/)
+
+  let compressed = 0
+  let raw = 0
+  for (const r of scripts) {
+    const size = (await r.body()).length
+    if (size > 1024) assert.equal(r.headers()['content-encoding'], 'gzip', `${r.url()} is sent gzip-compressed`)
+    assert.match(r.headers()['cache-control'] || '', /immutable/)
+    compressed += (await r.request().sizes()).responseBodySize
+    raw += size
+  }
+  report.agent_view_js = { files: scripts.length, compressed_bytes: compressed, uncompressed_bytes: raw }
+  assert.ok(compressed > 0 && compressed <= AGENT_JS_BUDGET, `agent view loads ${compressed} bytes of compressed JS`)
+  const dashboardLoaded = scripts.some((r) => /ManagerDashboard|echarts/i.test(r.url()))
+  assert.ok(!dashboardLoaded, 'the dashboard and ECharts are not loaded by the agent view')
+
+  const index = await page.request.get(`${server.base}/agent`)
+  assert.equal(index.headers()['cache-control'], 'no-cache')
+  assert.match(index.headers()['content-security-policy'], /script-src 'self'/)
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('the knowledge workspace lists the items and the items that need an editor', async () => {
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await page.goto(`${server.base}/`)
+  await page.locator('a[data-view=editor]').click()
+  await page.locator('[data-test=item-table] .el-table__row').first().waitFor()
+  if (SHOTS) await page.screenshot({ path: join(REPO, 'docs/console-editor.png') })
+  await page.locator('.el-tabs__item', { hasText: '引用旧版标准' }).click()
+  await page.locator('[data-test=stale-count][data-loaded=true]').waitFor()
+  // The demo corpus may have no item citing a superseded edition: the list matches the API's.
+  const { items } = await (await fetch(`${server.base}/v1/items/stale`)).json()
+  assert.equal(await page.locator('[data-test=stale-queue] .el-table__row').count(), items.length)
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('the dashboard renders its charts with no console errors', async () => {
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await page.goto(`${server.base}/`)
+  await page.locator('a[data-view=dashboard]').click()
+  for (const name of ['expiring', 'stale', 'index']) {
+    await page.locator(`[data-test=chart-${name}] canvas`).first().waitFor()
+  }
+  await page.waitForLoadState('networkidle')
+  await page.locator('[data-test=not-yet]').waitFor()
+  if (SHOTS) {
+    await page.setViewportSize({ width: VIEWPORT.width, height: 1000 })
+    await page.waitForTimeout(300) // the charts follow the new size
+    await page.screenshot({ path: join(REPO, 'docs/console-dashboard.png') })
+    await page.setViewportSize(VIEWPORT)
+  }
+  await page.locator('[data-test=chart-expiring] button', { hasText: '查看表格' }).click()
+  assert.ok((await page.locator('[data-test=table-expiring] .el-table__row').count()) > 0, 'expiring warranties are listed')
+  const download = page.waitForEvent('download')
+  await page.locator('[data-test=csv-expiring]').click()
+  const csv = readFileSync(await (await download).path(), 'utf8')
+  assert.match(csv, /^\ufeff质保到期,剩余天数,合同/)
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+/** Creates the agent, editor and admin keys once; the server is then closed to callers without one. */
+async function ensureKeys() {
+  if (keys.agent) return
+  for (const role of ['agent', 'editor', 'reviewer', 'admin']) keys[role] = server.createKey(role, ORG)
+  // The running server picks up the new key file within about a second.
+  for (let i = 0; i < 50; i++) {
+    const r = await fetch(`${server.base}/v1/search?q=%E4%BF%9D%E6%8A%A4`)
+    if (r.status === 401) return
+    await new Promise((ok) => setTimeout(ok, 100))
+  }
+  assert.fail('the server still answers without a key after creating keys')
+}
+
+test('an agent pastes a ticket with a device serial and sees the answer standard and the warranty state', async () => {
+  await ensureKeys()
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await page.goto(`${server.base}/agent`)
+  await page.waitForURL(/\/signin/)
+  await signIn(page, keys.agent)
+  assert.equal(new URL(page.url()).pathname, '/agent')
+  assert.deepEqual(await navLabels(page), ['坐席'])
+  assert.equal(await page.evaluate(() => location.href.includes('gkb_')), false, 'the key is never in the URL')
+
+  await matchTicket(page, TICKET)
+  const answer = page.locator('[data-test=answer-text]')
+  await answer.waitFor()
+  assert.ok((await answer.innerText()).length > 20, 'an answer standard is shown')
+  const warranty = page.locator('[data-test=warranty]')
+  assert.match(await warranty.getAttribute('data-state'), /^(in_warranty|expiring|expired)$/)
+  assert.match(await warranty.innerText(), /在保|即将到期|已过保/)
+  assert.match(await page.locator('[data-test=device-card]').innerText(), new RegExp(SERIAL))
+  assert.match(await page.locator('[data-test=category]').innerText(), /故障报修/)
+  assert.match(await page.locator('[data-test=masked-ticket]').innerText(), /gkb-931a/i)
+  assert.ok((await page.locator('[data-test=why]').count()) > 0, 'every hit says why')
+
+  // What the agent must read is above the fold at 1366 × 768.
+  for (const part of ['answer-standard', 'warranty', 'category', 'solution-steps']) {
+    const box = await page.locator(`[data-test=${part}]`).boundingBox()
+    assert.ok(box && box.y >= 0 && box.y < VIEWPORT.height, `${part} starts on screen (${JSON.stringify(box)})`)
+  }
+  const words = await answer.boundingBox()
+  assert.ok(words.y + Math.min(words.height, 60) <= VIEWPORT.height, 'the answer standard is readable without scrolling')
+  if (SHOTS) await page.screenshot({ path: join(REPO, 'docs/console-agent.png') })
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('the same flow with the keyboard only', async () => {
+  await ensureKeys()
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base })
+  await page.goto(`${server.base}/signin`)
+  await page.waitForFunction(() => document.activeElement && document.activeElement.type === 'password')
+  await page.keyboard.type(keys.agent) // the key field has the focus
+  await page.keyboard.press('Enter')
+  await page.waitForURL(`${server.base}/agent`)
+  await page.waitForFunction(() => document.activeElement && document.activeElement.tagName === 'TEXTAREA')
+  await page.keyboard.press('Escape') // out of the box, then `/` brings the focus back from anywhere
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'BODY')
+  await page.keyboard.press('/')
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'TEXTAREA')
+  await page.keyboard.insertText(TICKET)
+  await page.keyboard.press('Enter')
+  await page.locator('[data-test=answer-text]').waitFor()
+  await page.locator('[data-test=warranty]').waitFor()
+
+  await page.keyboard.press('Escape')
+  await page.keyboard.press('ArrowDown')
+  await page.keyboard.press('Enter')
+  const opened = page.locator('.hit.open')
+  await opened.waitFor()
+  assert.equal(await opened.getAttribute('data-index'), '1', 'arrows move between hits and Enter opens one')
+  await page.locator('.hit.open [data-test=hit-detail]').waitFor()
+
+  await page.keyboard.press('c')
+  const copied = await page.evaluate(() => navigator.clipboard.readText())
+  assert.equal(copied, await page.locator('[data-test=answer-text]').innerText(), 'C copies the answer standard')
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('a key revoked while the console is open sends the agent back to sign-in', async () => {
+  await ensureKeys()
+  const key = server.createKey('agent', ORG)
+  const { page } = await openPage(browser.context)
+  for (let i = 0; ; i++) {
+    const r = await fetch(`${server.base}/v1/me`, { headers: { Authorization: `Bearer ${key}` } })
+    if (r.status === 200 || i > 40) break
+    await new Promise((ok) => setTimeout(ok, 100))
+  }
+  await signIn(page, key)
+  server.revokeKey(key)
+  await new Promise((ok) => setTimeout(ok, 1500)) // the server re-reads the key file within a second
+  await page.locator('textarea').fill('保护装置通道告警')
+  await page.waitForURL(/\/signin\?next=(%2F|\/)agent/)
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the refused key is forgotten')
+  await page.close()
+})
+
+test('an agent key sees no editor view and the API refuses it an editor action', async () => {
+  const { page } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.agent)
+  assert.deepEqual(await navLabels(page), ['坐席'])
+  await page.goto(`${server.base}/editor`)
+  await page.waitForURL(`${server.base}/agent`)
+  const statuses = await page.evaluate(async (key) => {
+    const auth = { Authorization: `Bearer ${key}` }
+    const stale = await fetch('/v1/items/stale', { headers: auth })
+    const create = await fetch('/v1/items', {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ kind: 'technical_point', title: '坐席不能写', body: '坐席不能写' }),
+    })
+    return [stale.status, create.status]
+  }, keys.agent)
+  assert.deepEqual(statuses, [403, 403], 'an agent may neither list stale items nor create one')
+  await page.close()
+})
+
+test('an editor key sees the knowledge workspace, an admin key every view', async (t) => {
+  await ensureKeys()
+  const me = await fetch(`${server.base}/v1/me`, { headers: { Authorization: `Bearer ${keys.editor}` } })
+  if (me.status === 404) {
+    t.skip('this server has no GET /v1/me yet: every key that may search is shown the agent view only')
+    return
+  }
+  for (const [role, views] of [
+    ['editor', ['坐席', '知识管理']],
+    ['admin', ['坐席', '知识管理', '服务经理看板']],
+  ]) {
+    const { page, errors } = await openPage(browser.context, { allow: expected })
+    await signIn(page, keys[role])
+    assert.deepEqual(await navLabels(page), views, role)
+    await page.locator('a[data-view=editor]').click()
+    await page.locator('[data-test=item-table] .el-table__row').first().waitFor()
+    assert.deepEqual(errors, [])
+    await page.close()
+  }
+})
+
+test('an editor writes an item and submits it, a reviewer approves it, and the agent console finds it', async () => {
+  await ensureKeys()
+  const marker = `蓝鲸${Date.now() % 100000}`
+  const title = `GKB-931A 光纤通道误码的现场快速判别（${marker}）`
+  const editor = await openPage(browser.context, { allow: expected })
+  await signIn(editor.page, keys.editor)
+  await editor.page.locator('a[data-view=editor]').click()
+  await editor.page.locator('[data-test=item-new]').click()
+  await editor.page.locator('input[data-test=item-title]').fill(title)
+  await editor.page.locator('textarea[data-test=item-body]').fill(`${marker}：通道误码计数持续增长时，先查看两侧光功率，再检查尾纤接头是否污染。`)
+  await editor.page.locator('.el-tabs__item', { hasText: '预览' }).click()
+  assert.match(await editor.page.locator('[data-test=markdown-preview]').innerText(), new RegExp(marker))
+  await editor.page.locator('[data-test=item-save]').click()
+  await editor.page.locator('[data-test=item-status]', { hasText: '草稿' }).waitFor()
+  await editor.page.locator('[data-test=item-submit]').click()
+  await editor.page.locator('.el-message-box input').fill('请审核')
+  await editor.page.locator('.el-message-box .el-button--primary').click()
+  await editor.page.locator('[data-test=item-status]', { hasText: '审核中' }).waitFor()
+  assert.deepEqual(editor.errors, [])
+  await editor.page.close()
+
+  const reviewer = await openPage(browser.context, { allow: expected })
+  await signIn(reviewer.page, keys.reviewer)
+  await reviewer.page.locator('a[data-view=editor]').click()
+  await reviewer.page.locator('.el-tabs__item', { hasText: '待审核' }).click()
+  await reviewer.page.locator('[data-test=review-queue] .el-table__row', { hasText: marker }).click()
+  await reviewer.page.locator('[data-test=item-approve]').click()
+  await reviewer.page.locator('.el-message-box .el-button--primary').click()
+  await reviewer.page.locator('[data-test=item-status]', { hasText: '已发布' }).waitFor()
+  assert.deepEqual(reviewer.errors, [])
+  await reviewer.page.close()
+
+  const agent = await openPage(browser.context, { allow: expected })
+  await signIn(agent.page, keys.agent)
+  await agent.page.locator('textarea').fill(marker)
+  await agent.page.locator('[data-test=hits] .hit', { hasText: marker }).first().waitFor()
+  assert.deepEqual(agent.errors, [])
+  await agent.page.close()
+})
+
+test(`Enter → answer standard on screen for ${TIMED_TICKETS} demo tickets`, async () => {
+  const tickets = readFileSync(join(REPO, 'corpus/tickets/queries.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((t) => t.split === 'test')
+    .slice(0, TIMED_TICKETS)
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.agent)
+  const times = []
+  for (const [i, ticket] of tickets.entries()) {
+    await page.locator('textarea').fill(ticket.text)
+    await page.evaluate(() => {
+      window.__enterAt = null
+      window.addEventListener('keydown', (e) => e.key === 'Enter' && (window.__enterAt = performance.now()), {
+        capture: true,
+        once: true,
+      })
+    })
+    await page.locator('textarea').press('Enter')
+    const ms = await page.evaluate(async (seq) => {
+      const frame = () => new Promise((r) => requestAnimationFrame(r))
+      const deadline = performance.now() + 10_000
+      while (!document.querySelector(`[data-test=answer-standard][data-seq="${seq}"]`)) {
+        if (performance.now() > deadline) return null
+        await frame()
+      }
+      await frame() // painted
+      return performance.now() - window.__enterAt
+    }, i + 1)
+    assert.ok(ms !== null, `ticket ${ticket._id} got no answer within 10 s`)
+    times.push(ms)
+  }
+  report.enter_to_answer_ms = {
+    tickets: times.length,
+    p50: Math.round(percentile(times, 50) * 10) / 10,
+    p95: Math.round(percentile(times, 95) * 10) / 10,
+    max: Math.round(Math.max(...times) * 10) / 10,
+    dense: process.env.GRIDKB_CONSOLE_TEST_DENSE === '1',
+  }
+  assert.deepEqual(errors, [])
+  await page.close()
+})
