@@ -781,6 +781,25 @@ fn knowledge_scope(knowledge_id: &str) -> Result<Option<ItemKind>> {
     })
 }
 
+/// The free-text metadata masked on the way out, as titles and bodies are: records stored before
+/// ingest masked `source` and `owner` would otherwise return them raw.
+fn masked_metadata(mut metadata: Map<String, Value>) -> Map<String, Value> {
+    for name in ["title", "owner", "source", "tags"] {
+        match metadata.get_mut(name) {
+            Some(Value::String(text)) => *text = analysis::mask(text).text,
+            Some(Value::Array(values)) => {
+                for value in values {
+                    if let Value::String(text) = value {
+                        *text = analysis::mask(text).text;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    metadata
+}
+
 /// One item of a search page with its stored record.
 struct Found {
     rank: usize,
@@ -849,7 +868,7 @@ impl Engine {
                 content: analysis::mask(&format!("{}\n{}", f.item.title, f.item.body)).text,
                 score: f.score,
                 title: analysis::mask(&f.item.title).text,
-                metadata,
+                metadata: masked_metadata(metadata),
             })
             .collect();
         Ok(DifyResponse { records })
@@ -979,7 +998,7 @@ impl Engine {
                         passage_count: count,
                         rank: f.rank,
                         category: f.item.category.map(|c| c.code().to_string()),
-                        source: f.item.source.clone(),
+                        source: f.item.source.as_deref().map(|source| analysis::mask(source).text),
                         valid_until: f.item.valid_until.clone(),
                         verbatim,
                     },
@@ -1102,6 +1121,16 @@ mod tests {
         assert!(parse("or").matches(&meta));
         assert!(parse("AND").logical_operator == LogicalOperator::And);
         assert!(MetadataCondition::parse(&Value::Null).expect("null is none").is_none());
+    }
+
+    #[test]
+    fn metadata_free_text_is_masked_on_the_way_out() {
+        let mut meta = Map::new();
+        meta.insert("source".into(), json!("客户13812345678来电"));
+        meta.insert("tags".into(), json!(["联系人沈超"]));
+        meta.insert("id".into(), json!("kb-1"));
+        let text = Value::Object(masked_metadata(meta)).to_string();
+        assert!(!text.contains("13812345678") && !text.contains("沈超") && text.contains("kb-1"), "{text}");
     }
 
     #[test]
