@@ -288,8 +288,13 @@ fn find_numbers(text: &str, claims: &mut Claims) {
     for run in digit_runs(text) {
         let (first, last) = (run.groups[0].0, run.groups[run.groups.len() - 1].1);
         // Quantities (`15000000000千瓦时`), and IP addresses or versions (`192.168.10.138`).
+        // A dotted phone number is written in short groups (`152.8420.1195`): all groups of at
+        // most three digits is an address or a version, a group of five or more a decimal (unless it
+        // starts with the 0 of an area code: `0512.90484848`).
         let dotted = run.groups.windows(2).any(|w| text[w[0].1..w[1].0].contains('.'));
-        if is_quantity(text, first, last) || (dotted && run.groups.iter().all(|(s, e)| e - s <= 3)) {
+        let sizes = || run.groups.iter().map(|(s, e)| e - s);
+        let decimal = sizes().any(|n| n > 4) && !text[first..].starts_with('0');
+        if is_quantity(text, first, last) || (dotted && (sizes().all(|n| n <= 3) || decimal)) {
             continue;
         }
         let mut i = 0;

@@ -83,6 +83,12 @@ const NAME_CONTEXTS: &[&str] = &[
     "户名",
     "客户姓名",
     "用户姓名",
+    "收件人",
+    "收货人",
+    "联络人",
+    "申请人",
+    "来电人",
+    "经办人",
 ];
 
 /// Words that may follow a name directly.
