@@ -1,35 +1,48 @@
 //! Masking of personal data (脱敏) before text is stored, indexed or shown.
 //!
+//! The detectors read a folded view of the text (`fold.rs`): full-width, mathematical and
+//! other-script digits, Chinese numerals read out digit by digit (幺三八…), every dash (‐‑‒–—−﹣－)
+//! and space (NBSP, U+3000) have one form there, and invisible characters (zero-width space, BOM,
+//! bidi marks) are gone; so no way of writing a number lets it through, on raw or normalised text.
 //! Each detector finds candidate spans of one kind; detectors run from the most to the least
 //! specific (an e-mail address before the phone number that is its local part, a number after
-//! `户号` before the bank-card shape it may also have), and the first detector to claim a byte
-//! range keeps it. The replacement keeps a short hint and is never reversible:
+//! `户号` before the bank-card shape it may also have), and the first detector to claim a range
+//! keeps it. The replacement keeps a short hint and is never reversible:
 //!
 //! | kind | example | kept |
 //! |---|---|---|
-//! | [`PiiKind::IdCard`] | `110101199003071234` → `110***********1234` | first 3, last 4 (never the birth date) |
-//! | [`PiiKind::Mobile`] | `13812345678` → `138****5678` | first 3, last 4; separators and `+86` kept |
+//! | [`PiiKind::IdCard`] | `110101199003071234`, `110101 19900307 1234` → `110***********1234` | first 3, last 4 (never the birth date) |
+//! | [`PiiKind::Mobile`] | `13812345678`, `+86 138-1234-5678`, `0138…`, `幺三八…` → `138****5678` | first 3, last 4; separators and country code kept |
 //! | [`PiiKind::Landline`] | `0571-87654321` → `0571-*****321` | area code, then as many final digits as keep the total at 7 |
-//! | [`PiiKind::BankCard`] | `6222021234567890123` → `6222 **** **** 0123` | first 4 (issuer), last 4; length hidden |
-//! | [`PiiKind::Email`] | `zhangsan@example.com` → `z***@example.com` | first character, domain |
-//! | [`PiiKind::Account`], [`PiiKind::Meter`] | `户号:3100123456` → `户号:******3456` | at most the last 4, and at least 6 characters hidden |
+//! | [`PiiKind::BankCard`] | `6222021234567890123`, `622202 1234567890123` → `6222 **** **** 0123` | first 4 (issuer), last 4; length hidden |
+//! | [`PiiKind::Email`] | `zhangsan@example.com`, `ｚｈａｎｇ＠…` → `z***@example.com` | first character, domain |
+//! | [`PiiKind::Account`], [`PiiKind::Meter`] | `户号:3100123456`, `户号(居民)，…`, `表号No.…` → `户号:******3456` | at most the last 4, and at least 6 characters hidden |
+//! | [`PiiKind::Name`] | `联系人沈超`, `我是吴经理`, `找程师傅` → `沈*`, `*经理`, `*师傅` | at most the surname |
+//! | [`PiiKind::Address`] | `地址：南京市玄武区中山路18号` → `南京市玄武区****` | province, city, district |
 //!
 //! No replacement reveals more than 7 digits, except bank cards, which follow the usual
-//! receipt convention `6222 **** **** 1234` (8, fewer than the 6 + 4 PCI DSS allows).
+//! receipt convention `6222 **** **** 1234` (8, fewer than the 6 + 4 PCI DSS allows). A
+//! replacement is written in the folded (ASCII) form.
 //!
-//! What is deliberately *not* masked: product and model codes, voltages, dates and times,
-//! version numbers, IP addresses, standard numbers (`GB/T 14285-2023`, `DL/T 860`), serial
-//! numbers such as `SN2023A0012345`, and bare numbers whose shape does not identify a person
-//! (a 10-digit number is a 户号 only after a word that says so; a 15-digit legacy ID only after
-//! `身份证`; an 8-digit local number only with an area code).
+//! What is deliberately *not* masked: product and model codes, voltages, quantities with their
+//! unit (`年发电量15000000000千瓦时`), dates and times, version numbers, IP addresses, standard
+//! numbers (`GB/T 14285-2023`, `DL/T 860`), serial and asset numbers (`SN2023A0012345`,
+//! `资产编号GKB-931A-2023-0001`), ICCIDs (`89860…`), work-order and contract numbers, and bare
+//! numbers whose shape does not identify a person (a 10-digit number is a 户号 only after a word
+//! that says so; a 15-digit legacy ID only after `身份证`; an 8-digit local number only with an
+//! area code). The labelled set `tests/data/pii_set.jsonl` measures recall and precision.
 
 mod checksum;
 mod context;
+mod fold;
+mod person;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use fold::Folded;
 
 /// The kinds of personal data [`mask`] recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -47,8 +60,12 @@ pub enum PiiKind {
     Email,
     /// Electricity account / customer number (户号, 客户编号, 账号 …), recognised by context.
     Account,
-    /// Meter number or asset number (表号, 电能表号, 资产编号 …), recognised by context.
+    /// Meter number (表号, 电能表号, a meter's numeric 资产编号 …), recognised by context.
     Meter,
+    /// A person's name, recognised by context (联系人…, 我是…, …师傅, …先生).
+    Name,
+    /// A street address, recognised by context (地址…, 住在…) and its shape (路, 号, 室, 村 …).
+    Address,
 }
 
 /// Text with personal data replaced, and what was replaced.
@@ -62,26 +79,30 @@ pub struct Masked {
 
 /// Mask personal data in `text`.
 ///
-/// Meant to run on [`normalize`](crate::normalize)d text, but also correct on raw text:
-/// full-width digits, full-width colons and parentheses, and traditional context words
-/// (`戶號`, `身份證`) are recognised too. Never panics, whatever the input.
+/// Correct on raw and on [`normalize`](crate::normalize)d text alike: the detectors read a
+/// folded view of the text (see `fold.rs`) in which full-width, mathematical and other-script
+/// digits, Chinese numerals read out digit by digit, every dash and space, and invisible
+/// characters have one form; a masked span replaces the original characters it covers, so a
+/// zero-width space inside a phone number is masked with it. Never panics, whatever the input.
 pub fn mask(text: &str) -> Masked {
+    let folded = Folded::new(text);
+    let view = folded.text.as_str();
     let mut claims = Claims::default();
-    find_emails(text, &mut claims);
-    context::find(text, &mut claims);
-    find_id_cards(text, &mut claims);
-    find_bank_cards(text, &mut claims);
-    find_mobiles(text, &mut claims);
-    find_landlines(text, &mut claims);
-    claims.render(text)
+    find_emails(view, &mut claims);
+    context::find(view, &mut claims);
+    find_numbers(view, &mut claims);
+    person::find_names(view, &mut claims);
+    person::find_addresses(view, &mut claims);
+    claims.render(text, &folded)
 }
 
-/// A masked span: byte range of the original text and its replacement.
+/// A claimed span of the folded view: personal data with its replacement, or (`kind: None`)
+/// a value that a label says is not personal (`工单号…`), kept as it is.
 #[derive(Debug)]
 struct Span {
     start: usize,
     end: usize,
-    kind: PiiKind,
+    kind: Option<PiiKind>,
     replacement: String,
 }
 
@@ -98,43 +119,48 @@ impl Claims {
     }
 
     fn claim(&mut self, start: usize, end: usize, kind: PiiKind, replacement: String) {
-        if self.is_free(start, end) {
-            self.spans.insert(start, Span { start, end, kind, replacement });
+        if start < end && self.is_free(start, end) {
+            self.spans.insert(start, Span { start, end, kind: Some(kind), replacement });
         }
     }
 
-    fn render(self, text: &str) -> Masked {
-        let mut out = String::with_capacity(text.len());
+    /// Marks `start..end` as not personal: later detectors leave it alone.
+    fn keep(&mut self, start: usize, end: usize) {
+        if start < end && self.is_free(start, end) {
+            self.spans.insert(start, Span { start, end, kind: None, replacement: String::new() });
+        }
+    }
+
+    fn render(self, original: &str, folded: &Folded) -> Masked {
+        let mut out = String::with_capacity(original.len());
         let mut found = Vec::with_capacity(self.spans.len());
         let mut cursor = 0;
         for span in self.spans.values() {
-            out.push_str(&text[cursor..span.start]);
+            let Some(kind) = span.kind else { continue };
+            let (start, end) = folded.original(span.start, span.end);
+            out.push_str(&original[cursor..start]);
             out.push_str(&span.replacement);
-            found.push(span.kind);
-            cursor = span.end;
+            found.push(kind);
+            cursor = end;
         }
-        out.push_str(&text[cursor..]);
+        out.push_str(&original[cursor..]);
         Masked { text: out, found }
     }
 }
 
-// --- character classes, ASCII and full-width alike -----------------------------------------
+// --- helpers on the folded view (ASCII digits only) ------------------------------------------
 
-/// Value of an ASCII or full-width decimal digit.
+/// Value of a digit of the folded view.
 fn digit_value(c: char) -> Option<u32> {
-    match c {
-        '0'..='9' => Some(c as u32 - '0' as u32),
-        '０'..='９' => Some(c as u32 - '０' as u32),
-        _ => None,
-    }
+    c.to_digit(10)
 }
 
 fn is_digit(c: char) -> bool {
-    digit_value(c).is_some()
+    c.is_ascii_digit()
 }
 
-fn is_ascii_or_full_width_alphanumeric(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ')
+fn is_ascii_alphanumeric(c: char) -> bool {
+    c.is_ascii_alphanumeric()
 }
 
 fn char_before(text: &str, at: usize) -> Option<char> {
@@ -143,22 +169,6 @@ fn char_before(text: &str, at: usize) -> Option<char> {
 
 fn char_after(text: &str, at: usize) -> Option<char> {
     text[at..].chars().next()
-}
-
-/// True when a number at `start..end` continues a longer number on either side: an adjacent
-/// digit, or — for a number written in groups — a separator followed by another digit group.
-fn is_embedded(text: &str, start: usize, end: usize, grouped: bool) -> bool {
-    let before = text[..start].chars().rev();
-    let after = text[end..].chars();
-    touches_digit(before, grouped) || touches_digit(after, grouped)
-}
-
-fn touches_digit(mut side: impl Iterator<Item = char>, grouped: bool) -> bool {
-    match side.next() {
-        Some(c) if is_digit(c) => true,
-        Some(' ' | '-') if grouped => side.next().is_some_and(is_digit),
-        _ => false,
-    }
 }
 
 /// The digits of `s` as values, skipping separators.
@@ -182,21 +192,16 @@ fn star_digits(s: &str, from: usize, to: usize) -> String {
         .collect()
 }
 
-/// Regex fragment: one ASCII or full-width digit.
-const D: &str = "[0-9０-９]";
-
-fn compile(pattern: &str) -> Regex {
-    Regex::new(&pattern.replace("{D}", D)).expect("built-in PII pattern is valid")
-}
-
 // --- detectors ------------------------------------------------------------------------------
 
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"[A-Za-z0-9._%+\-]+[@＠][A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+        .expect("built-in e-mail pattern is valid")
+});
 
 fn find_emails(text: &str, claims: &mut Claims) {
     for m in EMAIL.find_iter(text) {
-        let Some(at) = m.as_str().find(['@', '＠']) else {
+        let Some(at) = m.as_str().find('@') else {
             continue;
         };
         let (local, domain) = m.as_str().split_at(at);
@@ -205,97 +210,299 @@ fn find_emails(text: &str, claims: &mut Claims) {
     }
 }
 
-/// 17 digits and a check character.
-static ID_CARD: LazyLock<Regex> = LazyLock::new(|| compile(r"{D}{17}[0-9０-９XxＸｘ]"));
-
-fn find_id_cards(text: &str, claims: &mut Claims) {
-    for m in ID_CARD.find_iter(text) {
-        // Only digits count as a boundary: an ID glued to letters (`ID110101…`) is still an ID,
-        // and the checksum and birth date make a false match unlikely.
-        if is_embedded(text, m.start(), m.end(), false) || !checksum::is_valid_id18(m.as_str()) {
-            continue;
-        }
-        claims.claim(m.start(), m.end(), PiiKind::IdCard, mask_id(m.as_str()));
-    }
-}
-
-/// First 3 and last 4 characters of an 18-character ID (3 and 3 of a 15-digit one): neither
-/// reveals the birth date, and at most 7 digits are shown.
+/// First 3 and last 4 characters of an 18-character ID (3 and 3 of a 15-digit one), separators
+/// kept: neither reveals the birth date, and at most 7 digits are shown.
 fn mask_id(id: &str) -> String {
-    let len = id.chars().count();
+    let is_id_char = |c: char| is_digit(c) || matches!(c, 'X' | 'x');
+    let len = id.chars().filter(|c| is_id_char(*c)).count();
     let keep_tail = if len == 15 { 3 } else { 4 };
-    id.chars().enumerate().map(|(i, c)| if i < 3 || i >= len.saturating_sub(keep_tail) { c } else { '*' }).collect()
+    let mut index = 0;
+    id.chars()
+        .map(|c| {
+            if !is_id_char(c) {
+                return c;
+            }
+            index += 1;
+            if index <= 3 || index > len.saturating_sub(keep_tail) { c } else { '*' }
+        })
+        .collect()
 }
 
-/// 16–19 digits, continuous or in groups of four.
-static BANK_CARD: LazyLock<Regex> = LazyLock::new(|| compile(r"{D}{4}(?:[ \-]?{D}{4}){3}(?:[ \-]?{D}{1,3})?"));
+/// A run of digit groups: `138 1234 5678`, `(0571)8765-4321`, `110105-19491231-002X`.
+#[derive(Debug)]
+struct Run {
+    /// Byte ranges of the digit groups in the folded view.
+    groups: Vec<(usize, usize)>,
+    /// The first group is an area code in parentheses: `(0571)`.
+    parenthesised_area: bool,
+    /// An `X` check character follows the last group.
+    check_x: bool,
+}
 
-fn find_bank_cards(text: &str, claims: &mut Claims) {
-    for m in BANK_CARD.find_iter(text) {
-        let card = m.as_str();
-        let grouped = card.contains([' ', '-']);
-        // Letters count as a boundary too: a long number glued to letters is a serial number.
-        let glued_to_letters = [char_before(text, m.start()), char_after(text, m.end())]
-            .into_iter()
-            .flatten()
-            .any(is_ascii_or_full_width_alphanumeric);
-        if glued_to_letters || is_embedded(text, m.start(), m.end(), grouped) || !checksum::is_luhn_valid(&digits(card))
-        {
+/// Most separator characters between two groups of one number (`138 - 1234`).
+const MAX_SEPARATOR: usize = 3;
+/// Most digits a number of any kind has (a bank card: 19).
+const MAX_NUMBER_DIGITS: usize = 19;
+
+/// Units and words that say a number is a quantity, not a phone or a card: `15000000000千瓦时`.
+const UNITS_AFTER: &[&str] = &[
+    "千瓦时",
+    "千瓦",
+    "兆瓦",
+    "万千瓦",
+    "瓦",
+    "度",
+    "元",
+    "万",
+    "亿",
+    "台",
+    "套",
+    "个",
+    "次",
+    "人",
+    "户",
+    "条",
+    "件",
+    "笔",
+    "张",
+    "块",
+    "只",
+    "米",
+    "公里",
+    "千米",
+    "吨",
+    "小时",
+    "分钟",
+    "秒",
+    "年",
+    "月",
+    "日",
+    "天",
+    "%",
+    "‰",
+];
+const QUANTITY_BEFORE: &[&str] =
+    &["电量", "发电量", "容量", "金额", "总额", "投资", "数量", "合计", "累计", "共计", "约", "产值", "功率", "负荷"];
+
+fn find_numbers(text: &str, claims: &mut Claims) {
+    for run in digit_runs(text) {
+        let (first, last) = (run.groups[0].0, run.groups[run.groups.len() - 1].1);
+        // Quantities (`15000000000千瓦时`), and IP addresses or versions (`192.168.10.138`).
+        // A dotted phone number is written in short groups (`152.8420.1195`): all groups of at
+        // most three digits is an address or a version, a group of five or more a decimal (unless it
+        // starts with the 0 of an area code: `0512.90484848`).
+        let dotted = run.groups.windows(2).any(|w| text[w[0].1..w[1].0].contains('.'));
+        let sizes = || run.groups.iter().map(|(s, e)| e - s);
+        let decimal = sizes().any(|n| n > 4) && !text[first..].starts_with('0');
+        if is_quantity(text, first, last) || (dotted && (sizes().all(|n| n <= 3) || decimal)) {
             continue;
         }
-        let card_digits: Vec<char> = card.chars().filter(|c| is_digit(*c)).collect();
-        let first: String = card_digits.iter().take(4).collect();
-        let last: String = card_digits.iter().skip(card_digits.len().saturating_sub(4)).collect();
-        claims.claim(m.start(), m.end(), PiiKind::BankCard, format!("{first} **** **** {last}"));
+        let mut i = 0;
+        'groups: while i < run.groups.len() {
+            let mut count = 0;
+            let mut end = i;
+            while end < run.groups.len() && count <= MAX_NUMBER_DIGITS + 4 {
+                count += run.groups[end].1 - run.groups[end].0;
+                end += 1;
+            }
+            for j in (i..end).rev() {
+                if let Some((kind, start, stop, replacement)) = classify(text, &run, i, j) {
+                    claims.claim(start, stop, kind, replacement);
+                    i = j + 1;
+                    continue 'groups;
+                }
+            }
+            i += 1;
+        }
     }
 }
 
-/// `1[3-9]` and 9 more digits, optionally written `138 1234 5678` or `138-1234-5678`.
-static MOBILE: LazyLock<Regex> = LazyLock::new(|| compile(r"[1１][3-9３-９]{D}(?:[ \-]?{D}{4}){2}"));
-
-fn find_mobiles(text: &str, claims: &mut Claims) {
-    for m in MOBILE.find_iter(text) {
-        let grouped = m.as_str().contains([' ', '-']);
-        let after_country_code = follows_country_code(&text[..m.start()]);
-        let embedded_before = !after_country_code && touches_digit(text[..m.start()].chars().rev(), grouped);
-        let embedded_after = touches_digit(text[m.end()..].chars(), grouped);
-        if embedded_before || embedded_after {
-            continue;
-        }
-        claims.claim(m.start(), m.end(), PiiKind::Mobile, star_digits(m.as_str(), 3, 7));
-    }
+fn is_quantity(text: &str, start: usize, end: usize) -> bool {
+    let after = text[end..].trim_start_matches(' ');
+    let after_lower = after.get(..after.len().min(4)).unwrap_or("").to_ascii_lowercase();
+    let unit_after = UNITS_AFTER.iter().any(|u| after.starts_with(u))
+        || ["kw", "mw", "kva", "mva", "kv"].iter().any(|u| after_lower.starts_with(u));
+    let before = text[..start].trim_end_matches([' ', ':', '为', '是', '=']);
+    unit_after || QUANTITY_BEFORE.iter().any(|q| before.ends_with(q))
 }
 
-/// `+86`, `0086` or `86` (optionally followed by a space or hyphen) ending `before`, itself not
-/// preceded by a digit: `8613812345678` is a mobile number, `208613812345678` is not.
-fn follows_country_code(before: &str) -> bool {
-    let before = before.strip_suffix([' ', '-']).unwrap_or(before);
-    let Some(rest) = before.strip_suffix("86").or_else(|| before.strip_suffix("８６")) else {
-        return false;
+/// Maximal runs of digit groups joined by short runs of `space . -`.
+fn digit_runs(text: &str) -> Vec<Run> {
+    let bytes = text.as_bytes();
+    let mut runs = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let parenthesised = if bytes[at] == b'(' { area_in_parentheses(text, at) } else { None };
+        if !(bytes[at].is_ascii_digit() || parenthesised.is_some()) {
+            at += 1;
+            continue;
+        }
+        let mut groups = Vec::new();
+        let mut cursor = at;
+        if let Some((area, next)) = parenthesised {
+            groups.push(area);
+            cursor = next;
+        }
+        loop {
+            let start = cursor;
+            while cursor < bytes.len() && bytes[cursor].is_ascii_digit() {
+                cursor += 1;
+            }
+            if cursor > start {
+                groups.push((start, cursor));
+            }
+            let mut sep = cursor;
+            while sep < bytes.len() && sep - cursor < MAX_SEPARATOR && matches!(bytes[sep], b' ' | b'-' | b'.') {
+                sep += 1;
+            }
+            if sep > cursor && sep < bytes.len() && bytes[sep].is_ascii_digit() && !groups.is_empty() {
+                cursor = sep;
+            } else {
+                break;
+            }
+        }
+        if groups.is_empty() {
+            at = cursor.max(at + 1);
+            continue;
+        }
+        let end = groups[groups.len() - 1].1;
+        let check_x = matches!(bytes.get(end), Some(b'X' | b'x'))
+            && !bytes.get(end + 1).is_some_and(|b| b.is_ascii_alphanumeric());
+        runs.push(Run { groups, parenthesised_area: parenthesised.is_some(), check_x });
+        at = end.max(at + 1);
+    }
+    runs
+}
+
+/// `(0571)` or `(010) ` at `at`, followed by a digit: the area code's range and where the local
+/// number starts.
+fn area_in_parentheses(text: &str, at: usize) -> Option<((usize, usize), usize)> {
+    let rest = text[at..].strip_prefix('(')?;
+    let close = rest.find(')')?;
+    let area = &rest[..close];
+    if !(3..=4).contains(&area.len()) || !area.starts_with('0') || !area.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let after = at + 1 + close + 1;
+    let local = after + text[after..].len() - text[after..].trim_start_matches(' ').len();
+    text[local..].starts_with(|c: char| c.is_ascii_digit()).then_some(((at + 1, at + 1 + close), local))
+}
+
+/// What groups `i..=j` of `run` are, if personal: the kind, the span to mask and its replacement.
+fn classify(text: &str, run: &Run, i: usize, j: usize) -> Option<(PiiKind, usize, usize, String)> {
+    let groups = &run.groups[i..=j];
+    let mut start = groups[0].0;
+    let mut end = groups[groups.len() - 1].1;
+    let number: String = groups.iter().map(|&(s, e)| &text[s..e]).collect();
+    let sizes: Vec<usize> = groups.iter().map(|(s, e)| e - s).collect();
+    let is_last = j + 1 == run.groups.len();
+    let letter_before = char_before(text, start).is_some_and(is_ascii_alphanumeric);
+    let letter_after = char_after(text, end).is_some_and(is_ascii_alphanumeric);
+    if i == 0 && run.parenthesised_area {
+        start -= 1;
+    }
+
+    // Identity card: 18 characters with a valid check character and birth date.
+    let with_x = run.check_x && is_last;
+    if (number.len() == 18 && !letter_after) || (with_x && number.len() == 17) {
+        let id = if with_x { format!("{number}{}", &text[end..=end]) } else { number.clone() };
+        if checksum::is_valid_id18(&id) {
+            if with_x {
+                end += 1;
+            }
+            return Some((PiiKind::IdCard, start, end, mask_id(&text[start..end])));
+        }
+    }
+    if with_x && !letter_after {
+        // A digit run ending in X is an identity number or nothing.
+        return None;
+    }
+    let local_start = if run.parenthesised_area && i == 0 { start + 1 } else { start };
+
+    // Bank card: 16–19 digits of a card issuer (3–6, or 9 but not 89, the ICCID prefix), Luhn-valid,
+    // continuous or in groups of at least four (4-4-4-4, 6-13, 4-4-4-4-3).
+    let issuer = number.starts_with(['3', '4', '5', '6']) || (number.starts_with('9') && !number.starts_with("89"));
+    let card_groups = sizes[..sizes.len() - 1].iter().all(|s| *s >= 4);
+    if (16..=19).contains(&number.len())
+        && issuer
+        && card_groups
+        && !letter_before
+        && !letter_after
+        && !run.parenthesised_area
+        && checksum::is_luhn_valid(&digits(&number))
+    {
+        let first = &number[..4];
+        let last = &number[number.len() - 4..];
+        return Some((PiiKind::BankCard, local_start, end, format!("{first} **** **** {last}")));
+    }
+
+    // Mobile: 1[3-9] and 9 more digits, after a trunk 0 or a country code 86 / 0086.
+    let national = |offset: usize| {
+        number.len() == offset + 11
+            && number[offset..].starts_with('1')
+            && matches!(number.as_bytes()[offset + 1], b'3'..=b'9')
     };
-    let rest = rest.strip_suffix('+').or_else(|| rest.strip_suffix("00")).unwrap_or(rest);
-    !rest.chars().next_back().is_some_and(is_digit)
+    let offset = [0, 1, 2, 4].into_iter().find(|&o| {
+        national(o)
+            && match o {
+                0 => true,
+                1 => number.starts_with('0'),
+                2 => number.starts_with("86"),
+                _ => number.starts_with("0086"),
+            }
+    });
+    if let Some(offset) = offset
+        && !letter_after
+        && !run.parenthesised_area
+    {
+        let shown = &text[local_start..end];
+        return Some((PiiKind::Mobile, local_start, end, star_digits(shown, offset + 3, offset + 7)));
+    }
+
+    // Landline: an area code as its own group (or in parentheses), then 7–8 local digits that do
+    // not start with 0 or 1; or after +86 / 0086, the area code without its 0.
+    if letter_after {
+        return None;
+    }
+    let is_area = |g: &str| {
+        (g.len() == 3 && (g == "010" || g.starts_with("02")))
+            || (g.len() == 4 && g.starts_with('0') && matches!(g.as_bytes()[1], b'3'..=b'9'))
+    };
+    let first_group = &text[groups[0].0..groups[0].1];
+    let local_ok = |local: &str| (7..=8).contains(&local.len()) && matches!(local.as_bytes()[0], b'2'..=b'9');
+    let landline = |area_digits: usize| {
+        let shown = &text[start..end];
+        let all = number.len();
+        let keep_tail = 4.min(7usize.saturating_sub(area_digits));
+        Some((PiiKind::Landline, start, end, star_digits(shown, area_digits, all.saturating_sub(keep_tail))))
+    };
+    if groups.len() >= 2 && is_area(first_group) && local_ok(&number[first_group.len()..]) {
+        return landline(first_group.len());
+    }
+    if groups.len() >= 3 && (first_group == "86" || first_group == "0086") {
+        let area = &text[groups[1].0..groups[1].1];
+        let local = &number[first_group.len() + area.len()..];
+        if (2..=3).contains(&area.len()) && !area.starts_with('0') && is_area(&format!("0{area}")) && local_ok(local) {
+            return landline(first_group.len() + area.len());
+        }
+    }
+    // Written without a separator (`057187654321`): only after a word that says it is a phone.
+    if groups.len() == 1 && number.starts_with('0') && follows_phone_word(text, start) {
+        for area_len in [3, 4] {
+            if number.len() > area_len && is_area(&number[..area_len]) && local_ok(&number[area_len..]) {
+                return landline(area_len);
+            }
+        }
+    }
+    None
 }
 
-/// Area code `0xx`/`0xxx` in parentheses or followed by `-` or a space, then a local number of
-/// 7–8 digits that does not start with 0 or 1.
-static LANDLINE: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"(?:[(（][0０]{D}{2,3}[)）] ?|[0０]{D}{2,3}[\-－ ])[2-9２-９]{D}{6,7}"));
+const PHONE_WORDS: &[&str] =
+    &["电话", "座机", "固话", "手机", "号码", "致电", "拨打", "回电", "联系", "tel", "Tel", "TEL", "电話", "手機"];
 
-fn find_landlines(text: &str, claims: &mut Claims) {
-    for m in LANDLINE.find_iter(text) {
-        // An extension (`-801`) may follow; it is not personal, so only digits end the number.
-        if is_embedded(text, m.start(), m.end(), false) {
-            continue;
-        }
-        let number = m.as_str();
-        let all = digits(number).len();
-        let area =
-            number.char_indices().skip(1).find(|(_, c)| !is_digit(*c)).map_or(0, |(i, _)| digits(&number[..i]).len());
-        // Area code plus the final digits, at most 7 digits revealed in total.
-        let keep_tail = 4.min(7usize.saturating_sub(area));
-        claims.claim(m.start(), m.end(), PiiKind::Landline, star_digits(number, area, all.saturating_sub(keep_tail)));
-    }
+fn follows_phone_word(text: &str, start: usize) -> bool {
+    let before = text[..start].trim_end_matches([' ', ':', '是', '为']);
+    PHONE_WORDS.iter().any(|w| before.ends_with(w))
 }
 
 #[cfg(test)]
@@ -334,8 +541,8 @@ mod tests {
     }
 
     #[test]
-    fn digit_helpers_accept_full_width() {
-        assert_eq!(digits("１2-３"), vec![1, 2, 3]);
-        assert_eq!(star_digits("１38-1234", 3, 5), "１38-**34");
+    fn digit_helpers_read_the_folded_view() {
+        assert_eq!(digits("12-3"), vec![1, 2, 3]);
+        assert_eq!(star_digits("138-1234", 3, 5), "138-**34");
     }
 }

@@ -4,6 +4,7 @@
 //! phrasings; the assertions next to them pin the properties that must hold whatever the
 //! snapshot says.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use analysis::{Analyzer, PiiKind, Token, mask, normalize};
@@ -337,3 +338,73 @@ fn never_panics_on_hostile_input() {
         assert_eq!(normalize(&normalized), normalized);
     }
 }
+
+// --- the labelled set ---------------------------------------------------------------------
+
+/// One line of `tests/data/pii_set.jsonl` (written by `tests/data/pii_set.py`).
+#[derive(serde::Deserialize)]
+struct Labelled {
+    text: String,
+    kind: String,
+    /// Substrings that must not survive masking.
+    pii: Vec<String>,
+    /// Substrings that must survive verbatim.
+    keep: Vec<String>,
+}
+
+/// Recall and precision of [`mask`] over the labelled set.
+///
+/// A personal value counts as caught when it no longer appears in the masked text. False
+/// positives are the spans masked in a trap, the `keep` strings destroyed, and the spans masked
+/// in a positive example beyond its caught values. Print the figures with
+/// `cargo test -p analysis --release --locked --test analysis masking_set -- --nocapture`.
+#[test]
+fn masking_set_recall_and_precision() {
+    let set: Vec<Labelled> = include_str!("data/pii_set.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a labelled line"))
+        .collect();
+    let traps = set.iter().filter(|l| l.kind == "trap").count();
+    assert!(set.len() >= 300 && traps >= 80, "{} strings, {traps} traps", set.len());
+    let (mut caught, mut missed, mut false_positives) = (0usize, 0usize, 0usize);
+    let mut by_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for line in &set {
+        let masked = mask(&line.text);
+        let hits = line.pii.iter().filter(|p| !masked.text.contains(p.as_str())).count();
+        let destroyed = line.keep.iter().filter(|k| !masked.text.contains(k.as_str())).count();
+        let excess = masked.found.len().saturating_sub(hits);
+        caught += hits;
+        missed += line.pii.len() - hits;
+        false_positives += destroyed + excess;
+        let entry = by_kind.entry(line.kind.as_str()).or_default();
+        if line.kind == "trap" {
+            entry.0 += usize::from(masked.found.is_empty() && masked.text == line.text);
+            entry.1 += 1;
+        } else {
+            entry.0 += hits;
+            entry.1 += line.pii.len();
+        }
+        if hits < line.pii.len() || destroyed + excess > 0 {
+            failures.push(format!("  {:<9} {:?} → {:?}", line.kind, line.text, masked.text));
+        }
+    }
+    let recall = caught as f64 / (caught + missed) as f64;
+    let precision = caught as f64 / (caught + false_positives).max(1) as f64;
+    println!("masking set: {} strings ({traps} traps), {} personal values", set.len(), caught + missed);
+    println!(
+        "recall {recall:.3} ({caught} caught, {missed} missed), precision {precision:.3} ({false_positives} false positives)"
+    );
+    for (kind, (good, all)) in &by_kind {
+        let what = if *kind == "trap" { "left alone" } else { "caught" };
+        println!("  {kind:<9} {good}/{all} {what}");
+    }
+    println!("wrong:\n{}", failures.join("\n"));
+    assert!(recall >= RECALL_FLOOR, "recall {recall:.3} below {RECALL_FLOOR}");
+    assert!(precision >= PRECISION_FLOOR, "precision {precision:.3} below {PRECISION_FLOOR}");
+}
+
+/// Floors just under what the masker reaches on the set, so that a regression fails.
+const RECALL_FLOOR: f64 = 0.98;
+const PRECISION_FLOOR: f64 = 0.98;

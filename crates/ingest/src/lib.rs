@@ -108,6 +108,7 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Batch, Error> {
             formats::read_file(path, format, &mut batch)?;
         }
     }
+    mask_rejections(&mut batch);
     Ok(batch)
 }
 
@@ -115,7 +116,20 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Batch, Error> {
 pub fn read_jsonl_bytes(name: &str, bytes: &[u8]) -> Batch {
     let mut batch = Batch::default();
     formats::read_jsonl(Path::new(name), bytes, &mut batch);
+    mask_rejections(&mut batch);
     batch
+}
+
+/// Rejections name the file, the line and the field and say what is wrong; a value they quote
+/// (a bad id, a cell that is not a number) is masked like any text we show, so that a rejection
+/// printed or returned over HTTP never carries personal data.
+fn mask_rejections(batch: &mut Batch) {
+    for rejection in &mut batch.rejections {
+        rejection.message = analysis::mask(&rejection.message).text;
+        if let Some(field) = &mut rejection.field {
+            *field = analysis::mask(field).text;
+        }
+    }
 }
 
 fn is_readme(file: &Path) -> bool {
@@ -166,7 +180,7 @@ pub fn record_from_value(value: Value) -> Result<(Record, usize), FieldError> {
         }
     };
     let (record, masked) = mask_record(record);
-    record.validate()?;
+    record.validate().map_err(|e| FieldError::new(analysis::mask(&e.field).text, analysis::mask(&e.message).text))?;
     Ok((record, masked))
 }
 
@@ -176,8 +190,38 @@ fn deserialize<T: serde::de::DeserializeOwned>(object: Map<String, Value>) -> Re
         let inner = e.into_inner().to_string();
         // serde names missing / unknown fields in its message rather than in the path.
         let field = backticked(&inner).filter(|_| path == "." || path.is_empty()).unwrap_or(path);
-        FieldError::new(field, inner)
+        FieldError::new(analysis::mask(&field).text, without_value(&inner))
     })
+}
+
+/// serde's message without the value it quotes (`invalid type: string "13812345678", expected
+/// u32` → `invalid type: a string, expected u32`): the field is named separately.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((got, expected)) = rest.rsplit_once(", expected ")
+        {
+            let kind = match got.split([' ', '`', '"']).next().unwrap_or_default() {
+                "string" => "a string",
+                "integer" => "an integer",
+                "floating" => "a number",
+                "boolean" => "a boolean",
+                "null" | "unit" => "null",
+                "sequence" => "an array",
+                "map" => "an object",
+                _ => "a value of another type",
+            };
+            return format!("{prefix}{kind}, expected {expected}");
+        }
+    }
+    for prefix in ["unknown variant `", "unknown field `"] {
+        if message.starts_with(prefix)
+            && let Some((_, expected)) = message.rsplit_once("`, expected ")
+        {
+            return format!("{}, expected {expected}", prefix.trim_end_matches(" `"));
+        }
+    }
+    analysis::mask(message).text
 }
 
 fn backticked(message: &str) -> Option<String> {
@@ -186,7 +230,11 @@ fn backticked(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
-/// Masks personal data in every free-text field; returns the record and the number of spans masked.
+/// Masks personal data in every stored string that is not an id: an item's title, body, tags,
+/// source and owner; an entity's label, aliases and every string (or number) inside its
+/// attributes, however deeply nested, so that Dify metadata and SPARQL never return raw personal
+/// data. Ids and the links between records are identifiers and are left as they are (masking
+/// them would break the references). Returns the record and the number of spans masked.
 fn mask_record(record: Record) -> (Record, usize) {
     let mut masked = 0;
     let mut mask = |text: &mut String| {
@@ -201,20 +249,39 @@ fn mask_record(record: Record) -> (Record, usize) {
             mask(&mut item.title);
             mask(&mut item.body);
             item.tags.iter_mut().for_each(&mut mask);
+            item.source.iter_mut().for_each(&mut mask);
+            item.owner.iter_mut().for_each(&mut mask);
             Record::Item(item)
         }
         Record::Entity(mut entity) => {
             mask(&mut entity.label);
             entity.aliases.iter_mut().for_each(&mut mask);
             for value in entity.attrs.values_mut() {
-                if let Value::String(text) = value {
-                    mask(text);
-                }
+                mask_value(value, &mut mask);
             }
             Record::Entity(entity)
         }
     };
     (record, masked)
+}
+
+/// Masks the strings inside a JSON value, and numbers that mask as personal data (a phone number
+/// stored as a JSON number becomes its masked text).
+fn mask_value(value: &mut Value, mask: &mut impl FnMut(&mut String)) {
+    match value {
+        Value::String(text) => mask(text),
+        Value::Array(values) => values.iter_mut().for_each(|v| mask_value(v, mask)),
+        Value::Object(object) => object.values_mut().for_each(|v| mask_value(v, mask)),
+        Value::Number(number) => {
+            let mut text = number.to_string();
+            let before = text.clone();
+            mask(&mut text);
+            if text != before {
+                *value = Value::String(text);
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
+    }
 }
 
 #[cfg(test)]
@@ -239,6 +306,49 @@ mod tests {
         assert_eq!(bad_kind.field, "kind");
         let neither = record_from_value(json!({"id": "a"})).unwrap_err();
         assert_eq!(neither.field, "kind");
+    }
+
+    #[test]
+    fn rejections_never_repeat_the_value() {
+        let mistyped = record_from_value(
+            json!({"id": "a", "kind": "technical_point", "title": "t", "body": "x", "version": "13812345678"}),
+        )
+        .unwrap_err();
+        assert_eq!(mistyped.field, "version");
+        assert!(!mistyped.message.contains("13812345678"), "{}", mistyped.message);
+        let bad_id =
+            record_from_value(json!({"id": "张 13812345678", "kind": "technical_point", "title": "t", "body": "x"}))
+                .unwrap_err();
+        assert!(!bad_id.message.contains("13812345678"), "{}", bad_id.message);
+        let unknown = record_from_value(json!({"id": "a", "kind": "zhangsan@example.com", "title": "t", "body": "x"}))
+            .unwrap_err();
+        assert!(!unknown.message.contains("zhangsan"), "{}", unknown.message);
+    }
+
+    #[test]
+    fn masks_source_owner_and_nested_attributes() {
+        let (record, masked) = record_from_value(json!({
+            "id": "c-2", "kind": "solved_case", "title": "客户来电", "body": "装置告警",
+            "source": "客户13812345678来电", "owner": "联系人沈超"
+        }))
+        .expect("valid");
+        let Record::Item(item) = record else { panic!("item expected") };
+        assert_eq!(masked, 2);
+        assert!(!item.source.as_deref().unwrap_or_default().contains("13812345678"));
+        assert!(!item.owner.as_deref().unwrap_or_default().contains("沈超"));
+        let (record, _) = record_from_value(json!({
+            "id": "cust-1", "class": "Customer", "label": "崇岭省电力公司芷江供电公司",
+            "attrs": {"contacts": [{"name": "联系人沈超", "phone": "138 1234 5678"}], "mobile": 13912345678u64,
+                      "level": "地市级"}
+        }))
+        .expect("valid");
+        let Record::Entity(entity) = record else { panic!("entity expected") };
+        let text = serde_json::to_string(&entity.attrs).expect("json");
+        assert_eq!(entity.label, "崇岭省电力公司芷江供电公司");
+        for secret in ["1234 5678", "13912345678", "沈超"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("地市级"), "{text}");
     }
 
     #[test]

@@ -487,7 +487,10 @@ impl Engine {
     pub(crate) fn search_sharing(&self, request: &SearchRequest, shared: &mut Shared) -> Result<SearchResponse> {
         let started = Instant::now();
         let limit = request.validate(&self.limits)?;
-        let masked = analysis::mask(&request.q).text;
+        // Normalise first, then mask: a zero-width space, an NBSP or full-width digits inside a
+        // phone number must not survive into the query text, its terms, its embedding, the entity
+        // links or anything echoed. Every route (search, retrieve, Dify, tickets) comes through here.
+        let masked = analysis::mask(&analysis::normalize(&request.q)).text;
         let terms = self.query_terms(&masked);
         if terms.is_empty() && request.filters.is_empty() {
             return Err(Error::invalid(

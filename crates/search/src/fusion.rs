@@ -55,7 +55,7 @@ impl Fusion {
     pub fn validate(&self) -> Result<(), String> {
         match *self {
             Fusion::Rrf { k } if !(k.is_finite() && (0.0..=10_000.0).contains(&k)) => {
-                Err(format!("fusion.k must be between 0 and 10000, got {k}"))
+                Err("fusion.k must be between 0 and 10000".into())
             }
             Fusion::Weighted { lexical, dense, graph }
                 if [lexical, dense, graph].iter().any(|w| !(w.is_finite() && (0.0..=100.0).contains(w))) =>

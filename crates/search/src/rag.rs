@@ -438,8 +438,8 @@ impl MetadataCondition {
             None | Some(Value::Null) => LogicalOperator::And,
             Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("and") => LogicalOperator::And,
             Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("or") => LogicalOperator::Or,
-            Some(other) => {
-                return Err(format!("metadata_condition.logical_operator must be \"and\" or \"or\", got {other}"));
+            Some(_) => {
+                return Err("metadata_condition.logical_operator must be \"and\" or \"or\"".into());
             }
         };
         let conditions = match object.get("conditions") {
@@ -544,17 +544,16 @@ impl Condition {
         for raw in raw_names {
             check_length("`name`", raw)?;
             let name = canonical_name(raw)
-                .ok_or_else(|| format!("unknown metadata name {raw:?}; use one of {}", METADATA_NAMES.join(", ")))?;
+                .ok_or_else(|| format!("`name` is not a metadata name; use one of {}", METADATA_NAMES.join(", ")))?;
             if !names.contains(&name) {
                 names.push(name);
             }
         }
         let operator = match object.get("comparison_operator") {
             Some(Value::String(op)) => Operator::parse(op).ok_or_else(|| {
-                format!(
-                    "unknown comparison_operator {op:?}; use one of contains, not contains, start with, end with, \
-                     is, is not, in, not in, empty, not empty, =, ≠, >, <, ≥, ≤, before, after"
-                )
+                "`comparison_operator` is not an operator; use one of contains, not contains, start with, end \
+                 with, is, is not, in, not in, empty, not empty, =, ≠, >, <, ≥, ≤, before, after"
+                    .to_string()
             })?,
             None | Some(Value::Null) => return Err("`comparison_operator` is required".into()),
             Some(_) => return Err("`comparison_operator` must be a string".into()),
@@ -573,12 +572,12 @@ impl Condition {
             return Err("`value` is required for this comparison_operator".into());
         };
         match operator {
-            O::Eq | O::Ne | O::Gt | O::Lt | O::Ge | O::Le => scalar_number(value)
-                .map(Operand::Number)
-                .ok_or_else(|| format!("`value` must be a number, got {value}")),
-            O::Before | O::After => scalar_date(value).map(Operand::Date).ok_or_else(|| {
-                format!("`value` must be a date YYYY-MM-DD (or a Unix timestamp in seconds), got {value}")
-            }),
+            O::Eq | O::Ne | O::Gt | O::Lt | O::Ge | O::Le => {
+                scalar_number(value).map(Operand::Number).ok_or_else(|| "`value` must be a number".to_string())
+            }
+            O::Before | O::After => scalar_date(value)
+                .map(Operand::Date)
+                .ok_or_else(|| "`value` must be a date YYYY-MM-DD (or a Unix timestamp in seconds)".to_string()),
             _ => {
                 let values: Vec<&Value> = match value {
                     Value::Array(values) if values.len() <= MAX_CONDITION_VALUES => values.iter().collect(),
@@ -588,9 +587,8 @@ impl Condition {
                 let texts = values
                     .into_iter()
                     .map(|v| {
-                        let text = scalar_text(v).ok_or_else(|| {
-                            format!("`value` must be a string, a number or an array of them, got {v}")
-                        })?;
+                        let text = scalar_text(v)
+                            .ok_or_else(|| "`value` must be a string, a number or an array of them".to_string())?;
                         check_length("`value`", &text)?;
                         Ok(text)
                     })
@@ -738,15 +736,11 @@ impl DifyRetrievalSetting {
                     }
                 }
                 _ => {
-                    return Err(invalid_setting(format!(
-                        "retrieval_setting.top_k must be a whole number ≥ 1, got {n}"
-                    )));
+                    return Err(invalid_setting("retrieval_setting.top_k must be a whole number ≥ 1".into()));
                 }
             },
-            Some(other) => {
-                return Err(invalid_setting(format!(
-                    "retrieval_setting.top_k must be a whole number ≥ 1, got {other}"
-                )));
+            Some(_) => {
+                return Err(invalid_setting("retrieval_setting.top_k must be a whole number ≥ 1".into()));
             }
         };
         let threshold = match &self.score_threshold {
@@ -754,15 +748,13 @@ impl DifyRetrievalSetting {
             Some(Value::Number(n)) => match n.as_f64() {
                 Some(f) if (0.0..=1.0).contains(&f) => f as f32,
                 _ => {
-                    return Err(invalid_setting(format!(
-                        "retrieval_setting.score_threshold must be between 0 and 1, got {n}"
-                    )));
+                    return Err(invalid_setting("retrieval_setting.score_threshold must be between 0 and 1".into()));
                 }
             },
-            Some(other) => {
-                return Err(invalid_setting(format!(
-                    "retrieval_setting.score_threshold must be a number between 0 and 1, got {other}"
-                )));
+            Some(_) => {
+                return Err(invalid_setting(
+                    "retrieval_setting.score_threshold must be a number between 0 and 1".into(),
+                ));
             }
         };
         let threshold = if threshold <= 0.0 { DIFY_DEFAULT_SCORE_THRESHOLD } else { threshold };
@@ -781,12 +773,31 @@ fn knowledge_scope(knowledge_id: &str) -> Result<Option<ItemKind>> {
         Error::invalid(
             "unknown_knowledge",
             format!(
-                "the knowledge {knowledge_id:?} does not exist; use \"default\" (or \"gridkb\") for the whole \
-                 knowledge base, or one kind: {}",
+                "`knowledge_id` names no knowledge base; use \"default\" (or \"gridkb\") for the whole knowledge \
+                 base, or one kind: {}",
                 kinds.join(", ")
             ),
         )
     })
+}
+
+/// The free-text metadata masked on the way out, as titles and bodies are: records stored before
+/// ingest masked `source` and `owner` would otherwise return them raw.
+fn masked_metadata(mut metadata: Map<String, Value>) -> Map<String, Value> {
+    for name in ["title", "owner", "source", "tags"] {
+        match metadata.get_mut(name) {
+            Some(Value::String(text)) => *text = analysis::mask(text).text,
+            Some(Value::Array(values)) => {
+                for value in values {
+                    if let Value::String(text) = value {
+                        *text = analysis::mask(text).text;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    metadata
 }
 
 /// One item of a search page with its stored record.
@@ -857,7 +868,7 @@ impl Engine {
                 content: analysis::mask(&format!("{}\n{}", f.item.title, f.item.body)).text,
                 score: f.score,
                 title: analysis::mask(&f.item.title).text,
-                metadata,
+                metadata: masked_metadata(metadata),
             })
             .collect();
         Ok(DifyResponse { records })
@@ -950,7 +961,7 @@ impl Engine {
         if budget == 0 || budget > MAX_TOKEN_BUDGET {
             return Err(Error::invalid(
                 "invalid_budget",
-                format!("token_budget must be between 1 and {MAX_TOKEN_BUDGET}, got {budget}"),
+                format!("token_budget must be between 1 and {MAX_TOKEN_BUDGET}"),
             ));
         }
         let search = SearchRequest {
@@ -987,7 +998,7 @@ impl Engine {
                         passage_count: count,
                         rank: f.rank,
                         category: f.item.category.map(|c| c.code().to_string()),
-                        source: f.item.source.clone(),
+                        source: f.item.source.as_deref().map(|source| analysis::mask(source).text),
                         valid_until: f.item.valid_until.clone(),
                         verbatim,
                     },
@@ -1113,10 +1124,24 @@ mod tests {
     }
 
     #[test]
+    fn metadata_free_text_is_masked_on_the_way_out() {
+        let mut meta = Map::new();
+        meta.insert("source".into(), json!("客户13812345678来电"));
+        meta.insert("tags".into(), json!(["联系人沈超"]));
+        meta.insert("id".into(), json!("kb-1"));
+        let text = Value::Object(masked_metadata(meta)).to_string();
+        assert!(!text.contains("13812345678") && !text.contains("沈超") && text.contains("kb-1"), "{text}");
+    }
+
+    #[test]
     fn malformed_conditions_are_refused_with_reasons() {
         let error = |name: Value, op: &str, value: Value| condition(name, op, value).expect_err("refused");
         assert!(error(json!("kind"), "like", json!("x")).contains("comparison_operator"));
-        assert!(error(json!("colour"), "is", json!("x")).contains("unknown metadata name"));
+        assert!(error(json!("colour"), "is", json!("x")).contains("is not a metadata name"));
+        // Messages name the field, never the value sent.
+        assert!(!error(json!("13812345678"), "is", json!("x")).contains("13812345678"));
+        assert!(!error(json!("kind"), "13812345678", json!("x")).contains("13812345678"));
+        assert!(!error(json!("version"), ">", json!("zhangsan@example.com")).contains("zhangsan"));
         assert!(error(json!([]), "is", json!("x")).contains("empty"));
         assert!(error(json!([1]), "is", json!("x")).contains("name"));
         assert!(error(json!("kind"), "is", Value::Null).contains("required"));

@@ -151,10 +151,7 @@ impl SearchRequest {
         }
         let limit = self.limit.unwrap_or(limits.default_limit);
         if limit == 0 || limit > limits.max_limit {
-            return Err(Error::invalid(
-                "invalid_limit",
-                format!("limit must be between 1 and {}, got {limit}", limits.max_limit),
-            ));
+            return Err(Error::invalid("invalid_limit", format!("limit must be between 1 and {}", limits.max_limit)));
         }
         if self.offset.saturating_add(limit) > limits.max_window {
             return Err(Error::invalid(

@@ -450,7 +450,7 @@ impl Engine {
         if limit == 0 || limit > self.limits().max_limit {
             return Err(Error::invalid(
                 "invalid_limit",
-                format!("limit must be between 1 and {}, got {limit}", self.limits().max_limit),
+                format!("limit must be between 1 and {}", self.limits().max_limit),
             ));
         }
         for (field, value) in [("customer_id", &request.customer_id), ("device_serial", &request.device_serial)] {
@@ -511,7 +511,8 @@ impl Engine {
         similar_cases.truncate(SIMILAR_CASES);
         Ok(TicketMatch {
             ticket: masked,
-            channel: request.channel.clone(),
+            // Echoed as the other text we show: normalised, personal data masked.
+            channel: request.channel.as_deref().map(|c| analysis::mask(&analysis::normalize(c)).text),
             category,
             linked: solutions.linked,
             customer,
@@ -540,7 +541,7 @@ impl Engine {
         if let Some(serial) = &request.device_serial {
             let found = graph::device_by_serial(graph, serial, today)?;
             if found.is_none() {
-                notes.push(format!("no device with serial number {serial} is on record"));
+                notes.push("no device with the `device_serial` given is on record".to_string());
             }
             return Ok(found);
         }
@@ -571,7 +572,7 @@ impl Engine {
                         source: "request".into(),
                     }));
                 }
-                _ => notes.push(format!("no customer with id {id} is on record")),
+                _ => notes.push("no customer with the `customer_id` given is on record".to_string()),
             }
         }
         Ok(device.and_then(|d| d.customer.as_ref()).map(|c| CustomerView {

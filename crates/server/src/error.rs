@@ -171,7 +171,10 @@ impl From<graph::GraphError> for ApiError {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        // The last guard of "never echo a raw input value": messages are written not to repeat
+        // input, and whatever slips through is masked like any text we show.
+        self.message = analysis::mask(&self.message).text;
         let status = self.code.status();
         let mut response = (status, Json(&self)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

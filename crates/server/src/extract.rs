@@ -40,11 +40,106 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 format!("JSON nested deeper than {max_depth} levels"),
             ));
         }
-        let value = serde_json::from_slice(&bytes).map_err(|e| {
-            let code = if e.is_data() { ErrorCode::InvalidParameter } else { ErrorCode::InvalidJson };
-            ApiError::new(code, format!("invalid request body: {e}"))
-        })?;
+        let refuse = |path: Option<&serde_path_to_error::Path>, error: &serde_json::Error| {
+            let code = if error.is_data() { ErrorCode::InvalidParameter } else { ErrorCode::InvalidJson };
+            ApiError::new(code, format!("invalid request body: {}", describe_json_error(path, error)))
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| refuse(Some(e.path()), e.inner()))?;
+        deserializer.end().map_err(|e| refuse(None, &e))?;
         Ok(JsonBody(value))
+    }
+}
+
+/// What is wrong with a JSON body, naming the field and never repeating the value sent: serde's
+/// own messages quote the offending value (`invalid type: string "13812345678", expected usize`),
+/// the unknown field's name or the unknown variant, any of which may be personal data.
+pub(crate) fn describe_json_error(path: Option<&serde_path_to_error::Path>, inner: &serde_json::Error) -> String {
+    let full = inner.to_string();
+    // serde_json appends the position; the position is ours to keep, the message is rewritten.
+    let message = match full.rfind(" at line ") {
+        Some(at) if inner.line() > 0 => &full[..at],
+        _ => full.as_str(),
+    };
+    // An unknown field's path ends in the name the client sent: name its parent instead.
+    let unknown_field = message.starts_with("unknown field `");
+    let field = path.and_then(|p| field_path(p, unknown_field));
+    let what = if let Some(rest) =
+        message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))
+    {
+        let problem = if message.starts_with("invalid type") { "wrong type" } else { "invalid value" };
+        match rest.rsplit_once(", expected ") {
+            Some((got, expected)) => format!("{problem}: got {}, expected {expected}", kind_of(got)),
+            None => problem.to_string(),
+        }
+    } else if message.starts_with("unknown field `") {
+        match message.rsplit_once("`, expected ") {
+            Some((_, expected)) => format!("unknown field; expected {expected}"),
+            None => "unknown field; this object takes no fields".to_string(),
+        }
+    } else if message.starts_with("unknown variant `") {
+        match message.rsplit_once("`, expected ") {
+            Some((_, expected)) => format!("unknown value; expected {expected}"),
+            None => "unknown value".to_string(),
+        }
+    } else {
+        // Syntax errors and `missing field` / `invalid length` name no value sent; anything else
+        // is masked as a last resort.
+        analysis::mask(message).text
+    };
+    let position =
+        if inner.line() > 0 { format!(" (line {}, column {})", inner.line(), inner.column()) } else { String::new() };
+    match field {
+        Some(field) => format!("`{field}`: {what}{position}"),
+        None => format!("{what}{position}"),
+    }
+}
+
+/// The path of the field at fault, with any segment that is not one of our identifiers (a map
+/// key the client chose) replaced by `?`.
+fn field_path(path: &serde_path_to_error::Path, drop_last: bool) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let is_identifier = |s: &str| {
+        s.len() <= 32
+            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    let segments: Vec<_> = path.iter().collect();
+    let keep = if drop_last { segments.len().saturating_sub(1) } else { segments.len() };
+    let mut out = String::new();
+    for segment in &segments[..keep] {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(if is_identifier(key) { key } else { "?" });
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// What sort of value serde's `Unexpected` text describes, without the value itself.
+fn kind_of(unexpected: &str) -> &'static str {
+    match unexpected.split([' ', '`', '"']).next().unwrap_or_default() {
+        "string" => "a string",
+        "integer" => "an integer",
+        "floating" => "a number",
+        "boolean" => "a boolean",
+        "character" => "a character",
+        "null" | "unit" => "null",
+        "sequence" => "an array",
+        "map" => "an object",
+        _ => "a value of another type",
     }
 }
 
@@ -162,6 +257,42 @@ mod tests {
         assert!(json_depth_exceeds(br#"{"a":[1,{"b":2}]}"#, 2));
         assert!(!json_depth_exceeds(br#"{"q":"[[[[[[[[[[\"[[["}"#, 1));
         assert!(json_depth_exceeds(&b"[".repeat(10_000), 32));
+    }
+
+    #[test]
+    fn json_errors_name_the_field_and_never_the_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code, reason = "only deserialised")]
+        struct Request {
+            #[serde(default)]
+            limit: Option<usize>,
+            #[serde(default)]
+            retrievers: Vec<Kind>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Kind {
+            Lexical,
+        }
+        let describe = |body: &str| {
+            let mut de = serde_json::Deserializer::from_str(body);
+            let error = serde_path_to_error::deserialize::<_, Request>(&mut de).expect_err("invalid");
+            describe_json_error(Some(error.path()), error.inner())
+        };
+        let message = describe(r#"{"limit": "13812345678"}"#);
+        assert!(message.starts_with("`limit`: wrong type: got a string, expected"), "{message}");
+        for (body, secret) in [
+            (r#"{"limit": "13812345678"}"#, "13812345678"),
+            (r#"{"limit": 13812345678.5}"#, "13812345678"),
+            (r#"{"13812345678": 1}"#, "13812345678"),
+            (r#"{"retrievers": ["zhangsan@example.com"]}"#, "zhangsan"),
+            (r#"{"limit": -11010519491231002}"#, "11010519491231002"),
+        ] {
+            let message = describe(body);
+            assert!(!message.contains(secret), "{body}: {message}");
+        }
+        assert!(describe(r#"{"retrievers": ["x"]}"#).contains("`retrievers[0]`: unknown value; expected"));
     }
 
     #[test]

@@ -96,7 +96,9 @@ impl From<search::Error> for DifyError {
 
 impl IntoResponse for DifyError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error_code": self.error_code, "error_msg": self.error_msg}));
+        // As for ApiError: messages name fields, not values; anything that slips through is masked.
+        let message = analysis::mask(&self.error_msg).text;
+        let body = Json(json!({"error_code": self.error_code, "error_msg": message}));
         let mut response = (self.status, body).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -192,7 +192,7 @@ fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchReque
     let number = |name: &str, value: &str| {
         value.trim().parse::<usize>().map_err(|_| {
             let code = if name == "limit" { ErrorCode::InvalidLimit } else { ErrorCode::InvalidOffset };
-            ApiError::new(code, format!("`{name}` must be a non-negative whole number, got {value:?}"))
+            ApiError::new(code, format!("`{name}` must be a non-negative whole number"))
         })
     };
     for (name, value) in pairs {
@@ -210,7 +210,7 @@ fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchReque
                             |_| {
                                 ApiError::new(
                                     ErrorCode::InvalidParameter,
-                                    format!("unknown retriever `{v}`; use lexical, dense or graph"),
+                                    "`retrievers` names an unknown retriever; use lexical, dense or graph",
                                 )
                             },
                         )
@@ -224,8 +224,9 @@ fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchReque
                         ApiError::new(
                             ErrorCode::UnknownParameter,
                             format!(
-                                "unknown parameter `{other}`; use q, limit, offset, retrievers, kind, category, major, \
-                                 status, owner, owner_level, product, fault or tag"
+                                "unknown parameter{}; use q, limit, offset, retrievers, kind, category, major, \
+                                 status, owner, owner_level, product, fault or tag",
+                                parameter_name(other)
                             ),
                         )
                     })?;
@@ -235,6 +236,16 @@ fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchReque
         }
     }
     Ok(request)
+}
+
+/// ` `name`` for a parameter name that is one of our kind of identifier, nothing otherwise: a
+/// name the client made up is input like any value, and is not repeated.
+fn parameter_name(name: &str) -> String {
+    let is_identifier = !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    if is_identifier { format!(" `{name}`") } else { String::new() }
 }
 
 async fn not_found() -> ApiError {
