@@ -6,6 +6,7 @@
 //! store does not.
 
 mod dense;
+mod duplicates;
 mod engine;
 pub mod fusion;
 pub mod limits;
@@ -14,6 +15,7 @@ mod request;
 pub mod ticket;
 
 pub use dense::DenseStatus;
+pub use duplicates::{CandidateScore, Conflict, DraftText, DuplicateCandidate, ItemCheck, NORMATIVE_KINDS, Reason};
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use fusion::{Fusion, Retriever};
 pub use lexical::FilterField;

@@ -29,6 +29,27 @@ pub const MAX_CONCURRENT_SEARCHES: usize = 8;
 /// Searches waiting for a slot; beyond this the server answers 503 with Retry-After.
 pub const SEARCH_QUEUE: usize = 64;
 
+// Duplicate and conflict checks of a draft (`Engine::check_item`). Measured with
+// `gridkb eval --duplicates` on the full demo corpus (ARCHITECTURE.md, search crate).
+
+/// Possible duplicates (and conflicts) a check returns at most.
+pub const CHECK_TOP_K: usize = 5;
+/// Candidates taken from BM25 (and from the vector index) and scored against the draft.
+pub const CHECK_CANDIDATES: usize = 20;
+/// Published items of the draft's situation (kind, category, product, fault) examined for
+/// conflicts.
+pub const CONFLICT_CANDIDATES: usize = 20;
+/// Distinct title and body terms of a draft put into its BM25 query, title terms first.
+pub const CHECK_QUERY_TERMS: usize = 256;
+/// Characters of a draft (title, newline, body) embedded for the semantic side.
+pub const CHECK_EMBED_CHARS: usize = 1_000;
+/// Weight of the title terms' Jaccard in the similarity; the body terms' Jaccard has the rest.
+pub const TITLE_WEIGHT: f32 = 0.25;
+/// Similarity from which an item is reported as a possible duplicate.
+pub const DUPLICATE_THRESHOLD: f32 = 0.5;
+/// Similarity is multiplied by this when both items name products and none is shared.
+pub const PRODUCT_MISMATCH_FACTOR: f32 = 0.5;
+
 /// The limits in force, defaults overridable by configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
