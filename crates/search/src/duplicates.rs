@@ -352,8 +352,11 @@ impl Engine {
             let body_overlap = jaccard(&draft.body, &body_terms);
             let (models, lines) = self.product_scope(&item.products)?;
             let relation = relate(draft, &models, &lines);
-            let shared_products: Vec<String> =
-                draft.models.intersection(&models).chain(draft.lines.intersection(&lines)).cloned().collect();
+            // The shared models, or the shared lines when no model is shared.
+            let mut shared_products: Vec<String> = draft.models.intersection(&models).cloned().collect();
+            if shared_products.is_empty() {
+                shared_products = draft.lines.intersection(&lines).cloned().collect();
+            }
             let shared_faults: Vec<String> = item.faults.iter().filter(|f| draft_faults.contains(f)).cloned().collect();
             let cosine = cosines.get(&id).copied();
             let lexical = (1.0 - TITLE_WEIGHT) * body_overlap + TITLE_WEIGHT * title_overlap;
