@@ -46,7 +46,10 @@ pub const CONFLICT_CANDIDATES: usize = 20;
 /// Distinct title and body terms of a draft put into its BM25 query, title terms first.
 pub const CHECK_QUERY_TERMS: usize = 256;
 /// Characters of a draft (title, newline, body) embedded for the semantic side: about one
-/// window of the default model, so a long draft costs one forward pass.
+/// window of the default model, so a long draft costs one forward pass. That pass is most of a
+/// check with a model: p50 116 ms against 12 ms without (`gridkb eval --duplicates` on a
+/// 1,704-item subset with m3e-small, 2 cores, other builds running), with the same precision and
+/// recall from threshold 0.40 up.
 pub const CHECK_EMBED_CHARS: usize = 1_000;
 /// Weight of the title terms' Jaccard in the similarity; the body terms' Jaccard has the rest.
 pub const TITLE_WEIGHT: f32 = 0.25;
