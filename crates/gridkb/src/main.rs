@@ -3,6 +3,7 @@
 
 mod bench_http;
 mod eval;
+mod eval_duplicates;
 mod eval_match;
 mod latency;
 
@@ -200,7 +201,14 @@ enum Command {
     /// Measure retrieval quality (MRR@10, nDCG@10, Recall@10/100) of lexical, dense, graph and
     /// fused ranking on a BEIR-layout directory or the ticket set (corpus/tickets).
     Eval {
-        dataset: PathBuf,
+        /// A BEIR-layout directory or the ticket set; not with --duplicates.
+        #[arg(required_unless_present = "duplicates")]
+        dataset: Option<PathBuf>,
+        /// Measure the duplicate and conflict warnings of item editing instead (precision,
+        /// recall, threshold sweep, latency) on the knowledge base in --data (the bundled corpus
+        /// is ingested into it when it is empty).
+        #[arg(long, conflicts_with_all = ["match_tickets", "sweep"])]
+        duplicates: bool,
         /// The qrels split to use (qrels/<split>.tsv).
         #[arg(long, default_value = "test")]
         split: String,
@@ -277,8 +285,10 @@ fn main() -> anyhow::Result<()> {
             serve(data, addr, corpus, limits, !no_four_eyes, model)
         }
         Command::Embed { model, passages } => embed_stdin(model, passages),
+        Command::Eval { duplicates: true, data, model, .. } => evaluate_duplicates(data, &model),
         Command::Eval {
             dataset,
+            duplicates: _,
             split,
             json,
             sweep,
@@ -298,6 +308,7 @@ fn main() -> anyhow::Result<()> {
                 embedding_cache,
                 embed: embed::EmbedConfig { long_text, ..embed::EmbedConfig::default() },
             };
+            let dataset = dataset.context("a dataset directory is required")?;
             evaluate(&dataset, &split, json, mode, index, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
@@ -779,6 +790,24 @@ fn evaluate(
         eval::print(&report);
     }
     Ok(())
+}
+
+/// `gridkb eval --duplicates`: on `data` (a temporary directory when absent), with the bundled
+/// corpus ingested when the store is empty.
+fn evaluate_duplicates(data: Option<PathBuf>, model: &ModelArgs) -> anyhow::Result<()> {
+    let temporary = match &data {
+        Some(_) => None,
+        None => Some(tempfile::tempdir().context("cannot create a temporary data directory")?),
+    };
+    let data_dir = data.unwrap_or_else(|| temporary.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_default());
+    let engine = open_engine(&data_dir, model)?;
+    if engine.store().is_empty()? {
+        let corpus =
+            bundled_corpus().context("no bundled corpus found: pass --data with an ingested knowledge base")?;
+        ingest_paths(&engine, &corpus_record_dirs(&corpus))?;
+    }
+    catch_up_vectors(&engine)?;
+    eval_duplicates::run(&engine)
 }
 
 fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {

@@ -147,6 +147,27 @@ impl Dense {
         }
     }
 
+    /// The vector a document text would be indexed with (one vector: the mean of its windows):
+    /// from the embedding cache when the text was embedded before, else computed here and not
+    /// cached (a draft changes with every keystroke).
+    pub(crate) fn passage_vector(&self, text: &str) -> std::result::Result<Vec<f32>, String> {
+        let (model, dim) = (self.embedder.model_id(), self.embedder.dimension());
+        if let Ok([Some(parts)]) = self.cache.get_many(model, dim, &[text]).as_deref()
+            && let [vector] = parts.as_slice()
+        {
+            return Ok(vector.clone());
+        }
+        self.embedder.embed_passages(&[text]).map_err(|e| e.to_string())?.pop().ok_or_else(|| "no vector".into())
+    }
+
+    /// Cosine of `vector` with each of `ids` (its best part), `None` for an id not embedded yet.
+    pub(crate) fn similarity_to(&self, vector: &[f32], ids: &[String]) -> Vec<Option<f32>> {
+        let index = self.read();
+        ids.iter()
+            .map(|id| index.parts(id).into_iter().map(|part| vectors::dot(vector, part)).reduce(f32::max))
+            .collect()
+    }
+
     /// The `k` nearest items to `vector`, best first.
     pub(crate) fn search(&self, vector: &[f32], k: usize) -> Result<Vec<(String, f32)>> {
         Ok(self.read().search(vector, k)?.into_iter().map(|h| (h.id, h.score)).collect())

@@ -470,6 +470,16 @@ impl Engine {
         self.dense.as_ref().map(Dense::embedder)
     }
 
+    /// The lexical index, for the duplicate check.
+    pub(crate) fn lexical_index(&self) -> &LexicalIndex {
+        &self.lexical
+    }
+
+    /// The dense side, when a model is loaded.
+    pub(crate) fn dense_side(&self) -> Option<&Dense> {
+        self.dense.as_ref()
+    }
+
     /// The terms a query text is analysed into (after masking and normalising).
     pub(crate) fn query_terms(&self, masked: &str) -> Vec<String> {
         self.analyzer.query_terms(&analysis::normalize(masked))

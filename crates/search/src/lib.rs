@@ -7,6 +7,7 @@
 
 mod catalogue;
 mod dense;
+mod duplicates;
 pub mod editing;
 mod engine;
 pub mod entity_editing;
@@ -18,6 +19,7 @@ pub mod ticket;
 
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use dense::DenseStatus;
+pub use duplicates::{CandidateScore, Conflict, DraftText, DuplicateCandidate, ItemCheck, NORMATIVE_KINDS, Reason};
 pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};

@@ -290,3 +290,115 @@ fn an_entity_edit_reprojects_the_items_that_link_to_it() {
     };
     assert_eq!(field.field, "links.made_of");
 }
+
+/// A small knowledge base for the duplicate check: a case recorded twice, an answer standard
+/// for one situation, and unrelated items.
+fn duplicate_fixture() -> Vec<Record> {
+    let case_body = "2024年3月5日，某供电公司110kV变电站一台GKB-931A报“纵联通道告警”。现场检查发现光纤尾纤在屏后弯折，\
+                     收信光功率比投运记录低了8dB。更换尾纤并清洁法兰盘后，通道恢复正常，差动保护重新投入。\
+                     从报修到恢复历时约6小时，回访客户满意。";
+    let recorded_again = format!("{}\n（本条由县服务网点根据同一工单补录。）", case_body.replacen("现场", "到站", 1));
+    [
+        serde_json::json!({"class":"ProductLine","id":"pl-line-prot","label":"线路保护装置"}),
+        serde_json::json!({"class":"ProductModel","id":"pm-gkb-931a","label":"GKB-931A 线路保护装置","links":{"line":["pl-line-prot"]},"attrs":{"code":"GKB-931A"}}),
+        serde_json::json!({"class":"ProductModel","id":"pm-gkb-931b","label":"GKB-931B 线路保护装置","links":{"line":["pl-line-prot"]},"attrs":{"code":"GKB-931B"}}),
+        serde_json::json!({"class":"Fault","id":"f-channel","label":"纵联通道中断"}),
+        serde_json::json!({"class":"Fault","id":"f-ct-break","label":"CT断线"}),
+        serde_json::json!({"id":"kb-sc-1","kind":"solved_case","title":"2024年GKB-931A纵联通道告警故障处理","body":case_body,
+            "products":["pm-gkb-931a"],"faults":["f-channel"],"category":"fault_repair","status":"published"}),
+        serde_json::json!({"id":"kb-sc-2","kind":"solved_case","title":"2024年GKB-931A纵联通道告警故障处理（补录）","body":recorded_again,
+            "products":["pm-gkb-931a"],"faults":["f-channel"],"category":"fault_repair","status":"published",
+            "tags":["near-duplicate-of:kb-sc-1"]}),
+        serde_json::json!({"id":"kb-as-channel","kind":"answer_standard","title":"用户反映保护通道告警时的应答",
+            "body":"「请您先不要复归告警，告诉我装置面板上亮的是哪几个灯。通道告警期间差动保护可能退出，请按调度要求处理，我们的工程师会在两小时内联系您。」",
+            "products":["pm-gkb-931a"],"faults":["f-channel"],"category":"fault_repair","status":"published"}),
+        serde_json::json!({"id":"kb-br-invoice","kind":"business_rule","title":"发票重开的办理规则",
+            "body":"发票抬头或税号有误的，客户在开票后三十日内提出，凭原发票和更正后的开票信息申请重开，财务部门五个工作日内办结。",
+            "category":"service_request","status":"published"}),
+    ]
+    .into_iter()
+    .map(record)
+    .collect()
+}
+
+#[test]
+fn duplicate_check_finds_the_copy_with_reasons_and_reports_a_second_answer_standard() {
+    use search::{DraftText, Reason};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path());
+    let records = duplicate_fixture();
+    engine.ingest(&records, "test", &|_| {}).expect("ingest");
+    let item = |id: &str| match records.iter().find(|r| r.id() == id) {
+        Some(Record::Item(item)) => item.clone(),
+        _ => panic!("{id} is an item of the fixture"),
+    };
+
+    // The copy finds its original, with its reasons, and never itself or an unrelated item.
+    let check = engine.check_item(&DraftText::from(&item("kb-sc-2"))).expect("check");
+    let ids: Vec<&str> = check.possible_duplicates.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["kb-sc-1"], "{check:#?}");
+    let found = &check.possible_duplicates[0];
+    assert!(found.similarity >= search::limits::DUPLICATE_THRESHOLD && found.similarity <= 1.0, "{found:?}");
+    assert_eq!((found.kind.as_str(), found.status.as_str()), ("solved_case", "published"));
+    assert!(found.why.iter().any(|r| matches!(r, Reason::BodyOverlap { jaccard } if *jaccard > 0.8)), "{found:?}");
+    assert!(
+        found.why.iter().any(|r| matches!(r, Reason::SharedTitleTerms { terms } if terms.iter().any(|t| t == "通道"))),
+        "{found:?}"
+    );
+    assert!(found.why.contains(&Reason::SameProductAndFault {
+        products: vec!["pm-gkb-931a".into()],
+        faults: vec!["f-channel".into()]
+    }));
+    // A case is not a standard: no conflicts for it.
+    assert!(check.conflicts.is_empty(), "{check:#?}");
+    // And the original finds the copy.
+    let back = engine.check_item(&DraftText::from(&item("kb-sc-1"))).expect("check");
+    assert_eq!(back.possible_duplicates.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["kb-sc-2"]);
+
+    // The same text about another model is not a duplicate (the same template, another product).
+    let other_model = DraftText {
+        id: None,
+        title: item("kb-sc-1").title.replace("GKB-931A", "GKB-931B"),
+        body: item("kb-sc-1").body.replace("GKB-931A", "GKB-931B"),
+        products: vec!["pm-gkb-931b".into()],
+        ..DraftText::from(&item("kb-sc-1"))
+    };
+    assert!(engine.check_item(&other_model).expect("check").possible_duplicates.is_empty());
+
+    // An unrelated draft flags nothing.
+    let invoice = DraftText {
+        id: None,
+        title: "充电桩扫码后无法启动充电".into(),
+        body: "用户扫码后显示订单创建失败，检查4G信号和平台连接状态。".into(),
+        ..DraftText::from(&item("kb-br-invoice"))
+    };
+    let unrelated = engine.check_item(&invoice).expect("check");
+    assert!(unrelated.possible_duplicates.is_empty() && unrelated.conflicts.is_empty(), "{unrelated:#?}");
+
+    // A second answer standard for the same product, fault and category that says something
+    // else is a conflict, with the shared situation named; in another category it is not.
+    let second = DraftText {
+        id: None,
+        title: "保护装置通道异常来电的应答口径".into(),
+        body: "「通道告警一般是通信设备的问题，请您联系通信专业自行处理，处理完毕后复归装置即可。」".into(),
+        ..DraftText::from(&item("kb-as-channel"))
+    };
+    let check = engine.check_item(&second).expect("check");
+    assert!(check.possible_duplicates.iter().all(|d| d.id != "kb-as-channel"), "{check:#?}");
+    assert_eq!(check.conflicts.len(), 1, "{check:#?}");
+    let conflict = &check.conflicts[0];
+    assert_eq!((conflict.id.as_str(), conflict.kind.as_str()), ("kb-as-channel", "answer_standard"));
+    assert_eq!(
+        (conflict.products.clone(), conflict.faults.clone()),
+        (vec!["pm-gkb-931a".to_string()], vec!["f-channel".to_string()])
+    );
+    assert!(conflict.reason.contains("says something else"), "{}", conflict.reason);
+    let consultation = DraftText { category: Some(store::Category::Consultation), ..second.clone() };
+    assert!(engine.check_item(&consultation).expect("check").conflicts.is_empty());
+    // The standard checked as itself conflicts with nothing.
+    assert!(engine.check_item(&DraftText::from(&item("kb-as-channel"))).expect("check").conflicts.is_empty());
+
+    // Nothing to compare: an empty draft is not an error.
+    let empty = DraftText { title: String::new(), body: "。".into(), ..second };
+    assert_eq!(engine.check_item(&empty).expect("check"), search::ItemCheck::default());
+}

@@ -8,7 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use search::editing::{ItemDiff, ItemList, VersionEntry};
-use search::{EditContext, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
+use search::{
+    DraftText, EditContext, EditOutcome, EditRole, ItemCheck, ItemInput, ItemListFilter, ItemView, Transition,
+};
 use serde::Deserialize;
 
 use crate::auth::{Principal, Role};
@@ -80,9 +82,34 @@ fn with_etag(status: StatusCode, view: &ItemView, body: impl serde::Serialize) -
     response
 }
 
-fn edited(status: StatusCode, outcome: EditOutcome) -> Response {
-    let body = serde_json::json!({"item": outcome.item, "audit": outcome.audit});
+/// An accepted edit, with the duplicate and conflict warnings of what was saved.
+fn edited(status: StatusCode, outcome: EditOutcome, check: ItemCheck) -> Response {
+    let body = serde_json::json!({
+        "item": outcome.item,
+        "audit": outcome.audit,
+        "possible_duplicates": check.possible_duplicates,
+        "conflicts": check.conflicts,
+    });
     with_etag(status, &outcome.item, body)
+}
+
+/// Saves through `save`, then checks what was saved against the knowledge base. A check that
+/// fails does not undo the save: it is logged and the warnings are left empty.
+async fn save_and_check(
+    state: &AppState,
+    status: StatusCode,
+    save: impl FnOnce(&search::Engine) -> Result<EditOutcome, search::EditError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let (outcome, check) = blocking(state, move |engine| {
+        let outcome = save(engine)?;
+        let check = engine.check_item(&DraftText::from(&outcome.item.record)).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the duplicate check after a save failed");
+            ItemCheck::default()
+        });
+        Ok((outcome, check))
+    })
+    .await?;
+    Ok(edited(status, outcome, check))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -253,8 +280,40 @@ pub(crate) async fn create_item(
     JsonBody(input): JsonBody<ItemInput>,
 ) -> Result<Response, ApiError> {
     let ctx = edit_context(&principal)?;
-    let outcome = blocking(&state, move |engine| Ok(engine.create_item(&ctx, input)?)).await?;
-    Ok(edited(StatusCode::CREATED, outcome))
+    if input.id.as_deref().is_some_and(|id| RESERVED_IDS.contains(&id)) {
+        return Err(ApiError {
+            field: Some("id".into()),
+            ..ApiError::new(ErrorCode::ValidationFailed, "`check` and `stale` name routes; choose another id")
+        });
+    }
+    save_and_check(&state, StatusCode::CREATED, move |engine| engine.create_item(&ctx, input)).await
+}
+
+/// Item ids that would shadow a route under `/v1/items/`.
+const RESERVED_IDS: [&str; 2] = ["check", "stale"];
+
+/// `POST /v1/items/check`: duplicate and conflict warnings for unsaved text, as an editor types.
+#[utoipa::path(
+    post,
+    path = "/v1/items/check",
+    operation_id = "check_item",
+    tag = "editing",
+    request_body = DraftText,
+    responses(
+        (status = 200, description = "`possible_duplicates` (top 5, each with its similarity and why) and \
+            `conflicts` (published items of the same kind, category, product and fault that say something else)",
+            body = ItemCheck),
+        (status = 400, description = "`invalid_json` or `invalid_parameter` (wrong type, unknown field, a title or \
+            body over the limits)", body = ApiError),
+        (status = 403, description = "`forbidden`: needs an editor key", body = ApiError),
+    ),
+)]
+pub(crate) async fn check_item(
+    State(state): State<AppState>,
+    JsonBody(draft): JsonBody<DraftText>,
+) -> Result<Json<ItemCheck>, ApiError> {
+    let check = state.run_search(move |engine| engine.check_item(&draft).map_err(ApiError::from)).await?;
+    Ok(Json(check))
 }
 
 /// `PUT /v1/items/{id}`: save a new draft version; `If-Match` is required.
@@ -293,8 +352,7 @@ pub(crate) async fn update_item(
             "send If-Match with the item's ETag, so that an edit never overwrites a version you have not seen",
         )
     })?;
-    let outcome = blocking(&state, move |engine| Ok(engine.update_item(&ctx, &id, expected, input)?)).await?;
-    Ok(edited(StatusCode::OK, outcome))
+    save_and_check(&state, StatusCode::OK, move |engine| engine.update_item(&ctx, &id, expected, input)).await
 }
 
 /// The body of a lifecycle action.
@@ -354,9 +412,8 @@ pub(crate) async fn item_action(
     };
     let ctx = edit_context(&principal)?;
     let expected = if_match(&headers)?;
-    let outcome =
-        blocking(&state, move |engine| Ok(engine.transition_item(&ctx, &id, step, expected, body.reason)?)).await?;
-    Ok(edited(StatusCode::OK, outcome))
+    save_and_check(&state, StatusCode::OK, move |engine| engine.transition_item(&ctx, &id, step, expected, body.reason))
+        .await
 }
 
 /// `GET /v1/items/{id}/versions`: every version with who made it, when and why.

@@ -49,6 +49,7 @@ use crate::{ApiError, ErrorCode};
         crate::items_routes::list_items,
         crate::items_routes::get_item,
         crate::items_routes::create_item,
+        crate::items_routes::check_item,
         crate::items_routes::update_item,
         crate::items_routes::item_action,
         crate::items_routes::item_versions,

@@ -29,6 +29,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/warranties/expiring", get(graph_routes::expiring))
         .route("/v1/items/stale", get(graph_routes::stale))
         .route("/v1/items", get(crate::items_routes::list_items).post(crate::items_routes::create_item))
+        .route("/v1/items/check", axum::routing::post(crate::items_routes::check_item))
         .route("/v1/items/{id}", get(crate::items_routes::get_item).put(crate::items_routes::update_item))
         .route("/v1/items/{id}/versions", get(crate::items_routes::item_versions))
         .route("/v1/items/{id}/versions/{version}", get(crate::items_routes::item_version))

@@ -197,7 +197,33 @@ async fn the_editors_workspace_end_to_end() {
         listed.body["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_str()).collect();
     assert!(listed_ids.contains(&"kb-new-channel"), "{listed_ids:?}");
     let overdue = get(&server.url("/v1/items?overdue=true"), &keys.editor).await;
+    assert_eq!(overdue.body["total"], 1);
     assert_eq!(overdue.body["items"][0]["id"], "kb-new-channel");
+
+    // Duplicate warnings while writing: for unsaved text, and with every save.
+    let original = get(&server.url("/v1/items/kb-tp-channel"), &keys.editor).await.body["record"].clone();
+    let unsaved = json!({"kind": "technical_point", "title": original["title"], "body": original["body"],
+        "products": original["products"], "faults": original["faults"]});
+    let check = call(Method::POST, &server.url("/v1/items/check"), &keys.editor, Some(unsaved), None).await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+    assert_eq!(check.body["possible_duplicates"][0]["id"], "kb-tp-channel", "{}", check.body);
+    assert!(check.body["possible_duplicates"][0]["why"].as_array().is_some_and(|why| !why.is_empty()));
+    let copy = json!({"id": "kb-copy", "kind": "technical_point", "title": original["title"],
+        "body": original["body"], "products": original["products"], "faults": original["faults"]});
+    let saved_copy = call(Method::POST, &server.url("/v1/items"), &keys.editor, Some(copy), None).await;
+    assert_eq!(saved_copy.status, StatusCode::CREATED, "{}", saved_copy.body);
+    assert_eq!(saved_copy.body["possible_duplicates"][0]["id"], "kb-tp-channel");
+    assert_eq!(created.body["possible_duplicates"].as_array().map(Vec::len), Some(0), "an original text has none");
+    let reserved = call(
+        Method::POST,
+        &server.url("/v1/items"),
+        &keys.editor,
+        Some(json!({"id": "check",
+        "kind": "technical_point", "title": "t", "body": "b"})),
+        None,
+    )
+    .await;
+    assert_eq!(reserved.body["field"], "id");
 
     // Validation names the field; nothing is written.
     let mut bad = draft("标题", "正文");
