@@ -124,6 +124,9 @@ enum Command {
         /// Leave the embeddings to the next `serve` (which computes them in the background).
         #[arg(long)]
         skip_embeddings: bool,
+        /// A JSON file overriding some of the limits, as for `serve` (e.g. `{"max_sheet_cells": 100000}`).
+        #[arg(long, env = "GRIDKB_LIMITS")]
+        limits: Option<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
         #[arg(required = true)]
@@ -248,8 +251,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Ingest { data, strict, skip_embeddings, model, paths } => {
-            ingest(&data, &model, &paths, strict, skip_embeddings)
+        Command::Ingest { data, strict, skip_embeddings, limits, model, paths } => {
+            let limits = read_limits(limits.as_deref())?;
+            ingest(&data, &model, limits, &paths, strict, skip_embeddings)
         }
         Command::Search { data, model, limit, json, query } => search(&data, &model, limit, json, query),
         Command::Bench { target: BenchTarget::Embed, model, .. } => bench_embed(&model),
@@ -359,7 +363,7 @@ fn show(bar: &ProgressBar, progress: Progress) {
 /// Reads, validates and writes; prints each rejected record and a summary.
 fn ingest_paths(engine: &Engine, paths: &[PathBuf]) -> anyhow::Result<usize> {
     let started = Instant::now();
-    let batch = ingest::read_paths(paths)?;
+    let batch = ingest::read_paths_within(paths, &engine.limits().read_limits())?;
     let mut stderr = std::io::stderr().lock();
     for rejection in &batch.rejections {
         writeln!(stderr, "rejected {rejection}")?;
@@ -396,11 +400,17 @@ fn ingest_paths(engine: &Engine, paths: &[PathBuf]) -> anyhow::Result<usize> {
 fn ingest(
     data: &Path,
     model: &ModelArgs,
+    limits: Limits,
     paths: &[PathBuf],
     strict: bool,
     skip_embeddings: bool,
 ) -> anyhow::Result<()> {
-    let engine = open_engine(data, model)?;
+    let engine = open_engine_with(EngineOptions {
+        data_dir: data.to_path_buf(),
+        model: model.choice(),
+        limits,
+        ..EngineOptions::default()
+    })?;
     let rejected = ingest_paths(&engine, paths)?;
     if !skip_embeddings {
         catch_up_vectors(&engine)?;
