@@ -5,6 +5,7 @@ mod bench_http;
 mod eval;
 mod eval_match;
 mod latency;
+mod stats;
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -226,6 +227,16 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// What a data directory holds: items by kind, status, category and product line, entities
+    /// by class, tickets, triples, vectors, distinct-text ratio, sequence numbers, disk use.
+    /// (For a running server's directory, ask it: `GET /v1/stats` with an admin key.)
+    Stats {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// Print JSON (the same document as `GET /v1/stats`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Rebuild every index of a data directory from its record store (after a model change).
     Reindex {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
@@ -297,6 +308,7 @@ fn main() -> anyhow::Result<()> {
             evaluate(&dataset, &split, json, mode, index, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
+        Command::Stats { data, json } => print_stats(&data, json),
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
         Command::Keys { command } => keys_command(command),
     }
@@ -777,6 +789,24 @@ fn evaluate(
         println!("{}", serde_json::to_string_pretty(&object)?);
     } else {
         eval::print(&report);
+    }
+    Ok(())
+}
+
+fn print_stats(data: &Path, json: bool) -> anyhow::Result<()> {
+    if !data.join("records.redb").exists() {
+        bail!("no knowledge base in {}; run `gridkb ingest --data {} PATH...` first", data.display(), data.display());
+    }
+    // No model: the vector counts come from the saved index's manifest.
+    let engine =
+        open_engine_with(EngineOptions { data_dir: data.to_path_buf(), model: None, ..EngineOptions::default() })?;
+    let stats = engine.knowledge_stats()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &stats)?;
+        writeln!(out)?;
+    } else {
+        stats::print(&stats, &mut out)?;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use vectors::{IndexParams, VectorIndex};
 
 use crate::{Error, Progress, Result};
 
-const VECTORS_DIR: &str = "vectors";
+pub(crate) const VECTORS_DIR: &str = "vectors";
 const CACHE_FILE: &str = "embeddings.redb";
 /// Items embedded between two progress reports and index updates.
 pub const EMBED_CHUNK: usize = 64;
@@ -101,6 +101,10 @@ impl Dense {
             vectors: index.len(),
             applied_seq: index.applied_seq(),
         }
+    }
+
+    pub(crate) fn vector_count(&self) -> usize {
+        self.read().vector_count()
     }
 
     pub(crate) fn embedder(&self) -> &Embedder {

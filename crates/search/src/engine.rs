@@ -425,6 +425,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Vectors in the vector index (more than its documents when long items are split).
+    pub(crate) fn vector_count(&self) -> Option<usize> {
+        self.dense.as_ref().map(Dense::vector_count)
+    }
+
     /// Whether dense retrieval is available at all (a model is loaded).
     pub fn has_dense(&self) -> bool {
         self.dense.is_some()

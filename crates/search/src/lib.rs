@@ -8,6 +8,7 @@
 mod dense;
 mod engine;
 pub mod fusion;
+pub mod knowledge_stats;
 pub mod limits;
 pub mod rag;
 mod request;
@@ -16,6 +17,7 @@ pub mod ticket;
 pub use dense::DenseStatus;
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use fusion::{Fusion, Retriever};
+pub use knowledge_stats::KnowledgeStats;
 pub use lexical::FilterField;
 pub use limits::Limits;
 pub use request::{Explanation, Hit, LinkedEntity, SearchRequest, SearchResponse};

@@ -243,3 +243,44 @@ fn a_thesaurus_edit_changes_segmentation_and_synonyms_without_a_restart() {
         hit.explanation
     );
 }
+
+#[test]
+fn knowledge_stats_count_a_small_fixture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path());
+    let mut all = records(&fixture());
+    all.push(record(serde_json::json!({"id": "t-1", "class": "Ticket", "label": "931保护通道告警来电"})));
+    // Same body as kb-as-praise: 10 items, 9 distinct bodies.
+    let praise = all.iter().find_map(|r| match r {
+        Record::Item(item) if item.id == "kb-as-praise" => Some(item.body.clone()),
+        _ => None,
+    });
+    all.push(record(serde_json::json!({
+        "id": "kb-as-praise-2", "kind": "answer_standard", "title": "表扬受理（副本）",
+        "body": praise.expect("fixture item"), "category": "praise"
+    })));
+    engine.ingest(&all, "test", &|_| {}).expect("ingest");
+    let stats = engine.knowledge_stats().expect("stats");
+    assert_eq!(stats.items.total, 10);
+    assert_eq!(stats.items.by_kind["technical_point"], 4);
+    assert_eq!(stats.items.by_kind["answer_standard"], 3);
+    assert_eq!(stats.items.by_status["published"], 9);
+    assert_eq!(stats.items.by_status["draft"], 1);
+    assert_eq!(stats.items.by_category["fault_repair"], 6);
+    assert_eq!(stats.items.by_category["praise"], 2);
+    assert_eq!(stats.items.by_product_line["pl-line-prot"], 5);
+    assert_eq!(stats.items.by_product_line["pl-ev"], 2);
+    assert_eq!(stats.items.by_product_line[search::knowledge_stats::NO_PRODUCT_LINE], 4);
+    assert_eq!(stats.entities.total, 8);
+    assert_eq!(stats.entities.by_class["Fault"], 3);
+    assert_eq!(stats.entities.by_class["Ticket"], 1);
+    assert_eq!(stats.tickets, 1);
+    assert!((stats.distinct_text_ratio - 0.9).abs() < 1e-9, "{}", stats.distinct_text_ratio);
+    assert_eq!(stats.seq.store, 18);
+    assert_eq!(stats.seq.lexical, 18);
+    assert!(stats.triples.is_some_and(|t| t > 18), "{:?}", stats.triples);
+    assert_eq!(stats.vectors, None, "no model, no saved vector index");
+    assert!(stats.disk.entries["records.redb"] > 0);
+    assert!(stats.disk.entries["lexical"] > 0);
+    assert_eq!(stats.disk.total_bytes, stats.disk.entries.values().sum::<u64>());
+}

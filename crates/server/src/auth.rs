@@ -8,7 +8,7 @@
 //! |-----------------|-------------------------------------------------------------------------------|
 //! | `agent`, `bot`  | search, ticket matching, retrieval (`/v1/retrieve`, Dify `/retrieval`), devices, warranties |
 //! | `editor`        | the above, SPARQL, stale items, and the write routes under `/v1/items`        |
-//! | `admin`         | everything, including `/metrics` and any route not listed in [`required_role`] |
+//! | `admin`         | everything, including `/metrics`, `/v1/stats` and any route not listed in [`required_role`] |
 //!
 //! `/healthz`, `/readyz` and `/openapi.json` are open. A missing or invalid key answers 401
 //! `unauthorized`; a valid key whose role is too small answers 403 `forbidden`.
@@ -262,6 +262,7 @@ pub fn required_role(route: Option<&str>) -> Access {
         "/v1/tickets/match" => Access::Role(Role::Bot),
         "/v1/sparql" => Access::Role(Role::Editor),
         r if r == "/v1/items" || r.starts_with("/v1/items/") => Access::Role(Role::Editor),
+        "/metrics" | "/v1/stats" => Access::Role(Role::Admin),
         _ => Access::Role(Role::Admin),
     }
 }
@@ -338,6 +339,7 @@ mod tests {
         assert_eq!(required_role(Some("/v1/items/stale")), Access::Role(Role::Editor));
         assert_eq!(required_role(Some("/v1/itemsx")), Access::Role(Role::Admin));
         assert_eq!(required_role(Some("/metrics")), Access::Role(Role::Admin));
+        assert_eq!(required_role(Some("/v1/stats")), Access::Role(Role::Admin));
         assert_eq!(required_role(Some("/v1/something-new")), Access::Role(Role::Admin));
         assert_eq!(required_role(None), Access::Role(Role::Bot));
     }

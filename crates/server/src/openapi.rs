@@ -47,6 +47,7 @@ use crate::{ApiError, ErrorCode};
         crate::graph_routes::expiring,
         crate::graph_routes::stale,
         crate::metrics::scrape,
+        crate::stats::stats,
         serve,
     ),
     components(schemas(ApiError, ErrorCode)),
