@@ -261,7 +261,11 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRIDKB_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    if !matches!(command, Command::Corpus { .. } | Command::Embed { .. }) {
+        private_files();
+    }
+    match command {
         Command::Ingest { data, strict, skip_embeddings, limits, model, paths } => {
             let limits = read_limits(limits.as_deref())?;
             ingest(&data, &model, limits, &paths, strict, skip_embeddings)
@@ -312,6 +316,13 @@ fn main() -> anyhow::Result<()> {
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
         Command::Keys { command } => keys_command(command),
     }
+}
+
+/// Data files are for the service's user only: everything a data-directory command creates is
+/// 0600 (directories 0700). The corpus generator and `embed` write ordinary files.
+fn private_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 fn open_engine(data: &Path, model: &ModelArgs) -> anyhow::Result<Engine> {
@@ -605,13 +616,7 @@ fn serve(
                 graph_load: GraphLoad::Background,
                 ..EngineOptions::default()
             })?;
-            if engine.store().is_empty()? {
-                let corpus = corpus
-                    .or_else(bundled_corpus)
-                    .context("the data directory is empty and no corpus was found; pass --corpus DIR")?;
-                tracing::info!(corpus = %corpus.display(), "empty data directory: ingesting the corpus");
-                ingest_paths(&engine, &corpus_record_dirs(&corpus))?;
-            }
+            first_start_ingest(&engine, corpus)?;
             let engine = Arc::new(engine);
             loader_state.set_engine(Arc::clone(&engine));
             tracing::info!("ready");
@@ -630,6 +635,45 @@ fn serve(
         server.await.context("server task failed")?.context("server failed")?;
         Ok::<(), anyhow::Error>(())
     })?;
+    Ok(())
+}
+
+/// Present while the first start's corpus ingest has not completed: written (durably) before it
+/// starts, removed after it ends. A start that finds it runs the ingest again — unchanged
+/// records are no-ops — so a kill during the first start never leaves a half-filled data
+/// directory that says ready.
+const FIRST_START_MARKER: &str = "first-start-ingest.pending";
+
+/// Ingests the bundled (or given) corpus into an empty data directory, or finishes an ingest a
+/// previous first start did not complete.
+fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Result<()> {
+    let marker = engine.data_dir().join(FIRST_START_MARKER);
+    let resumed = marker.exists();
+    if !resumed && !engine.store().is_empty()? {
+        return Ok(());
+    }
+    let corpus = corpus
+        .or_else(bundled_corpus)
+        .context("the data directory is empty and no corpus was found; pass --corpus DIR")?;
+    if resumed {
+        tracing::warn!(corpus = %corpus.display(), "the first start's ingest did not complete; running it again");
+    } else {
+        tracing::info!(corpus = %corpus.display(), "empty data directory: ingesting the corpus");
+        write_durably(&marker, corpus.display().to_string().as_bytes())?;
+    }
+    ingest_paths(engine, &corpus_record_dirs(&corpus))?;
+    std::fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
+    Ok(())
+}
+
+/// Writes a small file and makes it and its name durable (file and directory fsynced).
+fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 
@@ -815,13 +859,14 @@ fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
     if !data.join("records.redb").exists() {
         bail!("no knowledge base in {}; nothing to reindex", data.display());
     }
-    for derived in ["lexical", "vectors"] {
-        let dir = data.join(derived);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-        }
-    }
-    let engine = open_engine(data, model)?;
+    // The lock first: a running server keeps its projections.
+    let mut lock = search::DataDirLock::acquire(data)?;
+    lock.remove_projections()?;
+    let options = EngineOptions { data_dir: data.to_path_buf(), model: model.choice(), ..EngineOptions::default() };
+    let bar = progress_bar();
+    let engine = Engine::open_locked(lock, options, &|p| show(&bar, p))
+        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    bar.finish_and_clear();
     catch_up_vectors(&engine)?;
     let stats = engine.stats()?;
     println!("reindexed {} items from {} records", stats.indexed_items, stats.records);

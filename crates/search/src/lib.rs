@@ -5,6 +5,7 @@
 //! projection catches up from the store's change log; a projection never holds a write the
 //! store does not.
 
+pub mod data_dir;
 mod dense;
 mod engine;
 pub mod fusion;
@@ -14,6 +15,7 @@ pub mod rag;
 mod request;
 pub mod ticket;
 
+pub use data_dir::DataDirLock;
 pub use dense::DenseStatus;
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use fusion::{Fusion, Retriever};
