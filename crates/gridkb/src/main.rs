@@ -6,6 +6,7 @@ mod eval;
 mod eval_duplicates;
 mod eval_match;
 mod latency;
+mod stats;
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -130,6 +131,9 @@ enum Command {
         /// Leave the embeddings to the next `serve` (which computes them in the background).
         #[arg(long)]
         skip_embeddings: bool,
+        /// A JSON file overriding some of the limits, as for `serve` (e.g. `{"max_sheet_cells": 100000}`).
+        #[arg(long, env = "GRIDKB_LIMITS")]
+        limits: Option<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
         #[arg(required = true)]
@@ -239,6 +243,16 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// What a data directory holds: items by kind, status, category and product line, entities
+    /// by class, tickets, triples, vectors, distinct-text ratio, sequence numbers, disk use.
+    /// (For a running server's directory, ask it: `GET /v1/stats` with an admin key.)
+    Stats {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// Print JSON (the same document as `GET /v1/stats`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Rebuild every index of a data directory from its record store (after a model change).
     Reindex {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
@@ -263,9 +277,14 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRIDKB_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Ingest { data, strict, skip_embeddings, model, paths } => {
-            ingest(&data, &model, &paths, strict, skip_embeddings)
+    let command = Cli::parse().command;
+    if !matches!(command, Command::Corpus { .. } | Command::Embed { .. }) {
+        private_files();
+    }
+    match command {
+        Command::Ingest { data, strict, skip_embeddings, limits, model, paths } => {
+            let limits = read_limits(limits.as_deref())?;
+            ingest(&data, &model, limits, &paths, strict, skip_embeddings)
         }
         Command::Search { data, model, limit, json, query } => search(&data, &model, limit, json, query),
         Command::Bench { target: BenchTarget::Embed, model, .. } => bench_embed(&model),
@@ -312,9 +331,17 @@ fn main() -> anyhow::Result<()> {
             evaluate(&dataset, &split, json, mode, index, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
+        Command::Stats { data, json } => print_stats(&data, json),
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
         Command::Keys { command } => keys_command(command),
     }
+}
+
+/// Data files are for the service's user only: everything a data-directory command creates is
+/// 0600 (directories 0700). The corpus generator and `embed` write ordinary files.
+fn private_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 fn open_engine(data: &Path, model: &ModelArgs) -> anyhow::Result<Engine> {
@@ -378,7 +405,7 @@ fn show(bar: &ProgressBar, progress: Progress) {
 /// Reads, validates and writes; prints each rejected record and a summary.
 fn ingest_paths(engine: &Engine, paths: &[PathBuf]) -> anyhow::Result<usize> {
     let started = Instant::now();
-    let batch = ingest::read_paths(paths)?;
+    let batch = ingest::read_paths_within(paths, &engine.limits().read_limits())?;
     let mut stderr = std::io::stderr().lock();
     for rejection in &batch.rejections {
         writeln!(stderr, "rejected {rejection}")?;
@@ -415,11 +442,17 @@ fn ingest_paths(engine: &Engine, paths: &[PathBuf]) -> anyhow::Result<usize> {
 fn ingest(
     data: &Path,
     model: &ModelArgs,
+    limits: Limits,
     paths: &[PathBuf],
     strict: bool,
     skip_embeddings: bool,
 ) -> anyhow::Result<()> {
-    let engine = open_engine(data, model)?;
+    let engine = open_engine_with(EngineOptions {
+        data_dir: data.to_path_buf(),
+        model: model.choice(),
+        limits,
+        ..EngineOptions::default()
+    })?;
     let rejected = ingest_paths(&engine, paths)?;
     if !skip_embeddings {
         catch_up_vectors(&engine)?;
@@ -604,13 +637,7 @@ fn serve(
                 four_eyes,
                 ..EngineOptions::default()
             })?;
-            if engine.store().is_empty()? {
-                let corpus = corpus
-                    .or_else(bundled_corpus)
-                    .context("the data directory is empty and no corpus was found; pass --corpus DIR")?;
-                tracing::info!(corpus = %corpus.display(), "empty data directory: ingesting the corpus");
-                ingest_paths(&engine, &corpus_record_dirs(&corpus))?;
-            }
+            first_start_ingest(&engine, corpus)?;
             let engine = Arc::new(engine);
             loader_state.set_engine(Arc::clone(&engine));
             tracing::info!("ready");
@@ -629,6 +656,45 @@ fn serve(
         server.await.context("server task failed")?.context("server failed")?;
         Ok::<(), anyhow::Error>(())
     })?;
+    Ok(())
+}
+
+/// Present while the first start's corpus ingest has not completed: written (durably) before it
+/// starts, removed after it ends. A start that finds it runs the ingest again — unchanged
+/// records are no-ops — so a kill during the first start never leaves a half-filled data
+/// directory that says ready.
+const FIRST_START_MARKER: &str = "first-start-ingest.pending";
+
+/// Ingests the bundled (or given) corpus into an empty data directory, or finishes an ingest a
+/// previous first start did not complete.
+fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Result<()> {
+    let marker = engine.data_dir().join(FIRST_START_MARKER);
+    let resumed = marker.exists();
+    if !resumed && !engine.store().is_empty()? {
+        return Ok(());
+    }
+    let corpus = corpus
+        .or_else(bundled_corpus)
+        .context("the data directory is empty and no corpus was found; pass --corpus DIR")?;
+    if resumed {
+        tracing::warn!(corpus = %corpus.display(), "the first start's ingest did not complete; running it again");
+    } else {
+        tracing::info!(corpus = %corpus.display(), "empty data directory: ingesting the corpus");
+        write_durably(&marker, corpus.display().to_string().as_bytes())?;
+    }
+    ingest_paths(engine, &corpus_record_dirs(&corpus))?;
+    std::fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
+    Ok(())
+}
+
+/// Writes a small file and makes it and its name durable (file and directory fsynced).
+fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 
@@ -810,17 +876,36 @@ fn evaluate_duplicates(data: Option<PathBuf>, model: &ModelArgs) -> anyhow::Resu
     eval_duplicates::run(&engine)
 }
 
+fn print_stats(data: &Path, json: bool) -> anyhow::Result<()> {
+    if !data.join("records.redb").exists() {
+        bail!("no knowledge base in {}; run `gridkb ingest --data {} PATH...` first", data.display(), data.display());
+    }
+    // No model: the vector counts come from the saved index's manifest.
+    let engine =
+        open_engine_with(EngineOptions { data_dir: data.to_path_buf(), model: None, ..EngineOptions::default() })?;
+    let stats = engine.knowledge_stats()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &stats)?;
+        writeln!(out)?;
+    } else {
+        stats::print(&stats, &mut out)?;
+    }
+    Ok(())
+}
+
 fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
     if !data.join("records.redb").exists() {
         bail!("no knowledge base in {}; nothing to reindex", data.display());
     }
-    for derived in ["lexical", "vectors"] {
-        let dir = data.join(derived);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-        }
-    }
-    let engine = open_engine(data, model)?;
+    // The lock first: a running server keeps its projections.
+    let mut lock = search::DataDirLock::acquire(data)?;
+    lock.remove_projections()?;
+    let options = EngineOptions { data_dir: data.to_path_buf(), model: model.choice(), ..EngineOptions::default() };
+    let bar = progress_bar();
+    let engine = Engine::open_locked(lock, options, &|p| show(&bar, p))
+        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    bar.finish_and_clear();
     catch_up_vectors(&engine)?;
     let stats = engine.stats()?;
     println!("reindexed {} items from {} records", stats.indexed_items, stats.records);

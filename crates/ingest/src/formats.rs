@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use calamine::{Data, Reader};
+use std::io::Read;
+
 use serde_json::{Map, Value};
 
-use crate::{Batch, Error, Location, Origin, Rejection, record_from_value};
+use crate::{Batch, Error, Location, Origin, ReadLimits, Rejection, record_from_value};
 
 /// The input formats gridkb reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,7 @@ impl Format {
         match ext.as_str() {
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "csv" => Some(Format::Csv),
-            "xlsx" | "xlsm" | "xls" | "ods" => Some(Format::Xlsx),
+            "xlsx" | "xlsm" => Some(Format::Xlsx),
             "md" | "markdown" => Some(Format::Markdown),
             _ => None,
         }
@@ -33,18 +34,56 @@ impl Format {
 /// Fields that hold lists; in a table cell their values are separated by `|` or `;`.
 const LIST_FIELDS: &[&str] = &["products", "faults", "contracts", "cases", "customers", "cites", "tags", "aliases"];
 
-pub(crate) fn read_file(path: &Path, format: Format, batch: &mut Batch) -> Result<(), Error> {
+pub(crate) fn read_file(path: &Path, format: Format, limits: &ReadLimits, batch: &mut Batch) -> Result<(), Error> {
+    let cap = match format {
+        Format::Markdown => ("max_markdown_bytes", limits.max_markdown_bytes),
+        Format::Xlsx => ("max_xlsx_bytes", limits.max_xlsx_bytes),
+        Format::Jsonl | Format::Csv => ("max_file_bytes", limits.max_file_bytes),
+    };
+    let (name, max) = if cap.1 <= limits.max_file_bytes { cap } else { ("max_file_bytes", limits.max_file_bytes) };
     let io = |source| Error::Io { path: path.to_path_buf(), source };
-    match format {
-        Format::Jsonl => read_jsonl(path, &std::fs::read(path).map_err(io)?, batch),
-        Format::Csv => read_csv(path, &std::fs::read(path).map_err(io)?, batch),
-        Format::Xlsx => read_workbook(path, batch),
-        Format::Markdown => read_markdown(path, &std::fs::read(path).map_err(io)?, batch),
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let refuse = |batch: &mut Batch, size: u64| {
+        let origin = Origin { file: path.to_path_buf(), location: Location::File };
+        reject(batch, origin, format!("refused: the file is {size} bytes, more than limits.{name} ({max} bytes)"));
+    };
+    if size > max {
+        refuse(batch, size);
+        return Ok(());
     }
+    // The file may grow between the size check and the read: read one byte past the bound at most.
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
+        refuse(batch, bytes.len() as u64);
+        return Ok(());
+    }
+    read_bytes(path, format, &bytes, limits, batch);
     Ok(())
 }
 
-fn accept(batch: &mut Batch, origin: Origin, value: Value) {
+pub(crate) fn read_bytes(path: &Path, format: Format, bytes: &[u8], limits: &ReadLimits, batch: &mut Batch) {
+    let refuse = |batch: &mut Batch, name: &str, max: u64| {
+        let origin = Origin { file: path.to_path_buf(), location: Location::File };
+        let len = bytes.len();
+        reject(batch, origin, format!("refused: the file is {len} bytes, more than limits.{name} ({max} bytes)"));
+    };
+    let len = bytes.len() as u64;
+    match format {
+        _ if len > limits.max_file_bytes => refuse(batch, "max_file_bytes", limits.max_file_bytes),
+        Format::Jsonl => read_jsonl(path, bytes, limits, batch),
+        Format::Csv => read_csv(path, bytes, limits, batch),
+        Format::Xlsx if len > limits.max_xlsx_bytes => refuse(batch, "max_xlsx_bytes", limits.max_xlsx_bytes),
+        Format::Xlsx => crate::xlsx::read_workbook(path, bytes, limits, batch),
+        Format::Markdown if len > limits.max_markdown_bytes => {
+            refuse(batch, "max_markdown_bytes", limits.max_markdown_bytes);
+        }
+        Format::Markdown => read_markdown(path, bytes, batch),
+    }
+}
+
+pub(crate) fn accept(batch: &mut Batch, origin: Origin, value: Value) {
     match record_from_value(value) {
         Ok((record, masked)) => {
             batch.masked_spans += masked;
@@ -54,15 +93,24 @@ fn accept(batch: &mut Batch, origin: Origin, value: Value) {
     }
 }
 
-fn reject(batch: &mut Batch, origin: Origin, message: impl Into<String>) {
+pub(crate) fn reject(batch: &mut Batch, origin: Origin, message: impl Into<String>) {
     batch.rejections.push(Rejection { origin, field: None, message: message.into() });
 }
 
-pub(crate) fn read_jsonl(path: &Path, bytes: &[u8], batch: &mut Batch) {
+pub(crate) fn read_jsonl(path: &Path, bytes: &[u8], limits: &ReadLimits, batch: &mut Batch) {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let origin = Origin { file: path.to_path_buf(), location: Location::Line(index + 1) };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > limits.max_jsonl_line_bytes {
+            let (len, max) = (line.len(), limits.max_jsonl_line_bytes);
+            reject(
+                batch,
+                origin,
+                format!("refused: the line is {len} bytes, more than limits.max_jsonl_line_bytes ({max})"),
+            );
+            continue;
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -77,7 +125,7 @@ pub(crate) fn read_jsonl(path: &Path, bytes: &[u8], batch: &mut Batch) {
     }
 }
 
-fn read_csv(path: &Path, bytes: &[u8], batch: &mut Batch) {
+fn read_csv(path: &Path, bytes: &[u8], limits: &ReadLimits, batch: &mut Batch) {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
     let header: Vec<String> = match reader.headers() {
@@ -90,6 +138,14 @@ fn read_csv(path: &Path, bytes: &[u8], batch: &mut Batch) {
     for (index, row) in reader.records().enumerate() {
         let origin = Origin { file: path.to_path_buf(), location: Location::Row { sheet: None, row: index + 2 } };
         match row {
+            Ok(row) if row.as_byte_record().as_slice().len() > limits.max_csv_record_bytes => {
+                let (len, max) = (row.as_byte_record().as_slice().len(), limits.max_csv_record_bytes);
+                reject(
+                    batch,
+                    origin,
+                    format!("refused: the row is {len} bytes, more than limits.max_csv_record_bytes ({max})"),
+                );
+            }
             Ok(row) => {
                 let cells = header.iter().map(String::as_str).zip(row.iter().map(str::to_string));
                 accept_row(batch, origin, cells);
@@ -99,49 +155,9 @@ fn read_csv(path: &Path, bytes: &[u8], batch: &mut Batch) {
     }
 }
 
-fn read_workbook(path: &Path, batch: &mut Batch) {
-    let file_origin = || Origin { file: path.to_path_buf(), location: Location::File };
-    let mut workbook = match calamine::open_workbook_auto(path) {
-        Ok(w) => w,
-        Err(e) => return reject(batch, file_origin(), format!("cannot open the workbook: {e}")),
-    };
-    for sheet in workbook.sheet_names() {
-        let range = match workbook.worksheet_range(&sheet) {
-            Ok(r) => r,
-            Err(e) => {
-                reject(batch, file_origin(), format!("cannot read sheet {sheet}: {e}"));
-                continue;
-            }
-        };
-        let mut rows = range.rows();
-        let Some(header) = rows.next() else { continue };
-        let header: Vec<String> = header.iter().map(|c| cell_text(c).trim().to_string()).collect();
-        for (index, row) in rows.enumerate() {
-            if row.iter().all(|c| matches!(c, Data::Empty)) {
-                continue;
-            }
-            let origin = Origin {
-                file: path.to_path_buf(),
-                location: Location::Row { sheet: Some(sheet.clone()), row: index + 2 },
-            };
-            let cells = header.iter().map(String::as_str).zip(row.iter().map(cell_text));
-            accept_row(batch, origin, cells);
-        }
-    }
-}
-
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        other => other.to_string(),
-    }
-}
-
 /// Builds a record object from `(column, cell)` pairs: list fields are split, `version` becomes
 /// a number, `links.REL` and `attrs.NAME` columns fill those maps; empty cells are left out.
-fn accept_row<'a>(batch: &mut Batch, origin: Origin, cells: impl Iterator<Item = (&'a str, String)>) {
+pub(crate) fn accept_row<'a>(batch: &mut Batch, origin: Origin, cells: impl Iterator<Item = (&'a str, String)>) {
     let mut object = Map::new();
     let mut links = Map::new();
     let mut attrs = Map::new();

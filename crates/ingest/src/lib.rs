@@ -8,6 +8,8 @@
 //! YAML front matter); nothing here writes anywhere.
 
 mod formats;
+pub mod limits;
+mod xlsx;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use serde_json::{Map, Value};
 use store::{Entity, FieldError, Item, Record};
 
 pub use formats::Format;
+pub use limits::ReadLimits;
 
 /// Where a record came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,21 +94,27 @@ pub enum Error {
 /// known format; unknown files found inside directories are skipped and listed, and so are
 /// `README.md` files, which document a directory rather than hold records, and labelled
 /// evaluation sets (directories with a `qrels/` folder, like `corpus/tickets`), which hold
-/// queries rather than knowledge.
+/// queries rather than knowledge. Reads within the default [`ReadLimits`].
 pub fn read_paths(paths: &[PathBuf]) -> Result<Batch, Error> {
+    read_paths_within(paths, &ReadLimits::default())
+}
+
+/// [`read_paths`] within `limits`: a file past one of them is refused whole, with a rejection
+/// that names the file and the limit, before it is read into memory.
+pub fn read_paths_within(paths: &[PathBuf], limits: &ReadLimits) -> Result<Batch, Error> {
     let mut batch = Batch::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.clone(), source })?;
         if meta.is_dir() {
             for file in files_under(path, &mut batch.skipped_files)? {
                 match Format::of(&file).filter(|_| !is_readme(&file)) {
-                    Some(format) => formats::read_file(&file, format, &mut batch)?,
+                    Some(format) => formats::read_file(&file, format, limits, &mut batch)?,
                     None => batch.skipped_files.push(file),
                 }
             }
         } else {
             let format = Format::of(path).ok_or_else(|| Error::UnknownFormat { path: path.clone() })?;
-            formats::read_file(path, format, &mut batch)?;
+            formats::read_file(path, format, limits, &mut batch)?;
         }
     }
     mask_rejections(&mut batch);
@@ -114,8 +123,14 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Batch, Error> {
 
 /// Reads JSONL text given directly (the HTTP ingest route), as if it were `name`.
 pub fn read_jsonl_bytes(name: &str, bytes: &[u8]) -> Batch {
+    read_bytes(name, Format::Jsonl, bytes, &ReadLimits::default())
+}
+
+/// Reads a file's content given directly (an HTTP upload), as if it were the file `name`,
+/// within `limits`.
+pub fn read_bytes(name: &str, format: Format, bytes: &[u8], limits: &ReadLimits) -> Batch {
     let mut batch = Batch::default();
-    formats::read_jsonl(Path::new(name), bytes, &mut batch);
+    formats::read_bytes(Path::new(name), format, bytes, limits, &mut batch);
     mask_rejections(&mut batch);
     batch
 }

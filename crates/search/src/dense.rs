@@ -17,7 +17,7 @@ use vectors::{IndexParams, VectorIndex};
 
 use crate::{Error, Progress, Result};
 
-const VECTORS_DIR: &str = "vectors";
+pub(crate) const VECTORS_DIR: &str = "vectors";
 const CACHE_FILE: &str = "embeddings.redb";
 /// Items embedded between two progress reports and index updates.
 pub const EMBED_CHUNK: usize = 64;
@@ -48,6 +48,9 @@ pub(crate) struct Dense {
     queries: SyncSender<QueryJob>,
     /// The last few query vectors: a ticket match searches the same text several times.
     recent: Mutex<VecDeque<(String, Vec<f32>)>>,
+    /// Why the saved index was set aside at open (missing or damaged), when it was: the
+    /// catch-up then rebuilds it from the store.
+    repaired: Option<String>,
 }
 
 /// Query vectors kept for reuse.
@@ -64,11 +67,25 @@ impl Dense {
     pub(crate) fn open(data_dir: &Path, model_dir: &Path, config: &EmbedConfig, cache: Option<&Path>) -> Result<Dense> {
         let embedder = Arc::new(Embedder::load(model_dir, config)?);
         let dir = data_dir.join(VECTORS_DIR);
-        let index = if VectorIndex::exists(&dir) {
-            VectorIndex::open(&dir, embedder.model_id(), embedder.dimension(), IndexParams::default())?
+        let fresh = || VectorIndex::new(embedder.model_id(), embedder.dimension(), IndexParams::default());
+        let (index, repaired) = if VectorIndex::exists(&dir) {
+            match VectorIndex::open(&dir, embedder.model_id(), embedder.dimension(), IndexParams::default()) {
+                Ok(index) => (index, None),
+                // Another model's vectors are not damage: rebuilding silently would hide a
+                // configuration mistake, so this stays an error that says to reindex.
+                Err(e @ (vectors::Error::ModelMismatch { .. } | vectors::Error::DimensionMismatch { .. })) => {
+                    return Err(e.into());
+                }
+                Err(e) => (fresh()?, Some(e.to_string())),
+            }
+        } else if has_data_files(&dir) {
+            (fresh()?, Some(format!("{} has vector files but no manifest", dir.display())))
         } else {
-            VectorIndex::new(embedder.model_id(), embedder.dimension(), IndexParams::default())?
+            (fresh()?, None)
         };
+        if let Some(reason) = &repaired {
+            tracing::warn!(dir = %dir.display(), %reason, "the vector index is damaged; rebuilding it from the store in the background");
+        }
         let cache_path = cache.map_or_else(|| data_dir.join(CACHE_FILE), Path::to_path_buf);
         if let Some(parent) = cache_path.parent() {
             std::fs::create_dir_all(parent)
@@ -90,7 +107,13 @@ impl Dense {
             sync: Mutex::new(()),
             queries,
             recent: Mutex::new(VecDeque::with_capacity(RECENT_QUERIES)),
+            repaired,
         })
+    }
+
+    /// Why the saved vector index was set aside and is rebuilt, when it was.
+    pub(crate) fn repaired(&self) -> Option<String> {
+        self.repaired.clone()
     }
 
     pub(crate) fn status(&self) -> DenseStatus {
@@ -101,6 +124,10 @@ impl Dense {
             vectors: index.len(),
             applied_seq: index.applied_seq(),
         }
+    }
+
+    pub(crate) fn vector_count(&self) -> usize {
+        self.read().vector_count()
     }
 
     pub(crate) fn embedder(&self) -> &Embedder {
@@ -217,6 +244,12 @@ impl Dense {
         index.save(&self.dir)?;
         Ok(total)
     }
+}
+
+/// Whether `dir` holds vector data files (left by a save whose manifest is gone).
+fn has_data_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("vectors.")))
 }
 
 /// Items changed after `applied` (current text) and ids that are no longer items.

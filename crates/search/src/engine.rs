@@ -11,6 +11,7 @@ use lexical::{IndexDoc, LexicalHit, LexicalIndex, LexicalQuery};
 use serde::Serialize;
 use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
+use crate::data_dir::DataDirLock;
 use crate::dense::{Dense, DenseStatus, QUERY_EMBED_BUDGET};
 use crate::fusion::{FUSION_DEPTH, Fusion, Retriever, fuse};
 use crate::request::LinkedEntity;
@@ -164,17 +165,37 @@ pub struct Engine {
     pub(crate) catalogue: RwLock<Option<crate::catalogue::Catalogue>>,
     /// See [`EngineOptions::four_eyes`].
     pub(crate) four_eyes: bool,
+    /// What was found damaged at open and rebuilt from the store.
+    repairs: Vec<String>,
+    /// This process's hold on the data directory, for the engine's lifetime.
+    _lock: DataDirLock,
 }
 
 impl Engine {
-    /// Opens (or creates) a data directory and brings every projection up to the store.
+    /// Opens (or creates) a data directory, taking its lock, and brings every projection up to
+    /// the store. A projection that is missing or damaged is rebuilt from the store (with a
+    /// warning; [`Engine::repairs`] says what was rebuilt).
     pub fn open(options: EngineOptions, progress: &dyn Fn(Progress)) -> Result<Engine> {
+        let lock = DataDirLock::acquire(&options.data_dir)?;
+        Engine::open_locked(lock, options, progress)
+    }
+
+    /// [`Engine::open`] with the data directory's lock already taken (by `reindex`, which
+    /// deletes the projections under it first).
+    pub fn open_locked(lock: DataDirLock, options: EngineOptions, progress: &dyn Fn(Progress)) -> Result<Engine> {
         let dir = &options.data_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::DataDir { path: dir.display().to_string(), message: e.to_string() })?;
+        if lock.dir() != dir.as_path() {
+            return Err(Error::DataDir {
+                path: dir.display().to_string(),
+                message: format!("the lock held is for {}", lock.dir().display()),
+            });
+        }
         let store = Arc::new(Store::open(&dir.join(STORE_FILE))?);
         let analyzer = Analyzer::new();
-        let lexical = LexicalIndex::open(&dir.join(LEXICAL_DIR), analyzer.clone())?;
+        let mut repairs = Vec::new();
+        // A store with records and no lexical index lost it, unless `reindex` removed it on purpose.
+        let expect_index = store.last_seq()? > 0 && !lock.projections_removed();
+        let lexical = open_lexical(&dir.join(LEXICAL_DIR), &analyzer, expect_index, &mut repairs)?;
         let (dense, dense_missing) = match &options.model {
             // Switched off on purpose: nothing to report in responses.
             None => (None, None),
@@ -217,6 +238,8 @@ impl Engine {
             writer: Mutex::new(()),
             catalogue: RwLock::new(None),
             four_eyes: options.four_eyes,
+            repairs,
+            _lock: lock,
         };
         let guard = engine.write_lock()?;
         engine.catch_up(&guard, progress)?;
@@ -226,6 +249,16 @@ impl Engine {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The projections found missing or damaged at open and rebuilt (or, for the vectors, being
+    /// rebuilt in the background) from the store, each with the reason.
+    pub fn repairs(&self) -> Vec<String> {
+        let mut repairs = self.repairs.clone();
+        repairs.extend(
+            self.dense.as_ref().and_then(Dense::repaired).map(|r| format!("vector index rebuilt from the store ({r})")),
+        );
+        repairs
     }
 
     pub fn limits(&self) -> &Limits {
@@ -460,6 +493,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Vectors in the vector index (more than its documents when long items are split).
+    pub(crate) fn vector_count(&self) -> Option<usize> {
+        self.dense.as_ref().map(Dense::vector_count)
+    }
+
     /// Whether dense retrieval is available at all (a model is loaded).
     pub fn has_dense(&self) -> bool {
         self.dense.is_some()
@@ -575,10 +613,13 @@ impl Engine {
                     let status = dense.status();
                     let store_seq = self.store.last_seq()?;
                     if status.applied_seq < store_seq {
-                        degraded.push(format!(
-                            "embeddings are being computed ({} items so far); dense results may be incomplete",
-                            status.vectors
-                        ));
+                        let why = if dense.repaired().is_some() {
+                            "the vector index was damaged and is being rebuilt from the store"
+                        } else {
+                            "embeddings are being computed"
+                        };
+                        degraded
+                            .push(format!("{why} ({} items so far); dense results may be incomplete", status.vectors));
                     }
                     // Over-fetch: filters and unpublished items are applied afterwards.
                     let found = match &shared.dense {
@@ -757,6 +798,51 @@ impl Engine {
             dense: self.dense.as_ref().map(Dense::status),
         })
     }
+}
+
+/// Opens the lexical index; when it cannot be opened, panics while opening, or fails its
+/// checksums, deletes it and opens a new empty one, which the first catch-up rebuilds from the
+/// store. A projection is disposable: a damaged one costs a rebuild, never the service.
+fn open_lexical(
+    dir: &Path,
+    analyzer: &Analyzer,
+    expect_index: bool,
+    repairs: &mut Vec<String>,
+) -> Result<LexicalIndex> {
+    let existed = dir.join("meta.json").exists();
+    let attempt = || -> std::result::Result<LexicalIndex, String> {
+        let opened =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| LexicalIndex::open(dir, analyzer.clone())));
+        let index = match opened {
+            Ok(Ok(index)) => index,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("opening it panicked".into()),
+        };
+        match index.applied_seq().and_then(|_| index.damaged_files()) {
+            Ok(damaged) if damaged.is_empty() => Ok(index),
+            Ok(damaged) => Err(format!("checksum mismatch in {}", damaged.join(", "))),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let reason = match attempt() {
+        Ok(index) => {
+            if !existed && expect_index {
+                // The catch-up rebuilds it; a deleted projection is worth a line in the log.
+                tracing::warn!(dir = %dir.display(), "the lexical index is missing; rebuilding it from the store");
+                repairs.push("lexical index rebuilt from the store (it was missing)".into());
+            }
+            return Ok(index);
+        }
+        Err(reason) => reason,
+    };
+    tracing::warn!(dir = %dir.display(), %reason, "the lexical index is damaged; rebuilding it from the store");
+    repairs.push(format!("lexical index rebuilt from the store ({reason})"));
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::DataDir { path: dir.display().to_string(), message: e.to_string() }),
+    }
+    Ok(LexicalIndex::open(dir, analyzer.clone())?)
 }
 
 /// Keeps the analyzer's jieba user words (index and query side: the tantivy tokenizer shares the

@@ -6,24 +6,28 @@
 //! store does not.
 
 mod catalogue;
+pub mod data_dir;
 mod dense;
 mod duplicates;
 pub mod editing;
 mod engine;
 pub mod entity_editing;
 pub mod fusion;
+pub mod knowledge_stats;
 pub mod limits;
 pub mod rag;
 mod request;
 pub mod ticket;
 
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
+pub use data_dir::DataDirLock;
 pub use dense::DenseStatus;
 pub use duplicates::{CandidateScore, Conflict, DraftText, DuplicateCandidate, ItemCheck, NORMATIVE_KINDS, Reason};
 pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};
 pub use fusion::{Fusion, Retriever};
+pub use knowledge_stats::KnowledgeStats;
 pub use lexical::FilterField;
 pub use limits::Limits;
 pub use request::{Explanation, Hit, LinkedEntity, SearchRequest, SearchResponse};

@@ -67,6 +67,13 @@ pub const DUPLICATE_THRESHOLD: f32 = 0.75;
 /// score at most 0.488 (from about 0.98), 0 false alarms among 1,243.
 pub const PRODUCT_MISMATCH_FACTOR: f32 = 0.5;
 
+// The bounds on input files (file, line, record, zip entry, sheet and cell sizes) are defined
+// beside their readers, in `ingest::limits`, and carried here with the others.
+pub use ingest::limits::{
+    MAX_CELL_CHARS, MAX_CSV_RECORD_BYTES, MAX_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_MARKDOWN_BYTES, MAX_SHEET_CELLS,
+    MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, MAX_XLSX_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_ENTRY_BYTES, MAX_ZIP_TOTAL_BYTES,
+};
+
 /// The limits in force, defaults overridable by configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -83,6 +90,18 @@ pub struct Limits {
     pub max_json_depth: usize,
     pub max_concurrent_searches: usize,
     pub search_queue: usize,
+    pub max_file_bytes: u64,
+    pub max_jsonl_line_bytes: usize,
+    pub max_csv_record_bytes: usize,
+    pub max_markdown_bytes: u64,
+    pub max_xlsx_bytes: u64,
+    pub max_zip_entries: usize,
+    pub max_zip_entry_bytes: u64,
+    pub max_zip_total_bytes: u64,
+    pub max_sheet_rows: u64,
+    pub max_sheet_columns: u64,
+    pub max_sheet_cells: u64,
+    pub max_cell_chars: usize,
 }
 
 impl Default for Limits {
@@ -100,6 +119,18 @@ impl Default for Limits {
             max_json_depth: MAX_JSON_DEPTH,
             max_concurrent_searches: MAX_CONCURRENT_SEARCHES,
             search_queue: SEARCH_QUEUE,
+            max_file_bytes: MAX_FILE_BYTES,
+            max_jsonl_line_bytes: MAX_JSONL_LINE_BYTES,
+            max_csv_record_bytes: MAX_CSV_RECORD_BYTES,
+            max_markdown_bytes: MAX_MARKDOWN_BYTES,
+            max_xlsx_bytes: MAX_XLSX_BYTES,
+            max_zip_entries: MAX_ZIP_ENTRIES,
+            max_zip_entry_bytes: MAX_ZIP_ENTRY_BYTES,
+            max_zip_total_bytes: MAX_ZIP_TOTAL_BYTES,
+            max_sheet_rows: MAX_SHEET_ROWS,
+            max_sheet_columns: MAX_SHEET_COLUMNS,
+            max_sheet_cells: MAX_SHEET_CELLS,
+            max_cell_chars: MAX_CELL_CHARS,
         }
     }
 }
@@ -122,6 +153,9 @@ impl Limits {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
         }
+        if let Some((name, _)) = self.read_limits().named().iter().find(|(_, v)| *v == 0) {
+            return Err(format!("limits.{name} must be greater than 0"));
+        }
         if self.search_deadline_ms == 0 {
             return Err("limits.search_deadline_ms must be greater than 0".into());
         }
@@ -137,6 +171,24 @@ impl Limits {
     pub fn search_deadline(&self) -> Duration {
         Duration::from_millis(self.search_deadline_ms)
     }
+
+    /// The bounds the input-file readers work within.
+    pub fn read_limits(&self) -> ingest::ReadLimits {
+        ingest::ReadLimits {
+            max_file_bytes: self.max_file_bytes,
+            max_jsonl_line_bytes: self.max_jsonl_line_bytes,
+            max_csv_record_bytes: self.max_csv_record_bytes,
+            max_markdown_bytes: self.max_markdown_bytes,
+            max_xlsx_bytes: self.max_xlsx_bytes,
+            max_zip_entries: self.max_zip_entries,
+            max_zip_entry_bytes: self.max_zip_entry_bytes,
+            max_zip_total_bytes: self.max_zip_total_bytes,
+            max_sheet_rows: self.max_sheet_rows,
+            max_sheet_columns: self.max_sheet_columns,
+            max_sheet_cells: self.max_sheet_cells,
+            max_cell_chars: self.max_cell_chars,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +201,18 @@ mod tests {
         limits.validate().expect("defaults valid");
         assert_eq!(limits.max_query_chars, 512);
         assert_eq!(limits.search_deadline(), SEARCH_DEADLINE);
+        assert_eq!(limits.read_limits(), ingest::ReadLimits::default());
+    }
+
+    #[test]
+    fn input_file_bounds_are_overridable_and_must_be_positive() {
+        let small: Limits =
+            serde_json::from_str(r#"{"max_sheet_cells": 10, "max_jsonl_line_bytes": 64}"#).expect("override");
+        assert_eq!(small.read_limits().max_sheet_cells, 10);
+        assert_eq!(small.read_limits().max_jsonl_line_bytes, 64);
+        assert_eq!(small.read_limits().max_zip_entry_bytes, MAX_ZIP_ENTRY_BYTES);
+        let zero = Limits { max_zip_entry_bytes: 0, ..Limits::default() };
+        assert!(zero.validate().unwrap_err().contains("max_zip_entry_bytes"));
     }
 
     #[test]

@@ -189,3 +189,122 @@ fn in_windows_mode_a_long_item_scores_by_its_best_window() {
     // Its first window alone is about invoices: truncated, the other item wins.
     assert_eq!(ranks(LongText::First), ["kb-long-early", "kb-long-late"]);
 }
+
+// ---- storage that heals: a damaged vector index is rebuilt from the store ----
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Dense-only answers, ids with rounded scores.
+fn dense_answers(engine: &Engine) -> Vec<Vec<(String, i64)>> {
+    ["充电桩掉线了，扫码充不上电", "保护装置通道异常", "客户表扬服务好"]
+        .iter()
+        .map(|q| {
+            search(engine, q, Some(vec![Retriever::Dense]))
+                .hits
+                .into_iter()
+                .map(|h| (h.id, (h.score * 1e4).round() as i64))
+                .collect()
+        })
+        .collect()
+}
+
+fn data_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir.join("vectors"))
+        .expect("vectors dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "bin"))
+        .expect("a vector data file")
+}
+
+#[test]
+fn every_damage_to_the_vector_index_is_rebuilt_from_the_store_with_the_same_answers() {
+    let base = tempfile::tempdir().unwrap();
+    let before = {
+        let engine = open(base.path(), Some(ModelChoice::Required(model_dir())));
+        engine.ingest(&records(), "test", &|_| {}).unwrap();
+        engine.catch_up_vectors(&|_| {}).unwrap();
+        dense_answers(&engine)
+    };
+    assert!(before.iter().all(|hits| !hits.is_empty()));
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 5] = [
+        ("deleted manifest", |d| std::fs::remove_file(d.join("vectors/manifest.json")).unwrap()),
+        ("garbage manifest", |d| std::fs::write(d.join("vectors/manifest.json"), b"\x00\x01garbage").unwrap()),
+        ("data file failing its checksum", |d| {
+            let file = data_file(d);
+            let mut bytes = std::fs::read(&file).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xFF;
+            std::fs::write(&file, bytes).unwrap();
+        }),
+        ("truncated data file", |d| {
+            let file = data_file(d);
+            let len = std::fs::metadata(&file).unwrap().len();
+            std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(len / 3).unwrap();
+        }),
+        ("deleted data file", |d| std::fs::remove_file(data_file(d)).unwrap()),
+    ];
+    for (name, damage) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(base.path(), dir.path());
+        damage(dir.path());
+        let engine = open(dir.path(), Some(ModelChoice::Required(model_dir())));
+        assert!(engine.repairs().iter().any(|r| r.contains("vector index rebuilt")), "{name}: {:?}", engine.repairs());
+        // Until the background catch-up has rebuilt it, dense results are flagged.
+        let during = search(&engine, "充电桩掉线了", None);
+        assert!(during.degraded.as_deref().is_some_and(|d| d.contains("damaged")), "{name}: {:?}", during.degraded);
+        assert_eq!(engine.catch_up_vectors(&|_| {}).unwrap(), 9, "{name}: every item again (from the cache)");
+        assert_eq!(dense_answers(&engine), before, "{name}");
+        drop(engine);
+        let engine = open(dir.path(), Some(ModelChoice::Required(model_dir())));
+        assert!(engine.repairs().is_empty(), "{name}: healed for good: {:?}", engine.repairs());
+        assert_eq!(engine.catch_up_vectors(&|_| {}).unwrap(), 0, "{name}");
+    }
+}
+
+#[test]
+fn vectors_of_another_model_are_an_error_not_a_silent_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = open(dir.path(), Some(ModelChoice::Required(model_dir())));
+        engine.ingest(&records(), "test", &|_| {}).unwrap();
+        engine.catch_up_vectors(&|_| {}).unwrap();
+    }
+    let other = EmbedConfig { long_text: Some(LongText::Windows), ..EmbedConfig::default() };
+    let opened = Engine::open(
+        EngineOptions {
+            data_dir: dir.path().to_path_buf(),
+            model: Some(ModelChoice::Required(model_dir())),
+            embed: other,
+            ..EngineOptions::default()
+        },
+        &|_| {},
+    );
+    // A model id that differs (another long-text mode) is a configuration mistake to report.
+    let e = opened.expect_err("vectors of another model id");
+    assert!(e.to_string().contains("reindex"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn vector_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), Some(ModelChoice::Required(model_dir())));
+    engine.ingest(&records(), "test", &|_| {}).unwrap();
+    engine.catch_up_vectors(&|_| {}).unwrap();
+    for file in [dir.path().join("vectors/manifest.json"), data_file(dir.path())] {
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{}", file.display());
+    }
+}

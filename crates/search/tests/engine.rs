@@ -402,3 +402,172 @@ fn duplicate_check_finds_the_copy_with_reasons_and_reports_a_second_answer_stand
     let empty = DraftText { title: String::new(), body: "。".into(), ..second };
     assert_eq!(engine.check_item(&empty).expect("check"), search::ItemCheck::default());
 }
+
+// ---- storage that heals: a damaged projection is rebuilt from the store at open ----
+
+/// Hit ids with scores rounded to 1e-4, and the retrievers used.
+type Answer = (Vec<(String, i64)>, Vec<String>);
+
+/// What a search answers, reduced to what must not change.
+fn answers(engine: &Engine) -> Vec<Answer> {
+    ["保护装置通道异常", "充电桩离线", "931保护 通道", "CT断线 告警", "保修期 插件"]
+        .iter()
+        .map(|q| {
+            let response = engine.search(&SearchRequest { q: (*q).into(), ..Default::default() }).expect("search");
+            let hits = response.hits.into_iter().map(|h| (h.id, (h.score * 1e4).round() as i64)).collect();
+            (hits, response.retrievers)
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The largest file of a segment the index's meta.json names (a file of an older, merged-away
+/// segment may still lie in the directory; damaging it would change nothing).
+fn largest_segment_file(dir: &Path) -> PathBuf {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("lexical/meta.json")).expect("meta.json")).expect("json");
+    let live: Vec<String> = meta["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .map(|s| s["segment_id"].as_str().expect("segment id").replace('-', ""))
+        .collect();
+    std::fs::read_dir(dir.join("lexical"))
+        .expect("lexical dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_stem().is_some_and(|stem| live.iter().any(|id| stem.to_string_lossy() == *id)))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a segment file")
+}
+
+#[test]
+fn every_damage_to_the_lexical_index_is_rebuilt_from_the_store_with_the_same_answers() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let before = {
+        let engine = open(base.path());
+        engine.ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+        assert!(engine.repairs().is_empty(), "{:?}", engine.repairs());
+        answers(&engine)
+    };
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 5] = [
+        ("deleted directory", |d| std::fs::remove_dir_all(d.join("lexical")).expect("remove")),
+        ("garbage meta.json", |d| std::fs::write(d.join("lexical/meta.json"), b"{not json at all").expect("write")),
+        ("empty meta.json", |d| std::fs::write(d.join("lexical/meta.json"), b"").expect("write")),
+        ("truncated segment file", |d| {
+            let file = largest_segment_file(d);
+            let len = std::fs::metadata(&file).expect("metadata").len();
+            std::fs::OpenOptions::new().write(true).open(&file).expect("open").set_len(len / 2).expect("truncate");
+        }),
+        ("flipped bytes inside a segment file", |d| {
+            let file = largest_segment_file(d);
+            let mut bytes = std::fs::read(&file).expect("read");
+            let middle = bytes.len() / 2;
+            for b in &mut bytes[middle..middle + 8] {
+                *b ^= 0xA5;
+            }
+            std::fs::write(&file, bytes).expect("write");
+        }),
+    ];
+    for (name, damage) in damages {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(base.path(), dir.path());
+        damage(dir.path());
+        let engine = open(dir.path());
+        let repairs = engine.repairs();
+        assert!(repairs.iter().any(|r| r.contains("lexical index rebuilt")), "{name}: {repairs:?}");
+        assert_eq!(answers(&engine), before, "{name}: the rebuilt index answers as before");
+        let stats = engine.stats().expect("stats");
+        assert_eq!((stats.indexed_items, stats.lexical_seq), (9, stats.store_seq), "{name}");
+        drop(engine);
+        // The rebuilt index is sound: the next start has nothing to repair.
+        assert!(open(dir.path()).repairs().is_empty(), "{name}: healed for good");
+    }
+}
+
+#[test]
+fn one_process_at_a_time_opens_a_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path());
+    engine.ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+    let second =
+        Engine::open(EngineOptions { data_dir: dir.path().to_path_buf(), ..EngineOptions::default() }, &|_| {})
+            .expect_err("the data directory is in use");
+    assert!(second.to_string().contains("another gridkb process"), "{second}");
+    drop(engine);
+    let mut lock = search::DataDirLock::acquire(dir.path()).expect("free after the engine closed");
+    lock.remove_projections().expect("remove projections under the lock");
+    assert!(!dir.path().join("lexical").exists());
+    let engine = Engine::open_locked(
+        lock,
+        EngineOptions { data_dir: dir.path().to_path_buf(), ..EngineOptions::default() },
+        &|_| {},
+    )
+    .expect("open with the lock held");
+    assert!(dir.path().join("lexical/meta.json").exists());
+    assert!(engine.repairs().is_empty(), "a rebuild asked for is no repair: {:?}", engine.repairs());
+    drop(engine);
+}
+
+#[test]
+fn knowledge_stats_count_a_small_fixture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path());
+    let mut all = records(&fixture());
+    all.push(record(serde_json::json!({"id": "t-1", "class": "Ticket", "label": "931保护通道告警来电"})));
+    // Same body as kb-as-praise: 10 items, 9 distinct bodies.
+    let praise = all.iter().find_map(|r| match r {
+        Record::Item(item) if item.id == "kb-as-praise" => Some(item.body.clone()),
+        _ => None,
+    });
+    all.push(record(serde_json::json!({
+        "id": "kb-as-praise-2", "kind": "answer_standard", "title": "表扬受理（副本）",
+        "body": praise.expect("fixture item"), "category": "praise"
+    })));
+    engine.ingest(&all, "test", &|_| {}).expect("ingest");
+    let stats = engine.knowledge_stats().expect("stats");
+    assert_eq!(stats.items.total, 10);
+    assert_eq!(stats.items.by_kind["technical_point"], 4);
+    assert_eq!(stats.items.by_kind["answer_standard"], 3);
+    assert_eq!(stats.items.by_status["published"], 9);
+    assert_eq!(stats.items.by_status["draft"], 1);
+    assert_eq!(stats.items.by_category["fault_repair"], 6);
+    assert_eq!(stats.items.by_category["praise"], 2);
+    assert_eq!(stats.items.by_product_line["pl-line-prot"], 5);
+    assert_eq!(stats.items.by_product_line["pl-ev"], 2);
+    assert_eq!(stats.items.by_product_line[search::knowledge_stats::NO_PRODUCT_LINE], 4);
+    assert_eq!(stats.entities.total, 8);
+    assert_eq!(stats.entities.by_class["Fault"], 3);
+    assert_eq!(stats.entities.by_class["Ticket"], 1);
+    assert_eq!(stats.tickets, 1);
+    assert!((stats.distinct_text_ratio - 0.9).abs() < 1e-9, "{}", stats.distinct_text_ratio);
+    assert_eq!(stats.seq.store, 18);
+    assert_eq!(stats.seq.lexical, 18);
+    assert!(stats.triples.is_some_and(|t| t > 18), "{:?}", stats.triples);
+    assert_eq!(stats.vectors, None, "no model, no saved vector index");
+    assert!(stats.disk.entries["records.redb"] > 0);
+    assert!(stats.disk.entries["lexical"] > 0);
+    assert_eq!(stats.disk.total_bytes, stats.disk.entries.values().sum::<u64>());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    open(&data).ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+    assert_eq!(std::fs::metadata(&data).expect("metadata").permissions().mode() & 0o777, 0o700);
+}

@@ -9,7 +9,7 @@
 //! | `agent`, `bot`  | search, ticket matching, retrieval (`/v1/retrieve`, Dify `/retrieval`), devices, warranties |
 //! | `editor`        | the above, SPARQL, stale items, and the write routes under `/v1/items` within the key's organisation |
 //! | `reviewer`      | the above, approve / reject / retire / restore within the key's organisation, `/v1/audit` |
-//! | `admin`         | everything, including `/metrics` and any route not listed in [`required_role`] |
+//! | `admin`         | everything, including `/metrics`, `/v1/stats` and any route not listed in [`required_role`] |
 //!
 //! Agents and bots also read `GET /v1/items/{id}` and `/v1/me`, and are served published items only
 //! on every route: a `status` filter asking for others is refused.
@@ -298,6 +298,7 @@ pub fn required_role(route: Option<&str>) -> Access {
         r if r == "/v1/items" || r.starts_with("/v1/items/") => Access::Role(Role::Editor),
         "/v1/audit" => Access::Role(Role::Reviewer),
         r if r == "/v1/entities" || r.starts_with("/v1/entities/") => Access::Role(Role::Editor),
+        "/metrics" | "/v1/stats" => Access::Role(Role::Admin),
         _ => Access::Role(Role::Admin),
     }
 }
@@ -379,6 +380,7 @@ mod tests {
         assert_eq!(required_role(Some("/v1/items/stale")), Access::Role(Role::Editor));
         assert_eq!(required_role(Some("/v1/itemsx")), Access::Role(Role::Admin));
         assert_eq!(required_role(Some("/metrics")), Access::Role(Role::Admin));
+        assert_eq!(required_role(Some("/v1/stats")), Access::Role(Role::Admin));
         assert_eq!(required_role(Some("/v1/something-new")), Access::Role(Role::Admin));
         assert_eq!(required_role(None), Access::Role(Role::Bot));
     }

@@ -16,6 +16,7 @@ mod metrics;
 pub mod openapi;
 mod rag;
 mod routes;
+mod stats;
 mod ticket_routes;
 
 use std::net::SocketAddr;

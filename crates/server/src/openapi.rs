@@ -63,6 +63,7 @@ use crate::{ApiError, ErrorCode};
         crate::entity_routes::create_entity,
         crate::entity_routes::update_entity,
         crate::metrics::scrape,
+        crate::stats::stats,
         serve,
     ),
     components(schemas(ApiError, ErrorCode)),

@@ -42,6 +42,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/me", get(crate::items_routes::me))
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/metrics", get(crate::metrics::scrape))
+        .route("/v1/stats", get(crate::stats::stats))
         .route("/retrieval", axum::routing::post(crate::rag::dify_retrieval))
         .route("/v1/retrieve", axum::routing::post(crate::rag::retrieve))
         .fallback(not_found)

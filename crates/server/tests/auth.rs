@@ -293,3 +293,22 @@ fn keys_are_compared_in_constant_time() {
     assert!(verify.contains("constant_time_eq::constant_time_eq(&computed, &entry.hash)"), "{verify}");
     assert!(!verify.contains("== entry.hash") && !verify.contains("entry.hash =="), "{verify}");
 }
+
+#[tokio::test]
+async fn stats_are_for_admins_and_count_the_fixture() {
+    let (server, keys) = start(&[Role::Agent, Role::Editor, Role::Admin], false).await;
+    let [agent, editor, admin] = [&keys[0], &keys[1], &keys[2]];
+    for key in [Some(agent.as_str()), Some(editor.as_str())] {
+        assert_eq!(get(&server.url("/v1/stats"), key).await.0, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(get(&server.url("/v1/stats"), None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, stats) = get(&server.url("/v1/stats"), Some(admin)).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["items"]["total"], 9);
+    assert_eq!(stats["items"]["by_status"]["published"], 8);
+    assert_eq!(stats["items"]["by_product_line"]["pl-ev"], 2);
+    assert_eq!(stats["entities"]["total"], 7);
+    assert_eq!(stats["distinct_text_ratio"], 1.0);
+    assert_eq!(stats["seq"]["store"], 16);
+    assert!(stats["disk"]["entries"]["keys.json"].as_u64().is_some_and(|b| b > 0), "{stats}");
+}

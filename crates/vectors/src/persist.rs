@@ -6,9 +6,10 @@
 //! * `manifest.json` — [`Manifest`]: format version, model id, dimension, count, applied
 //!   sequence number, the data file's name, size and blake3, and the manifest's own blake3.
 //!
-//! Saving writes the data file under a new name (temp file, fsync, rename), then the manifest
-//! the same way — the rename of the manifest is the commit point — then fsyncs the directory and
-//! removes data files no manifest names. A crash at any point leaves the previous or the new
+//! Saving writes the data file under a new name (temp file, fsync, rename), fsyncs the
+//! directory, then writes the manifest the same way — the rename of the manifest is the commit
+//! point — then fsyncs the directory again and removes data files no manifest names. Files are
+//! created 0600 on Unix. A crash at any point leaves the previous or the new
 //! index, never a mixture.
 
 use std::fs::{self, File};
@@ -82,7 +83,12 @@ fn write_atomically(
 ) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let target = dir.join(name);
-    let file = File::create(&tmp).map_err(io(&tmp))?;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // Vectors are derived from the knowledge base: readable by the service's user only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&tmp).map_err(io(&tmp))?;
     let mut w = BufWriter::with_capacity(1 << 20, &file);
     write(&mut w).map_err(io(&tmp))?;
     w.flush().map_err(io(&tmp))?;
@@ -124,6 +130,9 @@ impl VectorIndex {
         let hash = blake3::hash(&bytes).to_hex().to_string();
         let data_file = format!("{DATA_PREFIX}{}{DATA_SUFFIX}", &hash[..16]);
         write_atomically(dir, &data_file, |w| w.write_all(&bytes))?;
+        // The data file's name must be durable before a manifest names it: otherwise a crash
+        // could leave a durable manifest pointing at a file the directory never recorded.
+        sync_dir(dir)?;
         let mut manifest = Manifest {
             format_version: FORMAT_VERSION,
             model_id: self.model_id.clone(),
