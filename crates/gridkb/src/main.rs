@@ -1,6 +1,7 @@
 //! `gridkb`: the one binary. Subcommands ingest files, search from the terminal, serve the API,
 //! embed text, evaluate retrieval and regenerate the demo corpus.
 
+mod bench_approve;
 mod bench_http;
 mod eval;
 mod eval_duplicates;
@@ -73,6 +74,9 @@ enum BenchTarget {
     Embed,
     /// Ticket matching through the engine (`POST /v1/tickets/match`); the queries are tickets.
     Match,
+    /// Approve → searchable: create, submit and approve an item, then find it (writes to --data:
+    /// use a scratch copy).
+    Approve,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +292,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Search { data, model, limit, json, query } => search(&data, &model, limit, json, query),
         Command::Bench { target: BenchTarget::Embed, model, .. } => bench_embed(&model),
+        Command::Bench { target: BenchTarget::Approve, data, model, rounds, .. } => {
+            bench_approve::run(&open_engine(&data, &model)?, rounds)
+        }
         Command::Bench { target, data, model, queries, rounds, url, key } => {
             let queries = bench_queries(queries.as_deref())?;
             match url {

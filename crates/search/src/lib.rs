@@ -13,6 +13,7 @@ pub mod editing;
 mod engine;
 pub mod entity_editing;
 pub mod fusion;
+pub mod import;
 pub mod knowledge_stats;
 pub mod limits;
 pub mod rag;
@@ -27,6 +28,7 @@ pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, Item
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};
 pub use fusion::{Fusion, Retriever};
+pub use import::{ImportRefusal, ImportReport};
 pub use knowledge_stats::KnowledgeStats;
 pub use lexical::FilterField;
 pub use limits::Limits;

@@ -162,7 +162,11 @@ async fn read_body(request: Request, state: &AppState, unreadable: ErrorCode) ->
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                format!("request body exceeds {} bytes", state.limits().max_query_body_bytes),
+                format!(
+                    "request body too large: queries take at most {} bytes, imports {}",
+                    state.limits().max_query_body_bytes,
+                    state.limits().max_ingest_body_bytes
+                ),
             )
         } else {
             ApiError::new(unreadable, format!("cannot read the body: {rejection}"))

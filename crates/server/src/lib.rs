@@ -10,6 +10,7 @@ mod entity_routes;
 pub mod error;
 mod extract;
 mod graph_routes;
+mod import_routes;
 mod items_routes;
 pub mod keys;
 mod metrics;
@@ -48,6 +49,8 @@ struct Inner {
     metrics: metrics::Metrics,
     /// The API keys; empty means no key store (open), see [`auth`].
     auth: auth::AuthSlot,
+    /// Recent import tasks.
+    tasks: import_routes::Tasks,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
                 admitted: AtomicUsize::new(0),
                 metrics: metrics::Metrics::new(),
                 auth: OnceLock::new(),
+                tasks: import_routes::Tasks::default(),
                 limits,
             }),
         }
@@ -76,6 +80,10 @@ impl AppState {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    pub(crate) fn tasks(&self) -> &import_routes::Tasks {
+        &self.inner.tasks
     }
 
     pub(crate) fn metrics(&self) -> &metrics::Metrics {

@@ -57,6 +57,8 @@ use crate::{ApiError, ErrorCode};
         crate::items_routes::item_diff,
         crate::items_routes::audit,
         crate::items_routes::me,
+        crate::import_routes::import,
+        crate::import_routes::task,
         crate::entity_routes::find_entities,
         crate::entity_routes::get_entity,
         crate::entity_routes::entity_versions,

@@ -36,6 +36,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/items/{id}/diff", get(crate::items_routes::item_diff))
         .route("/v1/items/{id}/{action}", axum::routing::post(crate::items_routes::item_action))
         .route("/v1/audit", get(crate::items_routes::audit))
+        .route(
+            "/v1/import",
+            axum::routing::post(crate::import_routes::import)
+                .layer(DefaultBodyLimit::max(state.limits().max_ingest_body_bytes)),
+        )
+        .route("/v1/tasks/{id}", get(crate::import_routes::task))
         .route("/v1/entities", get(crate::entity_routes::find_entities).post(crate::entity_routes::create_entity))
         .route("/v1/entities/{id}", get(crate::entity_routes::get_entity).put(crate::entity_routes::update_entity))
         .route("/v1/entities/{id}/versions", get(crate::entity_routes::entity_versions))

@@ -462,3 +462,59 @@ async fn entity_edits_are_live_at_once_and_checked_against_the_ontology() {
     assert_eq!(versions.body["versions"].as_array().map(Vec::len), Some(2));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_import_lands_as_drafts_and_reports_every_rejection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = create_keys(dir.path());
+    let engine = open_engine(dir.path(), true).await;
+    let server = serve(dir.path(), engine.clone()).await;
+    let upload = [
+        r#"{"id":"kb-imp-1","kind":"technical_point","title":"导入的巡检要点","body":"核对误码计数。","products":["pm-gkb-931a"]}"#,
+        r#"{"id":"kb-imp-2","kind":"technical_point","title":"字段拼错","body":"正文","titel":"x"}"#,
+        r#"{"id":"kb-imp-3","kind":"technical_point","title":"链接错误","body":"正文","products":["no-such-model"]}"#,
+        "not json",
+    ]
+    .join("\n");
+    let send = |key: &str, query: &str| {
+        reqwest::Client::new()
+            .post(server.url(&format!("/v1/import?{query}")))
+            .bearer_auth(key)
+            .body(upload.clone())
+            .send()
+    };
+    assert_eq!(send(&keys.agent, "name=a.jsonl").await.expect("send").status(), StatusCode::FORBIDDEN);
+    assert_eq!(send(&keys.editor, "name=a.jsonl&publish=true").await.expect("send").status(), StatusCode::FORBIDDEN);
+    assert_eq!(send(&keys.editor, "name=a.doc").await.expect("send").status(), StatusCode::BAD_REQUEST);
+    let started = send(&keys.editor, "name=items.jsonl").await.expect("send");
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let started: Value = started.json().await.expect("json");
+    let task_url = server.url(&format!("/v1/tasks/{}", started["task"]["id"].as_str().expect("id")));
+    let mut task = Value::Null;
+    for _ in 0..200 {
+        task = get(&task_url, &keys.editor).await.body;
+        if task["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(task["state"], "done", "{task}");
+    assert_eq!(task["report"]["created"], 1, "{task}");
+    assert_eq!(task["rejected"], 2, "the misspelt field and the line that is not JSON: {task}");
+    assert!(
+        task["rejections"]
+            .as_array()
+            .expect("rejections")
+            .iter()
+            .all(|r| r["at"].as_str().is_some_and(|a| a.contains("items.jsonl")))
+    );
+    assert_eq!(task["report"]["refused"][0]["id"], "kb-imp-3");
+    // Imported items are drafts: editors see them, agents do not.
+    let imported = get(&server.url("/v1/items/kb-imp-1"), &keys.editor).await;
+    assert_eq!(imported.body["status"], "draft");
+    assert_eq!(get(&server.url("/v1/items/kb-imp-1"), &keys.agent).await.status, StatusCode::NOT_FOUND);
+    let audit = get(&server.url("/v1/audit?item=kb-imp-1"), &keys.admin).await;
+    assert_eq!(audit.body["entries"][0]["actor"]["name"], "city editor");
+    assert_eq!(get(&server.url("/v1/tasks/t_0"), &keys.editor).await.status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
