@@ -96,6 +96,20 @@ export const api = {
     }),
   versions: (id) => get(`/v1/items/${encodeURIComponent(id)}/versions`),
   diff: (id, from, to) => get(`/v1/items/${encodeURIComponent(id)}/diff`, { query: { from, to } }),
+  /** Duplicate and conflict warnings for unsaved text: `{kind, title, body, products, faults,
+   * category, id?}` → `{possible_duplicates, conflicts, semantic}`. */
+  checkItem: (draft, { signal } = {}) => post('/v1/items/check', draft, { signal }),
+
+  // Entities of the graph and the thesaurus (links' autocomplete, the thesaurus editor).
+  /** `{entities: [{id, class, label, aliases, version}]}`; `cls` is one class or none. */
+  findEntities: (cls, q, { limit = 10, signal } = {}) => get('/v1/entities', { query: { class: cls, q, limit }, signal }),
+  /** `{entity, etag}`: the entity with its links' labels and its version tag. */
+  getEntity: (id) =>
+    request('GET', `/v1/entities/${encodeURIComponent(id)}`).then((r) => ({ entity: r.data, etag: r.headers.get('ETag') })),
+  updateEntity: (id, input, etag) =>
+    request('PUT', `/v1/entities/${encodeURIComponent(id)}`, { body: input, headers: { 'If-Match': etag } }).then(
+      (r) => ({ ...r.data, etag: r.headers.get('ETag') }),
+    ),
   /** Routes that may not exist yet on this server: resolves to null on 404. */
   optional: (path, query) =>
     get(path, { query }).catch((e) => {

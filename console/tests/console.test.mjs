@@ -273,24 +273,63 @@ test('an editor key sees the knowledge workspace, an admin key every view', asyn
   }
 })
 
+/** A published technical point of the demo corpus, as the API gives it to an editor. */
+async function publishedItem() {
+  const auth = { Authorization: `Bearer ${keys.editor}` }
+  const list = await (await fetch(`${server.base}/v1/items?status=published&kind=technical_point&limit=20`, { headers: auth })).json()
+  for (const summary of list.items) {
+    const view = await (await fetch(`${server.base}/v1/items/${encodeURIComponent(summary.id)}`, { headers: auth })).json()
+    if ((view.record.body || '').length > 80 && (view.record.products || []).length) return view
+  }
+  assert.fail('the demo corpus has a published technical point with a body and a product')
+}
+
 test('an editor writes an item and submits it, a reviewer approves it, and the agent console finds it', async () => {
   await ensureKeys()
   const marker = `蓝鲸${Date.now() % 100000}`
-  const title = `GKB-931A 光纤通道误码的现场快速判别（${marker}）`
+  const existing = await publishedItem()
+  const title = `${existing.record.title}（${marker}）`
   const editor = await openPage(browser.context, { allow: expected })
   await signIn(editor.page, keys.editor)
   await editor.page.locator('a[data-view=editor]').click()
   await editor.page.locator('[data-test=item-new]').click()
+  // A title and body copied from an item that exists: the warning names it before anything is saved.
   await editor.page.locator('input[data-test=item-title]').fill(title)
-  await editor.page.locator('textarea[data-test=item-body]').fill(`${marker}：通道误码计数持续增长时，先查看两侧光功率，再检查尾纤接头是否污染。`)
+  await editor.page.locator('textarea[data-test=item-body]').fill(`${existing.record.body}\n\n${marker}：现场复核记录。`)
+  const warned = editor.page.locator(`[data-test=possible-duplicates] .row[data-id="${existing.id}"]`)
+  await warned.waitFor()
+  assert.match(await warned.innerText(), new RegExp(`相似 \\d+%`))
+  assert.match(await warned.innerText(), /正文用词重合|标题共有词|语义相似度|关联同一产品与故障/, 'the warning says why in words')
+  assert.ok((await warned.innerText()).includes(existing.record.title.replace(/\*\*/g, '').slice(0, 8)), 'the warning names the item')
+  if (SHOTS) await editor.page.screenshot({ path: join(REPO, 'docs/console-duplicates.png') })
+
+  // Links are picked from the graph, found by part of a name, alias or id (the copied item's
+  // product: a different product would make it another situation, and no duplicate).
+  const product = existing.record.products[0]
+  const productLabel = existing.links.products.find((l) => l.id === product).label
+  await editor.page.locator('[data-test=link-products] .el-select__wrapper').click()
+  await editor.page.locator('[data-test=link-products] input').fill(product.split('-').slice(1).join('-'))
+  await editor.page.locator('.el-select-dropdown__item:visible', { hasText: product }).first().click()
+  await editor.page.locator('input[data-test=item-title]').click() // closes the list (Escape would close the drawer)
+  await editor.page.locator('[data-test=link-products] .el-tag', { hasText: productLabel }).first().waitFor()
+
   await editor.page.locator('.el-tabs__item', { hasText: '预览' }).click()
   assert.match(await editor.page.locator('[data-test=markdown-preview]').innerText(), new RegExp(marker))
   await editor.page.locator('[data-test=item-save]').click()
   await editor.page.locator('[data-test=item-status]', { hasText: '草稿' }).waitFor()
+  // The save answers its own warnings, shown after it.
+  await editor.page.locator(`[data-test=possible-duplicates] .row[data-id="${existing.id}"]`).waitFor()
+  assert.match(await editor.page.locator('[data-test=duplicate-warnings]').innerText(), /保存后的查重结果/)
+  const created = await editor.page.locator('.state .muted').last().innerText()
+  const saved = await (await fetch(`${server.base}/v1/items/${encodeURIComponent(created)}`, { headers: { Authorization: `Bearer ${keys.editor}` } })).json()
+  assert.deepEqual(saved.record.products, [product])
   await editor.page.locator('[data-test=item-submit]').click()
   await editor.page.locator('.el-message-box input').fill('请审核')
   await editor.page.locator('.el-message-box .el-button--primary').click()
   await editor.page.locator('[data-test=item-status]', { hasText: '审核中' }).waitFor()
+  // Clicking a warning opens the item it names.
+  await editor.page.locator(`[data-test=possible-duplicates] .row[data-id="${existing.id}"]`).click()
+  await editor.page.locator('.state .muted', { hasText: existing.id }).waitFor()
   assert.deepEqual(editor.errors, [])
   await editor.page.close()
 
@@ -311,6 +350,43 @@ test('an editor writes an item and submits it, a reviewer approves it, and the a
   await agent.page.locator('[data-test=hits] .hit', { hasText: marker }).first().waitFor()
   assert.deepEqual(agent.errors, [])
   await agent.page.close()
+})
+
+test('an editor adds an alias in the thesaurus, and a stale version is refused clearly', async () => {
+  await ensureKeys()
+  const { page, errors } = await openPage(browser.context, {
+    allow: (text, url) => expected(text, url) || (/Failed to load resource/.test(text) && /\/v1\/entities\//.test(url || '')),
+  })
+  await signIn(page, keys.editor)
+  await page.locator('a[data-view=editor]').click()
+  await page.locator('.el-tabs__item', { hasText: '同义词库' }).click()
+  await page.locator('input[data-test=entity-query]').fill('931光差') // an alias
+  await page.locator('[data-test=entity-results] .el-table__row', { hasText: 'pm-gkb-931a' }).first().click()
+  const alias = `九三一A${Date.now() % 10000}`
+  await page.locator('input[data-test=alias-new]').fill(alias)
+  await page.keyboard.press('Enter')
+  await page.locator('[data-test=entity-aliases] .el-tag', { hasText: alias }).waitFor()
+  await page.locator('[data-test=entity-save]').click()
+  await page.locator('.el-message--success').waitFor()
+  const auth = { Authorization: `Bearer ${keys.editor}` }
+  const read = await fetch(`${server.base}/v1/entities/pm-gkb-931a`, { headers: auth })
+  const view = await read.json()
+  assert.ok(view.record.aliases.includes(alias), 'the alias is saved')
+
+  // Someone else saves in between: the console's version is stale and the 409 is shown.
+  const { version: _v, ...fields } = view.record
+  const other = await fetch(`${server.base}/v1/entities/pm-gkb-931a`, {
+    method: 'PUT',
+    headers: { ...auth, 'Content-Type': 'application/json', 'If-Match': read.headers.get('ETag') },
+    body: JSON.stringify({ ...fields, aliases: [...fields.aliases, `${alias}乙`] }),
+  })
+  assert.equal(other.status, 200, await other.clone().text())
+  await page.locator('input[data-test=alias-new]').fill(`${alias}丙`)
+  await page.keyboard.press('Enter')
+  await page.locator('[data-test=entity-save]').click()
+  await page.locator('[data-test=entity-problem]', { hasText: '保存冲突' }).waitFor()
+  assert.deepEqual(errors, [])
+  await page.close()
 })
 
 test(`Enter → answer standard on screen for ${TIMED_TICKETS} demo tickets`, async () => {
