@@ -190,6 +190,28 @@ async fn the_editors_workspace_end_to_end() {
         .await;
         assert_eq!(retrieve.status, StatusCode::FORBIDDEN);
         assert_eq!(get(&server.url("/v1/items"), reader).await.status, StatusCode::FORBIDDEN);
+        let sparql = get(&server.url("/v1/sparql?query=SELECT%20*%20WHERE%20%7B%3Fs%20%3Fp%20%3Fo%7D"), reader).await;
+        assert_eq!(sparql.status, StatusCode::FORBIDDEN, "SPARQL is for editors");
+        let dify = call(
+            Method::POST,
+            &server.url("/retrieval"),
+            reader,
+            Some(json!({"knowledge_id": "default", "query": "尾纤弯曲半径", "retrieval_setting": {"top_k": 20, "score_threshold": 0.0}})),
+            None,
+        )
+        .await;
+        assert_eq!(dify.status, StatusCode::OK, "{}", dify.body);
+        assert!(!dify.body.to_string().contains("kb-new-channel"), "Dify never sees a draft: {}", dify.body);
+        let ticket = call(
+            Method::POST,
+            &server.url("/v1/tickets/match"),
+            reader,
+            Some(json!({"text": "保护装置通道告警，检查尾纤弯曲半径"})),
+            None,
+        )
+        .await;
+        assert_eq!(ticket.status, StatusCode::OK, "{}", ticket.body);
+        assert!(!ticket.body.to_string().contains("kb-new-channel"), "ticket matching never offers a draft");
     }
     let listed = get(&server.url("/v1/items?status=draft&owner=org-p01&subunits=true"), &keys.editor).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
@@ -269,6 +291,17 @@ async fn the_editors_workspace_end_to_end() {
     // Approved means searchable by agents and bots at once.
     assert!(hit_ids(&get(&search_for("尾纤弯曲半径"), &keys.agent).await.body).contains(&"kb-new-channel".to_string()));
     assert_eq!(get(&item_url, &keys.bot).await.body["record"]["title"], "光纤尾纤弯折导致的通道告警");
+    // The same query that could not find the draft finds the published item through Dify:
+    // the check above could fail.
+    let dify = call(
+        Method::POST,
+        &server.url("/retrieval"),
+        &keys.bot,
+        Some(json!({"knowledge_id": "default", "query": "尾纤弯曲半径", "retrieval_setting": {"top_k": 20, "score_threshold": 0.0}})),
+        None,
+    )
+    .await;
+    assert!(dify.body.to_string().contains("kb-new-channel"), "{}", dify.body);
 
     // Editing a published item: a new draft; the published version keeps serving.
     let edited = call(
