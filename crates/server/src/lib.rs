@@ -101,10 +101,7 @@ impl AppState {
         &self,
         work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let engine = self
-            .engine()
-            .cloned()
-            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "the indexes are still being built; retry shortly"))?;
+        let engine = self.ready_engine()?;
         let capacity = self.inner.limits.max_concurrent_searches + self.inner.limits.search_queue;
         let admitted = AdmissionGuard::admit(&self.inner.admitted, capacity).ok_or_else(|| {
             self.inner.metrics.record_rejected();
@@ -116,31 +113,38 @@ impl AppState {
             .acquire()
             .await
             .map_err(|_| ApiError::new(ErrorCode::Internal, "search pool closed"))?;
-        let result = tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| {
-            tracing::error!(error = %e, "search task failed");
-            ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
-        })?;
+        let result = on_blocking_pool(engine, work, "search").await;
         drop(admitted);
         result
     }
-}
 
-impl AppState {
     /// Runs an editor's read or write on the blocking pool (outside the search queue: writes are
     /// serialised by the engine's write lock, and editors' reads are cheap).
     pub(crate) async fn run_write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let engine = self
-            .engine()
-            .cloned()
-            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "the indexes are still being built; retry shortly"))?;
-        tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| {
-            tracing::error!(error = %e, "editing task failed");
-            ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
-        })?
+        on_blocking_pool(self.ready_engine()?, work, "editing").await
     }
+
+    /// The engine, or 503 `not_ready` while the indexes are opened.
+    pub(crate) fn ready_engine(&self) -> Result<Arc<Engine>, ApiError> {
+        self.engine()
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "the indexes are still being built; retry shortly"))
+    }
+}
+
+/// Runs `work` with the engine on the blocking pool; a panic in it is a logged 500.
+async fn on_blocking_pool<T: Send + 'static>(
+    engine: Arc<Engine>,
+    work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+    what: &'static str,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| {
+        tracing::error!(error = %e, what, "blocking task failed");
+        ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
+    })?
 }
 
 /// Counts a request in while it is admitted.
