@@ -51,6 +51,11 @@ impl Date {
         Date(days)
     }
 
+    /// Days since 1970-01-01 (negative before it).
+    pub fn days(self) -> i64 {
+        self.0
+    }
+
     /// Today in UTC, from the system clock.
     pub fn today() -> Date {
         let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());

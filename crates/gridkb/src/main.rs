@@ -7,6 +7,7 @@ mod eval;
 mod eval_duplicates;
 mod eval_match;
 mod latency;
+mod report;
 mod stats;
 
 use std::io::{BufRead, Write};
@@ -257,6 +258,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The service managers' report for a window: requests, zero results, hot issues, knowledge
+    /// gaps, recurring faults, categories, feedback, open tasks, warranties due. Reads the data
+    /// directory (stop `serve` first, or read the same figures from `GET /v1/analytics/...`).
+    Report {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        since: String,
+        /// Last day, YYYY-MM-DD (default today, UTC).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: report::Format,
+    },
     /// Rebuild every index of a data directory from its record store (after a model change).
     Reindex {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
@@ -339,9 +355,36 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Reindex { data, model } => reindex(&data, &model),
         Command::Stats { data, json } => print_stats(&data, json),
+        Command::Report { data, since, until, format } => run_report(&data, &since, until.as_deref(), format),
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
         Command::Keys { command } => keys_command(command),
     }
+}
+
+fn run_report(data: &Path, since: &str, until: Option<&str>, format: report::Format) -> anyhow::Result<()> {
+    let day = |name: &str, text: &str| {
+        graph::Date::parse(text.trim())
+            .map(graph::Date::days)
+            .map_err(|_| anyhow::anyhow!("--{name} must be a date YYYY-MM-DD"))
+    };
+    let since = day("since", since)?;
+    let until = match until {
+        Some(text) => day("until", text)?,
+        None => graph::Date::today().days(),
+    };
+    anyhow::ensure!(since <= until, "--since must not be after --until");
+    let engine = open_engine(data, &ModelArgs { model: None, no_dense: true })?;
+    let limits = engine.limits().journal_limits();
+    let (snapshot, read) = journal::read_snapshot(&data.join(search::data_dir::JOURNAL_DIR), &limits)?;
+    if read.skipped_lines > 0 {
+        eprintln!("the request log has {} damaged lines; they were skipped", read.skipped_lines);
+    }
+    let report = report::build(&engine, &snapshot, since, until)?;
+    match format {
+        report::Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        report::Format::Md => print!("{}", report::markdown(&report)),
+    }
+    Ok(())
 }
 
 /// Data files are for the service's user only: everything a data-directory command creates is

@@ -50,7 +50,7 @@ fn bad_roles_and_unknown_ids_are_clear_errors() {
     let bad_role = gridkb(&["keys", "create", "--role", "root"], dir.path());
     assert!(!bad_role.status.success());
     let message = text(&bad_role.stderr);
-    assert!(message.contains("unknown role `root`; use agent, bot, editor, reviewer or admin"), "{message}");
+    assert!(message.contains("unknown role `root`; use agent, bot, manager, editor, reviewer or admin"), "{message}");
 
     let bad_org = gridkb(&["keys", "create", "--role", "editor", "--org", "省 公司"], dir.path());
     assert!(!bad_org.status.success());

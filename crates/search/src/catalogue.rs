@@ -228,6 +228,11 @@ impl Catalogue {
         &self.orgs
     }
 
+    /// The ids of every organisation unit.
+    pub fn org_units(&self) -> impl Iterator<Item = &str> {
+        self.orgs.units.keys().map(String::as_str)
+    }
+
     pub fn entity(&self, id: &str) -> Option<&EntitySummary> {
         self.entities.get(id)
     }

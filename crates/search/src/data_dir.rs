@@ -14,6 +14,10 @@ use crate::{Error, Result};
 /// The lock file inside a data directory.
 pub const LOCK_FILE: &str = "gridkb.lock";
 
+/// The request log (`journal` crate): requests served, feedback, task states. Not a projection:
+/// it is not rebuilt from the store, and `reindex` leaves it alone.
+pub const JOURNAL_DIR: &str = "journal";
+
 /// The projections of a data directory: disposable, rebuilt from the store when missing.
 pub const PROJECTION_DIRS: [&str; 2] = ["lexical", "vectors"];
 

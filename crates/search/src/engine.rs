@@ -165,6 +165,8 @@ pub struct Engine {
     pub(crate) catalogue: RwLock<Option<crate::catalogue::Catalogue>>,
     /// See [`EngineOptions::four_eyes`].
     pub(crate) four_eyes: bool,
+    /// Cases and customers for the managers' reports, read again when the store changes.
+    history: crate::service_history::HistoryCache,
     /// What was found damaged at open and rebuilt from the store.
     repairs: Vec<String>,
     /// This process's hold on the data directory, for the engine's lifetime.
@@ -238,6 +240,7 @@ impl Engine {
             writer: Mutex::new(()),
             catalogue: RwLock::new(None),
             four_eyes: options.four_eyes,
+            history: Default::default(),
             repairs,
             _lock: lock,
         };
@@ -245,6 +248,10 @@ impl Engine {
         engine.catch_up(&guard, progress)?;
         drop(guard);
         Ok(engine)
+    }
+
+    pub(crate) fn history_cache(&self) -> &crate::service_history::HistoryCache {
+        &self.history
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -519,7 +526,7 @@ impl Engine {
     }
 
     /// The terms a query text is analysed into (after masking and normalising).
-    pub(crate) fn query_terms(&self, masked: &str) -> Vec<String> {
+    pub fn query_terms(&self, masked: &str) -> Vec<String> {
         self.analyzer.query_terms(&analysis::normalize(masked))
     }
 
@@ -730,6 +737,7 @@ impl Engine {
             })
             .collect();
         Ok(SearchResponse {
+            request_id: None,
             query: masked,
             terms,
             total,

@@ -14,10 +14,12 @@ mod engine;
 pub mod entity_editing;
 pub mod fusion;
 pub mod import;
+pub mod improvement;
 pub mod knowledge_stats;
 pub mod limits;
 pub mod rag;
 mod request;
+pub mod service_history;
 pub mod ticket;
 
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};

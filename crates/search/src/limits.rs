@@ -67,6 +67,14 @@ pub const DUPLICATE_THRESHOLD: f32 = 0.75;
 /// score at most 0.488 (from about 0.98), 0 false alarms among 1,243.
 pub const PRODUCT_MISMATCH_FACTOR: f32 = 0.5;
 
+// The request log's bounds (retention, size, flush interval, queue, comment length) are defined
+// beside it, in `journal::limits`, and carried here with the others.
+pub use journal::limits::{
+    FLUSH_INTERVAL as JOURNAL_FLUSH_INTERVAL, MAX_BYTES as JOURNAL_MAX_BYTES,
+    MAX_COMMENT_CHARS as FEEDBACK_MAX_COMMENT_CHARS, QUEUE as JOURNAL_QUEUE, RETENTION_DAYS as JOURNAL_RETENTION_DAYS,
+    SEGMENT_BYTES as JOURNAL_SEGMENT_BYTES,
+};
+
 // The bounds on input files (file, line, record, zip entry, sheet and cell sizes) are defined
 // beside their readers, in `ingest::limits`, and carried here with the others.
 pub use ingest::limits::{
@@ -102,6 +110,12 @@ pub struct Limits {
     pub max_sheet_columns: u64,
     pub max_sheet_cells: u64,
     pub max_cell_chars: usize,
+    pub journal_retention_days: u32,
+    pub journal_max_bytes: u64,
+    pub journal_segment_bytes: u64,
+    pub journal_flush_ms: u64,
+    pub journal_queue: usize,
+    pub feedback_max_comment_chars: usize,
 }
 
 impl Default for Limits {
@@ -131,6 +145,12 @@ impl Default for Limits {
             max_sheet_columns: MAX_SHEET_COLUMNS,
             max_sheet_cells: MAX_SHEET_CELLS,
             max_cell_chars: MAX_CELL_CHARS,
+            journal_retention_days: JOURNAL_RETENTION_DAYS,
+            journal_max_bytes: JOURNAL_MAX_BYTES,
+            journal_segment_bytes: JOURNAL_SEGMENT_BYTES,
+            journal_flush_ms: JOURNAL_FLUSH_INTERVAL.as_millis() as u64,
+            journal_queue: JOURNAL_QUEUE,
+            feedback_max_comment_chars: FEEDBACK_MAX_COMMENT_CHARS,
         }
     }
 }
@@ -153,6 +173,17 @@ impl Limits {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
         }
+        let journal = [
+            ("journal_retention_days", u64::from(self.journal_retention_days)),
+            ("journal_max_bytes", self.journal_max_bytes),
+            ("journal_segment_bytes", self.journal_segment_bytes),
+            ("journal_flush_ms", self.journal_flush_ms),
+            ("journal_queue", self.journal_queue as u64),
+            ("feedback_max_comment_chars", self.feedback_max_comment_chars as u64),
+        ];
+        if let Some((name, _)) = journal.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("limits.{name} must be greater than 0"));
+        }
         if let Some((name, _)) = self.read_limits().named().iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
         }
@@ -170,6 +201,18 @@ impl Limits {
 
     pub fn search_deadline(&self) -> Duration {
         Duration::from_millis(self.search_deadline_ms)
+    }
+
+    /// The request log's bounds.
+    pub fn journal_limits(&self) -> journal::JournalLimits {
+        journal::JournalLimits {
+            retention_days: self.journal_retention_days,
+            max_bytes: self.journal_max_bytes,
+            segment_bytes: self.journal_segment_bytes,
+            flush_interval: Duration::from_millis(self.journal_flush_ms),
+            queue: self.journal_queue,
+            max_comment_chars: self.feedback_max_comment_chars,
+        }
     }
 
     /// The bounds the input-file readers work within.
@@ -202,6 +245,7 @@ mod tests {
         assert_eq!(limits.max_query_chars, 512);
         assert_eq!(limits.search_deadline(), SEARCH_DEADLINE);
         assert_eq!(limits.read_limits(), ingest::ReadLimits::default());
+        assert_eq!(limits.journal_limits(), journal::JournalLimits::default());
     }
 
     #[test]

@@ -935,6 +935,10 @@ pub struct Passage {
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct RetrieveResponse {
+    /// This response's id in the request log: name it in `POST /v1/feedback` (also the
+    /// `X-Request-Id` header). Set by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// The query as used: personal data masked.
     pub query: String,
     pub terms: Vec<String>,
@@ -1013,6 +1017,7 @@ impl Engine {
         });
         let (passages, skipped) = pack(candidates, budget, |p| p.tokens);
         Ok(RetrieveResponse {
+            request_id: None,
             query: response.query,
             terms: response.terms,
             tokens: passages.iter().map(|p| p.tokens).sum(),

@@ -86,6 +86,10 @@ pub struct LinkedEntity {
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SearchResponse {
+    /// This response's id in the request log: name it in `POST /v1/feedback` (also the
+    /// `X-Request-Id` header). Set by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// The query as it was used: personal data masked.
     pub query: String,
     /// The terms the query was analysed into.

@@ -140,8 +140,14 @@ pub struct Guidance {
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TicketMatch {
+    /// This response's id in the request log: name it in `POST /v1/feedback` (also the
+    /// `X-Request-Id` header). Set by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// The ticket with personal data masked.
     pub ticket: String,
+    /// The terms the ticket was analysed into.
+    pub terms: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     pub category: CategoryPrediction,
@@ -510,7 +516,9 @@ impl Engine {
         let mut similar_cases = cases.hits;
         similar_cases.truncate(SIMILAR_CASES);
         Ok(TicketMatch {
+            request_id: None,
             ticket: masked,
+            terms: solutions.terms,
             // Echoed as the other text we show: normalised, personal data masked.
             channel: request.channel.as_deref().map(|c| analysis::mask(&analysis::normalize(c)).text),
             category,

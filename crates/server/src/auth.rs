@@ -51,7 +51,8 @@ use crate::keys::KeyStore;
 use crate::{ApiError, AppState, ErrorCode};
 
 /// What a key may do. `agent` (a service-centre agent's desk) and `bot` (a chatbot backend such
-/// as Dify) are readers with the same rights and see published items only; `editor` adds the
+/// as Dify) are readers with the same rights and see published items only; `manager` (a service
+/// manager) adds the analytics of the request log within the key's organisation; `editor` adds the
 /// graph and editing within the key's organisation; `reviewer` adds approving, rejecting,
 /// retiring and restoring there; `admin` all, everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -59,18 +60,20 @@ use crate::{ApiError, AppState, ErrorCode};
 pub enum Role {
     Agent,
     Bot,
+    Manager,
     Editor,
     Reviewer,
     Admin,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Agent, Role::Bot, Role::Editor, Role::Reviewer, Role::Admin];
+    pub const ALL: [Role; 6] = [Role::Agent, Role::Bot, Role::Manager, Role::Editor, Role::Reviewer, Role::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Agent => "agent",
             Role::Bot => "bot",
+            Role::Manager => "manager",
             Role::Editor => "editor",
             Role::Reviewer => "reviewer",
             Role::Admin => "admin",
@@ -80,15 +83,16 @@ impl Role {
     fn level(self) -> u8 {
         match self {
             Role::Agent | Role::Bot => 1,
-            Role::Editor => 2,
-            Role::Reviewer => 3,
-            Role::Admin => 4,
+            Role::Manager => 2,
+            Role::Editor => 3,
+            Role::Reviewer => 4,
+            Role::Admin => 5,
         }
     }
 
-    /// Agents and bots: they are served published items only, whatever they ask for.
+    /// Agents, bots and managers: they are served published items only, whatever they ask for.
     pub fn is_reader(self) -> bool {
-        self.level() == 1
+        self.level() <= Role::Manager.level()
     }
 
     /// True when this role may call a route that requires `required`.
@@ -105,7 +109,7 @@ impl fmt::Display for Role {
 
 /// A role name that is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; use agent, bot, editor, reviewer or admin")]
+#[error("unknown role `{0}`; use agent, bot, manager, editor, reviewer or admin")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -297,6 +301,9 @@ pub fn required_role(route: Option<&str>) -> Access {
         "/v1/sparql" => Access::Role(Role::Editor),
         r if r == "/v1/items" || r.starts_with("/v1/items/") => Access::Role(Role::Editor),
         "/v1/audit" => Access::Role(Role::Reviewer),
+        "/v1/feedback" => Access::Role(Role::Bot),
+        r if r.starts_with("/v1/analytics/") => Access::Role(Role::Manager),
+        "/v1/tasks/knowledge" | "/v1/tasks/knowledge/{id}" => Access::Role(Role::Editor),
         "/v1/import" | "/v1/tasks/{id}" => Access::Role(Role::Editor),
         r if r == "/v1/entities" || r.starts_with("/v1/entities/") => Access::Role(Role::Editor),
         "/metrics" | "/v1/stats" => Access::Role(Role::Admin),
@@ -343,7 +350,7 @@ mod tests {
         assert_eq!("Editor".parse::<Role>(), Ok(Role::Editor));
         assert_eq!(
             "superuser".parse::<Role>().map_err(|e| e.to_string()),
-            Err("unknown role `superuser`; use agent, bot, editor, reviewer or admin".to_string())
+            Err("unknown role `superuser`; use agent, bot, manager, editor, reviewer or admin".to_string())
         );
         assert!(Role::Agent.allows(Role::Bot) && Role::Bot.allows(Role::Agent));
         assert!(!Role::Agent.allows(Role::Editor) && Role::Admin.allows(Role::Editor));

@@ -25,7 +25,7 @@ pub const MAX_PAGE: usize = 500;
 /// What an editor's request acts as, or 403 for a reader.
 pub(crate) fn edit_context(principal: &Principal) -> Result<EditContext, ApiError> {
     let role = match principal.role {
-        Role::Agent | Role::Bot => {
+        Role::Agent | Role::Bot | Role::Manager => {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!(
@@ -119,7 +119,7 @@ async fn blocking<T: Send + 'static>(
     state.run_write(work).await
 }
 
-fn page(pairs: &[(String, String)]) -> Result<(usize, usize), ApiError> {
+pub(crate) fn page(pairs: &[(String, String)]) -> Result<(usize, usize), ApiError> {
     let number = |name: &str, code: ErrorCode, default: usize, max: usize| -> Result<usize, ApiError> {
         match pairs.iter().rev().find(|(n, _)| n == name) {
             None => Ok(default),

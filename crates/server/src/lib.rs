@@ -4,18 +4,22 @@
 //! the search crate's request types, answers errors through the one table in [`error`], and runs
 //! searches on the blocking pool behind a bounded queue.
 
+mod analytics_routes;
 pub mod auth;
 pub mod console;
 mod entity_routes;
 pub mod error;
 mod extract;
+mod feedback_routes;
 mod graph_routes;
 mod import_routes;
 mod items_routes;
 pub mod keys;
+mod knowledge_task_routes;
 mod metrics;
 pub mod openapi;
 mod rag;
+pub mod request_log;
 mod routes;
 mod stats;
 mod ticket_routes;
@@ -51,6 +55,8 @@ struct Inner {
     auth: auth::AuthSlot,
     /// Recent import tasks.
     tasks: import_routes::Tasks,
+    /// The request log, opened in the engine's data directory with the engine (or given).
+    journal: OnceLock<Arc<journal::Journal>>,
 }
 
 impl AppState {
@@ -64,14 +70,49 @@ impl AppState {
                 metrics: metrics::Metrics::new(),
                 auth: OnceLock::new(),
                 tasks: import_routes::Tasks::default(),
+                journal: OnceLock::new(),
                 limits,
             }),
         }
     }
 
-    /// Makes the engine available to the routes (the server is then ready).
+    /// Makes the engine available to the routes (the server is then ready), with the request
+    /// log of its data directory unless one was given.
     pub fn set_engine(&self, engine: Arc<Engine>) {
+        if self.inner.journal.get().is_none() {
+            let dir = engine.data_dir().join(search::data_dir::JOURNAL_DIR);
+            match journal::Journal::open(&dir, self.inner.limits.journal_limits()) {
+                Ok((journal, report)) => {
+                    if report.skipped_lines > 0 || report.torn_bytes > 0 {
+                        tracing::warn!(
+                            skipped_lines = report.skipped_lines,
+                            torn_bytes = report.torn_bytes,
+                            "the request log had damaged lines; they were skipped"
+                        );
+                    }
+                    tracing::info!(events = report.events, segments = report.segments, "request log opened");
+                    self.set_journal(Arc::new(journal));
+                }
+                Err(e) => tracing::error!(error = %e, "the request log cannot be opened; requests are not logged"),
+            }
+        }
         let _ = self.inner.engine.set(engine);
+    }
+
+    /// Uses `journal` as the request log.
+    pub fn set_journal(&self, journal: Arc<journal::Journal>) {
+        let _ = self.inner.journal.set(journal);
+    }
+
+    pub fn journal(&self) -> Option<&Arc<journal::Journal>> {
+        self.inner.journal.get()
+    }
+
+    /// The request log, or 503 when it could not be opened.
+    pub(crate) fn ready_journal(&self) -> Result<Arc<journal::Journal>, ApiError> {
+        self.journal()
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "the request log is not open; see the server log"))
     }
 
     pub fn engine(&self) -> Option<&Arc<Engine>> {

@@ -18,6 +18,10 @@
 //! | `gridkb_index_entities` | gauge: records that are not items (graph entities) | |
 //! | `gridkb_index_vectors` | gauge: vectors in the dense index (0 without a model) | |
 //! | `gridkb_index_triples` | gauge: triples in the knowledge graph (0 when switched off) | |
+//! | `gridkb_feedback_total` | counter: verdicts recorded | `verdict` |
+//! | `gridkb_zero_result_requests_total` | counter: logged requests that showed nothing | |
+//! | `gridkb_knowledge_gap_tasks_open` | gauge: open knowledge-gap tasks (read when scraped) | |
+//! | `gridkb_request_log_dropped_total` | counter: request events dropped (writer queue full) | |
 //! | `gridkb_build_info` | gauge, always 1 | `version` |
 
 use std::fmt;
@@ -55,6 +59,11 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    verdict: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -74,6 +83,10 @@ pub(crate) struct Metrics {
     entities: Gauge<u64, AtomicU64>,
     vectors: Gauge<u64, AtomicU64>,
     triples: Gauge<u64, AtomicU64>,
+    feedback: Family<VerdictLabels, Counter>,
+    zero_results: Counter,
+    open_gaps: Gauge<u64, AtomicU64>,
+    log_dropped: Counter<u64, AtomicU64>,
 }
 
 impl fmt::Debug for Metrics {
@@ -126,6 +139,21 @@ impl Metrics {
             size(&mut registry, "gridkb_index_entities", "Records in the store that are not knowledge items");
         let vectors = size(&mut registry, "gridkb_index_vectors", "Vectors in the dense index");
         let triples = size(&mut registry, "gridkb_index_triples", "Triples in the knowledge graph");
+        let feedback = Family::<VerdictLabels, Counter>::default();
+        registry.register("gridkb_feedback", "Verdicts recorded by POST /v1/feedback, by verdict", feedback.clone());
+        let zero_results = Counter::default();
+        registry.register(
+            "gridkb_zero_result_requests",
+            "Logged search requests that showed nothing",
+            zero_results.clone(),
+        );
+        let open_gaps = size(&mut registry, "gridkb_knowledge_gap_tasks_open", "Open knowledge-gap tasks");
+        let log_dropped = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "gridkb_request_log_dropped",
+            "Request events dropped because the request log's writer queue was full",
+            log_dropped.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("gridkb_build_info", "Build of this server; always 1", build);
@@ -141,7 +169,21 @@ impl Metrics {
             entities,
             vectors,
             triples,
+            feedback,
+            zero_results,
+            open_gaps,
+            log_dropped,
         }
+    }
+
+    /// Counts one verdict recorded.
+    pub(crate) fn record_feedback(&self, verdict: journal::Verdict) {
+        self.feedback.get_or_create(&VerdictLabels { verdict: verdict.as_str() }).inc();
+    }
+
+    /// Counts one logged request that showed nothing.
+    pub(crate) fn record_zero_result(&self) {
+        self.zero_results.inc();
     }
 
     /// Counts one answered request. `route` is the matched route template (or `(unmatched)`).
@@ -217,6 +259,30 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
             metrics.entities.set(sizes.entities);
             metrics.vectors.set(sizes.vectors);
             metrics.triples.set(sizes.triples);
+        }
+    }
+    if let Some(journal) = state.journal().cloned() {
+        let dropped = journal.counters().dropped;
+        let seen = metrics.log_dropped.get();
+        metrics.log_dropped.inc_by(dropped.saturating_sub(seen));
+        if let Some(engine) = state.engine().cloned() {
+            let open = tokio::task::spawn_blocking(move || {
+                let snapshot = journal.snapshot();
+                engine.knowledge_tasks(&snapshot, &search::improvement::Scope::everything(), graph::Date::today()).map(
+                    |tasks| {
+                        tasks
+                            .iter()
+                            .filter(|t| {
+                                t.kind == search::improvement::TaskKind::Gap && t.status == journal::TaskStatus::Open
+                            })
+                            .count() as u64
+                    },
+                )
+            })
+            .await;
+            if let Ok(Ok(open)) = open {
+                metrics.open_gaps.set(open);
+            }
         }
     }
     let mut text = String::new();

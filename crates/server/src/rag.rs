@@ -15,6 +15,8 @@
 //! | 5001 | 503 | not ready yet, or too many searches in flight (with `Retry-After`) |
 //! | 5000 | 500 | internal error |
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,6 +26,7 @@ use serde_json::json;
 
 use crate::auth::{self, AuthFailure, Role};
 use crate::extract::JsonBody;
+use crate::request_log;
 use crate::{ApiError, AppState, ErrorCode};
 
 /// An error in Dify's shape.
@@ -109,8 +112,8 @@ impl IntoResponse for DifyError {
 
 /// The one auth check of `/retrieval` (the middleware leaves this route to its handler so that
 /// failures answer in Dify's shape): a reader key (`bot` or higher).
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), DifyError> {
-    auth::check(state, headers, Role::Bot).map(|_| ()).map_err(DifyError::from)
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<auth::Principal, DifyError> {
+    auth::check(state, headers, Role::Bot).map_err(DifyError::from)
 }
 
 /// The error body of `/retrieval`, in Dify's shape.
@@ -130,7 +133,8 @@ pub(crate) struct DifyErrorBody {
     request_body = DifyRequest,
     responses(
         (status = 200, description = "Records, best first; `{\"records\": []}` when nothing matches",
-            body = DifyResponse),
+            body = DifyResponse,
+            headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "3001 invalid body, 3002 malformed `metadata_condition`, 3003 \
             `retrieval_setting` out of range, 3004 empty or too long `query`", body = DifyErrorBody),
         (status = 401, description = "1001 missing or malformed `Authorization`, 1002 unknown key",
@@ -146,11 +150,24 @@ pub(crate) async fn dify_retrieval(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<JsonBody<DifyRequest>, ApiError>,
-) -> Result<Json<DifyResponse>, DifyError> {
-    authorize(&state, &headers)?;
+) -> Result<Response, DifyError> {
+    let principal = authorize(&state, &headers)?;
     let JsonBody(request) = body?;
-    let answer = state.run_search(move |engine| Ok(engine.dify_retrieve(&request))).await?;
-    Ok(Json(answer?))
+    let started = Instant::now();
+    let (answer, masked, terms) = state
+        .run_search(move |engine| {
+            let answer = engine.dify_retrieve(&request);
+            let masked = analysis::mask(&analysis::normalize(&request.query)).text;
+            let terms = if answer.is_ok() { engine.query_terms(&masked) } else { Vec::new() };
+            Ok((answer, masked, terms))
+        })
+        .await?;
+    let answer: DifyResponse = answer?;
+    let id = request_log::record(&state, &principal, journal::Route::Dify, started, |event| {
+        request_log::dify(event, masked, terms, &answer)
+    });
+    // Dify's response shape is fixed: the id travels in the header only.
+    Ok(request_log::with_id(&id, answer))
 }
 
 /// `POST /v1/retrieve`: passages with citations, packed into a token budget.
@@ -160,7 +177,8 @@ pub(crate) async fn dify_retrieval(
     tag = "search",
     request_body = RetrieveRequest,
     responses(
-        (status = 200, description = "Passages, best first, within the token budget", body = RetrieveResponse),
+        (status = 200, description = "Passages, best first, within the token budget", body = RetrieveResponse,
+            headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`invalid_json`, `invalid_parameter` (wrong type, unknown field or filter, \
             `token_budget` outside 1..8000), `nesting_too_deep`, `empty_query`, `query_too_long`, \
             `invalid_limit` or `invalid_filter`", body = ApiError),
@@ -176,10 +194,16 @@ pub(crate) async fn retrieve(
     State(state): State<AppState>,
     axum::Extension(principal): axum::Extension<crate::auth::Principal>,
     JsonBody(request): JsonBody<RetrieveRequest>,
-) -> Result<Json<RetrieveResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     crate::routes::published_only_for_readers(&principal, &request.filters)?;
-    let response = state.run_search(move |engine| engine.retrieve(&request).map_err(ApiError::from)).await?;
-    Ok(Json(response))
+    let started = Instant::now();
+    let mut response: RetrieveResponse =
+        state.run_search(move |engine| engine.retrieve(&request).map_err(ApiError::from)).await?;
+    let id = request_log::record(&state, &principal, journal::Route::Retrieve, started, |event| {
+        request_log::retrieve(event, &response)
+    });
+    response.request_id = Some(id.clone());
+    Ok(request_log::with_id(&id, response))
 }
 
 #[cfg(test)]

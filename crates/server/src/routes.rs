@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, QueryPairs};
 use crate::graph_routes;
+use crate::request_log;
 use crate::{ApiError, AppState, ErrorCode};
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -42,6 +43,16 @@ pub(crate) fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(state.limits().max_ingest_body_bytes)),
         )
         .route("/v1/tasks/{id}", get(crate::import_routes::task))
+        .route("/v1/tasks/knowledge", get(crate::knowledge_task_routes::list))
+        .route("/v1/tasks/knowledge/{id}", axum::routing::post(crate::knowledge_task_routes::update))
+        .route("/v1/feedback", axum::routing::post(crate::feedback_routes::feedback))
+        .route("/v1/analytics/hot-issues", get(crate::analytics_routes::hot_issues))
+        .route("/v1/analytics/gaps", get(crate::analytics_routes::gaps))
+        .route("/v1/analytics/recurring-faults", get(crate::analytics_routes::recurring_faults))
+        .route("/v1/analytics/categories", get(crate::analytics_routes::categories))
+        .route("/v1/analytics/zero-results", get(crate::analytics_routes::zero_results))
+        .route("/v1/analytics/feedback", get(crate::analytics_routes::feedback))
+        .route("/v1/analytics/warranties", get(crate::analytics_routes::warranties))
         .route("/v1/entities", get(crate::entity_routes::find_entities).post(crate::entity_routes::create_entity))
         .route("/v1/entities/{id}", get(crate::entity_routes::get_entity).put(crate::entity_routes::update_entity))
         .route("/v1/entities/{id}/versions", get(crate::entity_routes::entity_versions))
@@ -123,7 +134,8 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
         ("tag" = Option<String>, Query, description = "Filter: tag"),
     ),
     responses(
-        (status = 200, description = "Ranked, explained hits", body = SearchResponse),
+        (status = 200, description = "Ranked, explained hits", body = SearchResponse,
+            headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`empty_query`, `query_too_long`, `invalid_limit`, `invalid_offset`, \
             `invalid_filter`, `unknown_parameter` or `invalid_parameter` (bad percent-encoding, invalid UTF-8, \
             unknown retriever)", body = ApiError),
@@ -137,10 +149,10 @@ pub(crate) async fn search_get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
-) -> Result<Json<SearchResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = search_request_from_pairs(pairs)?;
     published_only_for_readers(&principal, &request.filters)?;
-    run(state, request).await
+    run(state, principal, request).await
 }
 
 /// The same search as `GET /v1/search`, as a JSON body (with fusion settings).
@@ -151,7 +163,8 @@ pub(crate) async fn search_get(
     tag = "search",
     request_body = SearchRequest,
     responses(
-        (status = 200, description = "Ranked, explained hits", body = SearchResponse),
+        (status = 200, description = "Ranked, explained hits", body = SearchResponse,
+            headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`invalid_json` (malformed), `invalid_parameter` (wrong type, unknown \
             field or filter), `nesting_too_deep` (more than 32 levels), `empty_query`, `query_too_long`, \
             `invalid_limit`, `invalid_offset` or `invalid_filter`", body = ApiError),
@@ -168,9 +181,9 @@ pub(crate) async fn search_post(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     JsonBody(request): JsonBody<SearchRequest>,
-) -> Result<Json<SearchResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     published_only_for_readers(&principal, &request.filters)?;
-    run(state, request).await
+    run(state, principal, request).await
 }
 
 /// Agents and bots are served published items only: a `status` filter asking for anything else
@@ -190,9 +203,15 @@ pub(crate) fn published_only_for_readers(
     Ok(())
 }
 
-async fn run(state: AppState, request: SearchRequest) -> Result<Json<SearchResponse>, ApiError> {
-    let response = state.run_search(move |engine| engine.search(&request).map_err(ApiError::from)).await?;
-    Ok(Json(response))
+async fn run(state: AppState, principal: Principal, request: SearchRequest) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let mut response: SearchResponse =
+        state.run_search(move |engine| engine.search(&request).map_err(ApiError::from)).await?;
+    let id = request_log::record(&state, &principal, journal::Route::Search, started, |event| {
+        request_log::search(event, &response)
+    });
+    response.request_id = Some(id.clone());
+    Ok(request_log::with_id(&id, response))
 }
 
 fn search_request_from_pairs(pairs: Vec<(String, String)>) -> Result<SearchRequest, ApiError> {

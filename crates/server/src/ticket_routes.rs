@@ -1,10 +1,15 @@
 //! `POST /v1/tickets/match`: a ticket in, what to say and what to do out.
 
-use axum::Json;
+use std::time::Instant;
+
+use axum::Extension;
 use axum::extract::State;
+use axum::response::Response;
 use search::{TicketMatch, TicketRequest};
 
+use crate::auth::Principal;
 use crate::extract::JsonBody;
+use crate::request_log;
 use crate::{ApiError, AppState};
 
 /// Matches a ticket: masked text, predicted service category (major / minor, with confidence
@@ -18,7 +23,8 @@ use crate::{ApiError, AppState};
     request_body = TicketRequest,
     responses(
         (status = 200, description = "The ticket matched to its category, guidance, solutions and cases",
-            body = TicketMatch),
+            body = TicketMatch,
+            headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`invalid_json`, `invalid_parameter` (wrong type, unknown field, \
             customer_id / device_serial not 1–128 bytes), `nesting_too_deep`, `empty_query` (no text or \
             nothing searchable), `query_too_long` (more than 4,000 characters) or `invalid_limit`",
@@ -34,8 +40,15 @@ use crate::{ApiError, AppState};
 )]
 pub(crate) async fn match_ticket(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     JsonBody(request): JsonBody<TicketRequest>,
-) -> Result<Json<TicketMatch>, ApiError> {
-    let matched = state.run_search(move |engine| engine.match_ticket(&request).map_err(ApiError::from)).await?;
-    Ok(Json(matched))
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let mut matched: TicketMatch =
+        state.run_search(move |engine| engine.match_ticket(&request).map_err(ApiError::from)).await?;
+    let id = request_log::record(&state, &principal, journal::Route::Ticket, started, |event| {
+        request_log::ticket(event, &matched)
+    });
+    matched.request_id = Some(id.clone());
+    Ok(request_log::with_id(&id, matched))
 }

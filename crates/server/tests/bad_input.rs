@@ -402,7 +402,10 @@ async fn reference(base: &str) -> Value {
     .expect("reference search");
     assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
     let mut value: Value = serde_json::from_slice(&answer.body).expect("json");
-    value.as_object_mut().expect("object").remove("took_ms");
+    let object = value.as_object_mut().expect("object");
+    object.remove("took_ms");
+    // Every answer has its own request id.
+    assert!(object.remove("request_id").is_some_and(|id| id.as_str().is_some_and(|s| s.len() == 24)));
     value
 }
 
