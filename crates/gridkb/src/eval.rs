@@ -38,7 +38,7 @@ pub struct Scores {
 }
 
 impl Scores {
-    fn add(&mut self, ranked: &[String], gold: &HashMap<String, f64>, ms: f64) {
+    pub(crate) fn add(&mut self, ranked: &[String], gold: &HashMap<String, f64>, ms: f64) {
         let relevant = gold.values().filter(|g| **g > 0.0).count().max(1) as f64;
         self.mrr10 += ranked
             .iter()
@@ -63,7 +63,7 @@ impl Scores {
         self.ms_per_query += ms;
     }
 
-    fn finish(mut self) -> Scores {
+    pub(crate) fn finish(mut self) -> Scores {
         let n = self.queries.max(1) as f64;
         self.mrr10 /= n;
         self.ndcg10 /= n;

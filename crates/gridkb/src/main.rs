@@ -3,8 +3,10 @@
 
 mod bench_approve;
 mod bench_http;
+mod bench_log;
 mod eval;
 mod eval_duplicates;
+mod eval_feedback;
 mod eval_match;
 mod latency;
 mod report;
@@ -57,6 +59,40 @@ impl ModelArgs {
     }
 }
 
+/// How far agents' feedback may move search results.
+#[derive(Debug, Clone, clap::Args)]
+struct FeedbackArgs {
+    /// Rank without agents' feedback.
+    #[arg(long, env = "GRIDKB_NO_FEEDBACK_RANKING")]
+    no_feedback_ranking: bool,
+    /// The largest moves from an item's helpful rate and from an earlier similar query it
+    /// solved, as shares of the best fused score: `QUALITY,SOLVED` (default chosen by
+    /// `gridkb eval --feedback`).
+    #[arg(long, value_parser = parse_feedback_weights)]
+    feedback_weights: Option<search::feedback::FeedbackWeights>,
+}
+
+impl FeedbackArgs {
+    fn weights(&self) -> search::feedback::FeedbackWeights {
+        if self.no_feedback_ranking {
+            return search::feedback::FeedbackWeights::OFF;
+        }
+        self.feedback_weights.unwrap_or(search::feedback::DEFAULT_WEIGHTS)
+    }
+}
+
+fn parse_feedback_weights(text: &str) -> Result<search::feedback::FeedbackWeights, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let number = |s: &str| s.parse::<f32>().ok().filter(|w| (0.0..=1.0).contains(w));
+    match parts.as_slice() {
+        [quality, solved] => match (number(quality), number(solved)) {
+            (Some(quality), Some(solved)) => Ok(search::feedback::FeedbackWeights { quality, solved }),
+            _ => Err("each weight is a number from 0 to 1".into()),
+        },
+        _ => Err("give two weights, QUALITY,SOLVED, e.g. 0.1,0.3".into()),
+    }
+}
+
 /// models/m3e-small beside the working directory, else beside the source tree.
 fn default_model_dir() -> PathBuf {
     let local = PathBuf::from(embed::DEFAULT_MODEL_DIR);
@@ -78,6 +114,8 @@ enum BenchTarget {
     /// Approve → searchable: create, submit and approve an item, then find it (writes to --data:
     /// use a scratch copy).
     Approve,
+    /// What recording an answer in the request log costs (into a temporary journal).
+    Log,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +234,8 @@ enum Command {
         #[arg(long, env = "GRIDKB_NO_FOUR_EYES")]
         no_four_eyes: bool,
         #[command(flatten)]
+        feedback: FeedbackArgs,
+        #[command(flatten)]
         model: ModelArgs,
     },
     /// Embed text: one text per line on stdin, one JSON array of floats per line on stdout.
@@ -234,6 +274,10 @@ enum Command {
         /// With --match: also send each ticket's customer id and device serial.
         #[arg(long, requires = "match_tickets")]
         with_customer: bool,
+        /// Ticket set only: simulate agents' feedback on the dev split, choose the feedback
+        /// weights on half of it, and measure them on the test split (see `eval_feedback.rs`).
+        #[arg(long, conflicts_with_all = ["match_tickets", "sweep"])]
+        feedback: bool,
         /// Data directory for the dataset's index (default: a fresh temporary directory).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -311,6 +355,10 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { target: BenchTarget::Approve, data, model, rounds, .. } => {
             bench_approve::run(&open_engine(&data, &model)?, rounds)
         }
+        Command::Bench { target: BenchTarget::Log, data, model, queries, rounds, .. } => {
+            let queries = bench_queries(queries.as_deref())?;
+            bench_log::run(Arc::new(open_engine(&data, &model)?), &queries, rounds)
+        }
         Command::Bench { target, data, model, queries, rounds, url, key } => {
             let queries = bench_queries(queries.as_deref())?;
             match url {
@@ -322,9 +370,9 @@ fn main() -> anyhow::Result<()> {
                 None => bench(&data, &model, target, &queries, rounds),
             }
         }
-        Command::Serve { data, addr, corpus, limits, no_four_eyes, model } => {
+        Command::Serve { data, addr, corpus, limits, no_four_eyes, feedback, model } => {
             let limits = read_limits(limits.as_deref())?;
-            serve(data, addr, corpus, limits, !no_four_eyes, model)
+            serve(data, addr, corpus, limits, !no_four_eyes, feedback.weights(), model)
         }
         Command::Embed { model, passages } => embed_stdin(model, passages),
         Command::Eval { duplicates: true, data, model, .. } => evaluate_duplicates(data, &model),
@@ -336,14 +384,16 @@ fn main() -> anyhow::Result<()> {
             sweep,
             match_tickets,
             with_customer,
+            feedback,
             data,
             embedding_cache,
             long_text,
             model,
         } => {
-            let mode = match (match_tickets, with_customer) {
-                (false, _) => EvalMode::Retrievers { sweep },
-                (true, with_customer) => EvalMode::Match { with_customer },
+            let mode = match (match_tickets, with_customer, feedback) {
+                (_, _, true) => EvalMode::Feedback,
+                (false, _, false) => EvalMode::Retrievers { sweep },
+                (true, with_customer, false) => EvalMode::Match { with_customer },
             };
             let index = EvalIndex {
                 data,
@@ -650,6 +700,7 @@ fn serve(
     corpus: Option<PathBuf>,
     limits: Limits,
     four_eyes: bool,
+    feedback: search::feedback::FeedbackWeights,
     model: ModelArgs,
 ) -> anyhow::Result<()> {
     let keys = server::keys::KeyStore::open(&data).context("cannot read the API keys")?;
@@ -685,6 +736,7 @@ fn serve(
                 limits,
                 graph_load: GraphLoad::Background,
                 four_eyes,
+                feedback,
                 ..EngineOptions::default()
             })?;
             first_start_ingest(&engine, corpus)?;
@@ -830,6 +882,7 @@ fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
 enum EvalMode {
     Retrievers { sweep: bool },
     Match { with_customer: bool },
+    Feedback,
 }
 
 /// Where and how `gridkb eval` indexes the dataset.
@@ -880,6 +933,15 @@ fn evaluate(
     catch_up_vectors(&engine)?;
     let sweep = match mode {
         EvalMode::Retrievers { sweep } => sweep,
+        EvalMode::Feedback => {
+            let report = eval_feedback::run(&engine, dataset)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                eval_feedback::print(&report);
+            }
+            return Ok(());
+        }
         EvalMode::Match { with_customer } => {
             let report = eval_match::run(&engine, &loaded, with_customer)?;
             if json {

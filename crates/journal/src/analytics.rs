@@ -79,17 +79,34 @@ pub struct Cluster {
     pub members: Vec<usize>,
 }
 
-/// Leader clustering in time order: each request joins the most similar earlier cluster (its
-/// first request's features, Jaccard ≥ `threshold`) or begins a new one. An inverted index from
-/// feature to cluster keeps each request's comparisons to the clusters it shares a feature with.
+/// Members of a cluster a new request is compared with (its first ones).
+const REPRESENTATIVES: usize = 20;
+
+/// Clustering in time order: each request joins the clusters whose representatives (each
+/// cluster's first [`REPRESENTATIVES`] members) it resembles (Jaccard ≥ `threshold`), merging them
+/// when it resembles several — a later phrasing that bridges two earlier ones makes them one — or
+/// begins a new cluster. So the result does not depend on which phrasing came first. An inverted
+/// index from feature to representative keeps each request's comparisons to those it shares a
+/// feature with.
 pub fn cluster(requests: &[&RequestEvent], threshold: f32) -> Vec<Cluster> {
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by(|&a, &b| requests[a].at_ms.cmp(&requests[b].at_ms).then_with(|| requests[a].id.cmp(&requests[b].id)));
-    let mut leaders: Vec<BTreeSet<String>> = Vec::new();
+    // Union-find over clusters: `parent[c]` leads to the cluster that absorbed `c`.
+    let mut parent: Vec<usize> = Vec::new();
     let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut represented: Vec<usize> = Vec::new();
+    // Representatives: (cluster when indexed, features); the index maps a feature to them.
+    let mut representatives: Vec<(usize, BTreeSet<String>)> = Vec::new();
     let mut index: HashMap<String, Vec<usize>> = HashMap::new();
     // Requests with no feature at all cluster by their exact text.
     let mut by_text: HashMap<&str, usize> = HashMap::new();
+    fn root(parent: &mut [usize], mut c: usize) -> usize {
+        while parent[c] != c {
+            parent[c] = parent[parent[c]];
+            c = parent[c];
+        }
+        c
+    }
     for &i in &order {
         let feats = features(requests[i]);
         if feats.is_empty() {
@@ -97,35 +114,56 @@ pub fn cluster(requests: &[&RequestEvent], threshold: f32) -> Vec<Cluster> {
             if let Some(&c) = by_text.get(text) {
                 members[c].push(i);
             } else {
-                by_text.insert(text, leaders.len());
-                leaders.push(feats);
+                by_text.insert(text, parent.len());
+                parent.push(parent.len());
                 members.push(vec![i]);
+                represented.push(0);
             }
             continue;
         }
         let candidates: BTreeSet<usize> = feats.iter().filter_map(|f| index.get(f)).flatten().copied().collect();
-        let best = candidates
-            .into_iter()
-            .map(|c| (c, jaccard(&feats, &leaders[c])))
-            .filter(|&(_, s)| s >= threshold)
-            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
-        match best {
-            Some((c, _)) => members[c].push(i),
-            None => {
-                let c = leaders.len();
-                for f in &feats {
-                    index.entry(f.clone()).or_default().push(c);
-                }
-                leaders.push(feats);
-                members.push(vec![i]);
+        let mut similar: BTreeSet<usize> = BTreeSet::new();
+        for r in candidates {
+            if jaccard(&feats, &representatives[r].1) >= threshold {
+                similar.insert(root(&mut parent, representatives[r].0));
             }
         }
+        // The earliest cluster absorbs the others (cluster numbers grow with time).
+        let c = match similar.first().copied() {
+            Some(first) => {
+                for &other in similar.iter().skip(1) {
+                    parent[other] = first;
+                    let moved = std::mem::take(&mut members[other]);
+                    members[first].extend(moved);
+                    represented[first] += represented[other];
+                }
+                members[first].push(i);
+                first
+            }
+            None => {
+                parent.push(parent.len());
+                members.push(vec![i]);
+                represented.push(0);
+                parent.len() - 1
+            }
+        };
+        if represented[c] < REPRESENTATIVES {
+            represented[c] += 1;
+            let r = representatives.len();
+            for f in &feats {
+                index.entry(f.clone()).or_default().push(r);
+            }
+            representatives.push((c, feats));
+        }
     }
-    leaders
+    let rank: HashMap<usize, usize> = order.iter().enumerate().map(|(position, &i)| (i, position)).collect();
+    members
         .into_iter()
-        .zip(members)
-        .map(|(leader, members)| {
+        .filter(|m| !m.is_empty())
+        .map(|mut members| {
+            members.sort_by_key(|m| rank[m]);
             let first = requests[members[0]];
+            let leader = features(first);
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
             for &m in &members {
                 for f in features(requests[m]) {

@@ -151,3 +151,30 @@ fn verdicts_per_item() {
     assert!((items[0].helpful_rate - 2.0 / 3.0).abs() < 1e-9);
     assert_eq!((items[1].item.as_str(), items[1].outdated, items[1].helpful_rate), ("kb-2", 1, 0.0));
 }
+
+/// Four phrasings of one question are one cluster whichever comes first, although the third
+/// and the second share only half their words.
+#[test]
+fn clusters_do_not_depend_on_which_phrasing_came_first() {
+    let phrasings: [&[&str]; 4] = [
+        &["主变", "色谱", "在线", "监测", "乙炔", "超标"],
+        &["色谱", "在线", "监测", "乙炔", "超标"],
+        &["主变", "色谱", "乙炔", "超标", "告警"],
+        &["色谱", "监测", "乙炔", "超标"],
+    ];
+    let orders = [[0, 1, 2, 3], [1, 0, 2, 3], [1, 2, 0, 3], [3, 2, 1, 0], [2, 1, 3, 0], [1, 3, 2, 0]];
+    for order in orders {
+        let events: Vec<RequestEvent> = order
+            .iter()
+            .enumerate()
+            .map(|(t, &p)| {
+                let mut e = ask(&format!("q{p}"), DAY, phrasings[p], &[], 0);
+                e.at_ms += t as i64;
+                e
+            })
+            .collect();
+        let refs: Vec<&RequestEvent> = events.iter().collect();
+        let clusters = cluster(&refs, analytics::CLUSTER_THRESHOLD);
+        assert_eq!(clusters.len(), 1, "order {order:?}: {clusters:#?}");
+    }
+}

@@ -52,6 +52,8 @@ pub struct EngineOptions {
     pub graph_gate: Option<graph::LoadGate>,
     /// The four-eyes rule: the last author of an item may not approve it.
     pub four_eyes: bool,
+    /// How far agents' feedback may move results ([`crate::feedback`]); `OFF` ignores it.
+    pub feedback: crate::feedback::FeedbackWeights,
 }
 
 /// When the knowledge graph is loaded (it takes about 1.5 s on the full demo corpus).
@@ -89,6 +91,7 @@ impl Default for EngineOptions {
             graph_load: GraphLoad::Blocking,
             graph_gate: None,
             four_eyes: true,
+            feedback: crate::feedback::DEFAULT_WEIGHTS,
         }
     }
 }
@@ -167,6 +170,8 @@ pub struct Engine {
     pub(crate) four_eyes: bool,
     /// Cases and customers for the managers' reports, read again when the store changes.
     history: crate::service_history::HistoryCache,
+    /// Feedback in ranking: the weights, and the verdicts gathered from the request log.
+    feedback: RwLock<(crate::feedback::FeedbackWeights, Arc<crate::feedback::FeedbackPrior>)>,
     /// What was found damaged at open and rebuilt from the store.
     repairs: Vec<String>,
     /// This process's hold on the data directory, for the engine's lifetime.
@@ -241,6 +246,7 @@ impl Engine {
             catalogue: RwLock::new(None),
             four_eyes: options.four_eyes,
             history: Default::default(),
+            feedback: RwLock::new((options.feedback, Arc::default())),
             repairs,
             _lock: lock,
         };
@@ -248,6 +254,22 @@ impl Engine {
         engine.catch_up(&guard, progress)?;
         drop(guard);
         Ok(engine)
+    }
+
+    /// Ranks with these verdicts from now on.
+    pub fn set_feedback_prior(&self, prior: crate::feedback::FeedbackPrior) {
+        let mut slot = self.feedback.write().unwrap_or_else(|e| e.into_inner());
+        slot.1 = Arc::new(prior);
+    }
+
+    /// Ranks with these feedback weights from now on (`OFF` ignores feedback).
+    pub fn set_feedback_weights(&self, weights: crate::feedback::FeedbackWeights) {
+        self.feedback.write().unwrap_or_else(|e| e.into_inner()).0 = weights;
+    }
+
+    fn feedback(&self) -> (crate::feedback::FeedbackWeights, Arc<crate::feedback::FeedbackPrior>) {
+        let slot = self.feedback.read().unwrap_or_else(|e| e.into_inner());
+        (slot.0, Arc::clone(&slot.1))
     }
 
     pub(crate) fn history_cache(&self) -> &crate::service_history::HistoryCache {
@@ -701,7 +723,16 @@ impl Engine {
             }
         }
 
-        let fused = fuse(&lists, fusion);
+        let mut fused = fuse(&lists, fusion);
+        // Feedback moves items within its bounds (an item without verdicts is not moved).
+        let (weights, prior) = self.feedback();
+        let mut effects = prior.effects(weights, &terms, fused.iter().map(|f| (f.id.as_str(), f.score)));
+        if !effects.is_empty() {
+            for f in &mut fused {
+                f.score += effects.get(&f.id).map_or(0.0, |e| e.boost);
+            }
+            fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
         total = total.max(fused.len());
         let page: Vec<_> = fused.into_iter().skip(request.offset).take(limit).collect();
         query.skip_snippets = false;
@@ -722,6 +753,7 @@ impl Engine {
                         semantic: fused.dense,
                         graph: fused.graph,
                         graph_path: paths.remove(&fused.id).unwrap_or_default(),
+                        feedback: effects.remove(&fused.id),
                         fused_score: fused.score,
                     },
                     id: hit.id,

@@ -12,6 +12,7 @@ mod duplicates;
 pub mod editing;
 mod engine;
 pub mod entity_editing;
+pub mod feedback;
 pub mod fusion;
 pub mod import;
 pub mod improvement;

@@ -52,7 +52,10 @@ pub struct Explanation {
     /// `["GKB-931A", "line", "线路保护", "fault", "通道中断"]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub graph_path: Vec<String>,
-    /// The fused score the final rank comes from.
+    /// What agents' feedback added to the fused score, when it moved this item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<crate::feedback::FeedbackEffect>,
+    /// The fused score the final rank comes from (feedback included).
     pub fused_score: f32,
 }
 

@@ -798,6 +798,7 @@ mod tests {
                 semantic: None,
                 graph: None,
                 graph_path: vec![],
+                feedback: None,
                 fused_score: score,
             },
         }

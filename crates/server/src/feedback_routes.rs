@@ -109,9 +109,17 @@ pub(crate) async fn feedback(
         org: principal.org.clone(),
         at_ms: journal::now_ms(),
     };
-    let outcome = tokio::task::spawn_blocking(move || journal.record_feedback(event))
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error; the server log has the details"))??;
+    let engine = state.ready_engine()?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = journal.record_feedback(event)?;
+        if outcome != Recorded::Unchanged {
+            // Ranking follows the verdicts from the next search on.
+            engine.set_feedback_prior(search::feedback::FeedbackPrior::from_snapshot(&journal.snapshot()));
+        }
+        Ok::<_, JournalError>(outcome)
+    })
+    .await
+    .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error; the server log has the details"))??;
     if outcome != Recorded::Unchanged {
         state.metrics().record_feedback(request.verdict);
     }

@@ -91,6 +91,7 @@ impl AppState {
                         );
                     }
                     tracing::info!(events = report.events, segments = report.segments, "request log opened");
+                    engine.set_feedback_prior(search::feedback::FeedbackPrior::from_snapshot(&journal.snapshot()));
                     self.set_journal(Arc::new(journal));
                 }
                 Err(e) => tracing::error!(error = %e, "the request log cannot be opened; requests are not logged"),

@@ -22,7 +22,7 @@ use crate::auth::Principal;
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Records one answered request and returns its id.
-pub(crate) fn record(
+pub fn record(
     state: &AppState,
     principal: &Principal,
     route: Route,
@@ -77,7 +77,7 @@ fn coverage(terms: &[String], best: Option<&search::Hit>) -> Option<f32> {
     Some(matched as f32 / terms.len() as f32)
 }
 
-pub(crate) fn search(event: &mut RequestEvent, response: &SearchResponse) {
+pub fn search(event: &mut RequestEvent, response: &SearchResponse) {
     event.text = response.query.clone();
     event.terms = response.terms.clone();
     event.coverage = coverage(&response.terms, response.hits.first());
@@ -87,7 +87,7 @@ pub(crate) fn search(event: &mut RequestEvent, response: &SearchResponse) {
     event.degraded = response.degraded.clone();
 }
 
-pub(crate) fn ticket(event: &mut RequestEvent, matched: &TicketMatch) {
+pub fn ticket(event: &mut RequestEvent, matched: &TicketMatch) {
     event.text = matched.ticket.clone();
     event.terms = matched.terms.clone();
     event.coverage = coverage(&matched.terms, matched.solutions.first());

@@ -145,6 +145,26 @@ async fn searches_feedback_tasks_and_analytics_agree() {
     let (status, _) = common::get(&format!("{base}/v1/analytics/gaps?period=day")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "gaps take no period");
 
+    // Feedback in ranking: the lowest hit of a query, marked solved, rises for the same question,
+    // and its explanation says by how much; the outdated item is held back.
+    let (q_id, before) = search(&base, "931保护通道告警").await;
+    let hits = before["hits"].as_array().unwrap().clone();
+    let lowest = hits.last().expect("hits").clone();
+    let lowest_id = lowest["id"].as_str().unwrap().to_string();
+    let (status, _, _) = feedback(json!({"request_id": q_id, "item_id": lowest_id, "verdict": "solved"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = search(&base, "931保护通道告警").await;
+    let moved =
+        after["hits"].as_array().unwrap().iter().find(|h| h["id"] == json!(lowest_id)).expect("still shown").clone();
+    let effect = &moved["explanation"]["feedback"];
+    assert_eq!(effect["solved_similarity"], 1.0, "{moved}");
+    assert!(effect["boost"].as_f64().unwrap() > 0.0, "{moved}");
+    assert!(moved["rank"].as_u64() <= lowest["rank"].as_u64(), "{moved} vs {lowest}");
+    assert!(moved["score"].as_f64().unwrap() > lowest["score"].as_f64().unwrap());
+    if let Some(outdated) = after["hits"].as_array().unwrap().iter().find(|h| h["id"] == json!(item)) {
+        assert!(outdated["explanation"]["feedback"]["boost"].as_f64().unwrap() < 0.0, "{outdated}");
+    }
+
     // Metrics: verdicts by kind (the unchanged repeat not counted), zero results, open gaps.
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
     let value = |series: &str| -> Option<f64> {
