@@ -533,6 +533,9 @@ test('an agent marks the answer standard helpful and a hit outdated from the key
   await editor.page.locator('.el-drawer').waitFor({ state: 'hidden' })
   await task.locator('[data-test=task-done]').click()
   await editor.page.locator('[data-test=task-queue] .el-table__row', { hasText: hitId }).waitFor({ state: 'detached' })
+  // … and under 已完成, with who closed it.
+  await editor.page.locator('[data-test=task-status] label', { hasText: '已完成' }).click()
+  await editor.page.locator('[data-test=task-queue] .el-table__row', { hasText: hitId }).locator('[data-status=done]').waitFor()
   const { tasks } = await apiAs('hqEditor', '/v1/tasks/knowledge?kind=flagged&status=done')
   const done = tasks.find((t) => t.subject.id === hitId)
   assert.ok(done && done.closed_by, 'the task is done, with who closed it')
@@ -595,6 +598,46 @@ test('the manager dashboard renders every chart with its table, from a manager k
     await page.screenshot({ path: join(REPO, 'docs/console-dashboard.png') })
     await page.setViewportSize(VIEWPORT)
   }
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('an editor imports a JSONL file and follows its progress to the end, with its rejections', async () => {
+  await ensureKeys()
+  const marker = `imp${Date.now() % 100000}`
+  const lines = [
+    { id: `kb-${marker}-1`, kind: 'technical_point', title: `导入的巡检要点${marker}`, body: '核对误码计数。', products: ['pm-gkb-931a'] },
+    { id: `kb-${marker}-2`, kind: 'technical_point', title: '字段拼错', body: '正文', titel: 'x' },
+    { id: `kb-${marker}-3`, kind: 'technical_point', title: '链接错误', body: '正文', products: ['no-such-model'] },
+  ]
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.editor)
+  await page.locator('a[data-view=editor]').click()
+  await page.locator('.el-tabs__item', { hasText: '批量导入' }).click()
+  await page.locator('[data-test=bulk-import] input[type=file]').setInputFiles({
+    name: `${marker}.jsonl`,
+    mimeType: 'application/x-ndjson',
+    buffer: Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n'),
+  })
+  assert.match(await page.locator('[data-test=import-name]').innerText(), new RegExp(`${marker}\\.jsonl`))
+  await page.locator('[data-test=import-start]').click()
+  const shown = page.locator('[data-test=import-task]:not([data-state=running])')
+  await shown.waitFor()
+  // The page shows the task as the API reports it: state, progress, report and every rejection.
+  const id = await shown.getAttribute('data-id')
+  const task = await apiAs('editor', `/v1/tasks/${id}`)
+  assert.equal(await shown.getAttribute('data-state'), task.state)
+  assert.equal(task.state, 'done')
+  assert.match(await shown.innerText(), new RegExp(`${task.done} / ${task.total} 条`))
+  assert.ok(task.report.created >= 1, 'the well-formed record was imported')
+  assert.match(await page.locator('[data-test=import-report]').innerText(), new RegExp(`新建草稿 ${task.report.created} 条`))
+  const rejected = task.rejections.length + task.report.refused.length
+  assert.ok(rejected >= 1, 'the bad records were refused')
+  assert.equal(await page.locator('[data-test=import-rejections] .el-table__row').count(), rejected)
+  await page.locator('[data-test=import-progress].is-success').waitFor()
+  // The imported record is a draft the editors can open.
+  const draft = await apiAs('editor', `/v1/items/kb-${marker}-1`)
+  assert.equal(draft.record.title, lines[0].title)
   assert.deepEqual(errors, [])
   await page.close()
 })
