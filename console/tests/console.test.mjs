@@ -641,3 +641,31 @@ test('an editor imports a JSONL file and follows its progress to the end, with i
   assert.deepEqual(errors, [])
   await page.close()
 })
+
+test('an editor renames an entity and removes one of its links in the thesaurus', async () => {
+  await ensureKeys()
+  const id = 'pm-gkb-931a'
+  const before = await apiAs('editor', `/v1/entities/${id}`)
+  const [relation, targets] = Object.entries(before.record.links).find(([, t]) => t.length > 0)
+  const removed = targets[0]
+  const removedLabel = before.links[relation].find((t) => t.id === removed).label
+  const label = `${before.record.label}（改名${Date.now() % 1000}）`
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.editor)
+  await page.locator('a[data-view=editor]').click()
+  await page.locator('.el-tabs__item', { hasText: '同义词库' }).click()
+  await page.locator('input[data-test=entity-query]').fill(id)
+  await page.locator('[data-test=entity-results] .el-table__row', { hasText: id }).first().click()
+  await page.locator('input[data-test=entity-label]').fill(label)
+  const tag = page.locator(`[data-relation="${relation}"] .el-tag`, { hasText: removedLabel }).first()
+  await tag.locator('.el-tag__close').click()
+  await tag.waitFor({ state: 'detached' })
+  await page.locator('[data-test=entity-save]').click()
+  await page.locator('.el-message--success').waitFor()
+  const after = await apiAs('editor', `/v1/entities/${id}`)
+  assert.equal(after.record.label, label)
+  assert.ok(!(after.record.links[relation] || []).includes(removed), `${removed} is no longer linked by ${relation}`)
+  assert.deepEqual(after.record.links[relation], targets.slice(1), 'the other links stay')
+  assert.deepEqual(errors, [])
+  await page.close()
+})
