@@ -592,7 +592,7 @@ test('the manager dashboard renders every chart with its table, from a manager k
   assert.equal((await asked).status(), 200)
   await page.locator('[data-test=chart-hot]:not([data-rows=""])').waitFor()
   if (SHOTS) {
-    await page.setViewportSize({ width: VIEWPORT.width, height: 1500 })
+    await page.setViewportSize({ width: VIEWPORT.width, height: 2000 }) // every chart on one image
     await page.waitForFunction(() => document.querySelectorAll('canvas').length >= 7)
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))) // charts follow the size
     await page.screenshot({ path: join(REPO, 'docs/console-dashboard.png') })
