@@ -39,7 +39,11 @@ async function request(method, path, { query, body, headers, signal, key } = {})
   const apiKey = key === undefined ? storedKey() : key
   if (apiKey) sent.Authorization = `Bearer ${apiKey}`
   const init = { method, headers: sent, signal, cache: 'no-store' }
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    // An upload (bulk import): the bytes as they are.
+    sent['Content-Type'] = 'application/octet-stream'
+    init.body = body
+  } else if (body !== undefined) {
     sent['Content-Type'] = 'application/json'
     init.body = JSON.stringify(body)
   }
@@ -110,6 +114,21 @@ export const api = {
     request('PUT', `/v1/entities/${encodeURIComponent(id)}`, { body: input, headers: { 'If-Match': etag } }).then(
       (r) => ({ ...r.data, etag: r.headers.get('ETag') }),
     ),
+  // The improvement loop (issue 15).
+  /** A verdict on an answer (`itemId` null) or on one item it showed → `{outcome}`. */
+  feedback: (requestId, itemId, verdict, comment) =>
+    post('/v1/feedback', { request_id: requestId, item_id: itemId || undefined, verdict, comment: comment || undefined }),
+  /** The editors' task queue: `{total, tasks}`; `kind` a list, `status` open|done|dismissed|all. */
+  knowledgeTasks: ({ kind, status, limit, offset } = {}) =>
+    get('/v1/tasks/knowledge', { query: { kind: kind && kind.length ? kind.join(',') : undefined, status, limit, offset } }),
+  setTaskStatus: (id, status) => post(`/v1/tasks/knowledge/${encodeURIComponent(id)}`, { status }),
+  /** Starts a bulk import of `file` (a File or Blob) → `{task}`; follow it with `importTask`. */
+  startImport: (file, name, { publish } = {}) =>
+    post('/v1/import', file, { query: { name, publish: publish ? 'true' : undefined } }),
+  importTask: (id) => get(`/v1/tasks/${encodeURIComponent(id)}`),
+  /** `GET /v1/analytics/{report}` with `since`, `until` and the report's own parameters. */
+  analytics: (report, query, { signal } = {}) => get(`/v1/analytics/${report}`, { query, signal }),
+
   /** Routes that may not exist yet on this server: resolves to null on 404. */
   optional: (path, query) =>
     get(path, { query }).catch((e) => {

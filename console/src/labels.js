@@ -99,3 +99,23 @@ export const levelLabel = (code) => LEVEL_LABELS[code] || code
 
 /** Item text shown as plain text: Markdown emphasis markers dropped. */
 export const plainText = (text) => String(text || '').replace(/\*\*/g, '')
+
+// Agent feedback verdicts (`POST /v1/feedback`), in the order of their keys 1–4.
+export const VERDICTS = [
+  { code: 'helpful', label: '有用', key: '1' },
+  { code: 'solved', label: '已解决', key: '2' },
+  { code: 'wrong', label: '错误', key: '3', comment: true },
+  { code: 'outdated', label: '过时', key: '4', comment: true },
+]
+export const VERDICT_LABELS = { helpful: '有用', not_helpful: '没用', solved: '已解决', wrong: '错误', outdated: '过时' }
+export const verdictLabel = (code) => VERDICT_LABELS[code] || code
+
+// The editors' knowledge tasks (`GET /v1/tasks/knowledge`).
+export const TASK_KIND_LABELS = {
+  flagged: '坐席标记错误/过时',
+  low_helpful: '有用率低',
+  gap: '知识缺口',
+  stale: '引用旧版标准',
+  overdue_review: '复审逾期',
+}
+export const TASK_STATUS_LABELS = { open: '待处理', done: '已完成', dismissed: '已忽略' }

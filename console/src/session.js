@@ -4,14 +4,16 @@ import { reactive } from 'vue'
 import { api, ApiError, storedKey, storeKey } from './api'
 
 export const VIEWS = [
-  { name: 'agent', path: '/agent', label: '坐席', roles: ['agent', 'bot', 'editor', 'reviewer', 'admin'] },
+  { name: 'agent', path: '/agent', label: '坐席', roles: ['agent', 'bot', 'manager', 'editor', 'reviewer', 'admin'] },
   { name: 'editor', path: '/editor', label: '知识管理', roles: ['editor', 'reviewer', 'admin'] },
-  { name: 'dashboard', path: '/dashboard', label: '服务经理看板', roles: ['admin'] },
+  // The analytics are the managers' (and every role above them, as the API allows).
+  { name: 'dashboard', path: '/dashboard', label: '服务经理看板', roles: ['manager', 'editor', 'reviewer', 'admin'] },
 ]
 
 export const ROLE_LABELS = {
   agent: '坐席',
   bot: '机器人',
+  manager: '服务经理',
   editor: '知识管理员',
   reviewer: '审核员',
   admin: '管理员',

@@ -49,6 +49,12 @@ async function signIn(page, key) {
   await page.waitForURL((u) => !u.pathname.startsWith('/signin'))
 }
 
+/** The editor's item list, the workspace's second tab. */
+async function openItemsTab(page) {
+  await page.locator('.el-tabs__item', { hasText: /^条目$/ }).click()
+  await page.locator('[data-test=item-table] .el-table__row').first().waitFor()
+}
+
 async function navLabels(page) {
   return page.locator('.views a').allInnerTexts().then((l) => l.map((s) => s.trim()))
 }
@@ -97,7 +103,12 @@ test('the knowledge workspace lists the items and the items that need an editor'
   const { page, errors } = await openPage(browser.context, { allow: expected })
   await page.goto(`${server.base}/`)
   await page.locator('a[data-view=editor]').click()
-  await page.locator('[data-test=item-table] .el-table__row').first().waitFor()
+  // The task queue comes first and lists what the API lists (the demo corpus has overdue reviews
+  // or stale items, or nothing: the count is the API's either way).
+  await page.locator('[data-test=task-queue][data-loaded=true]').waitFor()
+  const { total } = await (await fetch(`${server.base}/v1/tasks/knowledge?limit=1`)).json()
+  assert.equal(await page.locator('[data-test=task-total]').innerText(), `${total} 项`)
+  await openItemsTab(page)
   if (SHOTS) await page.screenshot({ path: join(REPO, 'docs/console-editor.png') })
   await page.locator('.el-tabs__item', { hasText: '引用旧版标准' }).click()
   await page.locator('[data-test=stale-count][data-loaded=true]').waitFor()
@@ -108,27 +119,32 @@ test('the knowledge workspace lists the items and the items that need an editor'
   await page.close()
 })
 
+const CHARTS = ['hot', 'recurring', 'categories', 'zero', 'gaps', 'feedback', 'warranties']
+
+/** Waits until every chart of the dashboard is drawn and its report loaded. */
+async function dashboardLoaded(page) {
+  for (const name of CHARTS) {
+    await page.locator(`[data-test=chart-${name}] canvas`).first().waitFor()
+    await page.locator(`[data-test=chart-${name}]:not([data-rows=""])`).waitFor()
+  }
+}
+
 test('the dashboard renders its charts with no console errors', async () => {
   const { page, errors } = await openPage(browser.context, { allow: expected })
   await page.goto(`${server.base}/`)
   await page.locator('a[data-view=dashboard]').click()
-  for (const name of ['expiring', 'stale', 'index']) {
-    await page.locator(`[data-test=chart-${name}] canvas`).first().waitFor()
+  await dashboardLoaded(page)
+  await page.locator('[data-test=chart-warranties] button', { hasText: '查看表格' }).click()
+  // The table lists what the API answers for the same window.
+  const { items } = await (await fetch(`${server.base}/v1/analytics/warranties?days=90&limit=500`)).json()
+  assert.equal(await page.locator('[data-test=table-warranties] .el-table__row').count(), items.length)
+  if (items.length) {
+    const download = page.waitForEvent('download')
+    await page.locator('[data-test=csv-warranties]').click()
+    const csv = readFileSync(await (await download).path(), 'utf8')
+    assert.match(csv, /^\ufeff质保到期,剩余天数,合同/)
+    assert.equal(csv.trim().split('\r\n').length, items.length + 1, 'one CSV line per row')
   }
-  await page.waitForLoadState('networkidle')
-  await page.locator('[data-test=not-yet]').waitFor()
-  if (SHOTS) {
-    await page.setViewportSize({ width: VIEWPORT.width, height: 1000 })
-    await page.waitForTimeout(300) // the charts follow the new size
-    await page.screenshot({ path: join(REPO, 'docs/console-dashboard.png') })
-    await page.setViewportSize(VIEWPORT)
-  }
-  await page.locator('[data-test=chart-expiring] button', { hasText: '查看表格' }).click()
-  assert.ok((await page.locator('[data-test=table-expiring] .el-table__row').count()) > 0, 'expiring warranties are listed')
-  const download = page.waitForEvent('download')
-  await page.locator('[data-test=csv-expiring]').click()
-  const csv = readFileSync(await (await download).path(), 'utf8')
-  assert.match(csv, /^\ufeff质保到期,剩余天数,合同/)
   assert.deepEqual(errors, [])
   await page.close()
 })
@@ -136,7 +152,9 @@ test('the dashboard renders its charts with no console errors', async () => {
 /** Creates the agent, editor and admin keys once; the server is then closed to callers without one. */
 async function ensureKeys() {
   if (keys.agent) return
-  for (const role of ['agent', 'editor', 'reviewer', 'admin']) keys[role] = server.createKey(role, ORG)
+  for (const role of ['agent', 'manager', 'editor', 'reviewer', 'admin']) keys[role] = server.createKey(role, ORG)
+  // An editor of the head office (no organisation): every item's tasks are in its scope.
+  keys.hqEditor = server.createKey('editor')
   // The running server picks up the new key file within about a second.
   for (let i = 0; i < 50; i++) {
     const r = await fetch(`${server.base}/v1/search?q=%E4%BF%9D%E6%8A%A4`)
@@ -260,14 +278,14 @@ test('an editor key sees the knowledge workspace, an admin key every view', asyn
     return
   }
   for (const [role, views] of [
-    ['editor', ['坐席', '知识管理']],
+    ['editor', ['坐席', '知识管理', '服务经理看板']],
     ['admin', ['坐席', '知识管理', '服务经理看板']],
   ]) {
     const { page, errors } = await openPage(browser.context, { allow: expected })
     await signIn(page, keys[role])
     assert.deepEqual(await navLabels(page), views, role)
     await page.locator('a[data-view=editor]').click()
-    await page.locator('[data-test=item-table] .el-table__row').first().waitFor()
+    await openItemsTab(page)
     assert.deepEqual(errors, [])
     await page.close()
   }
@@ -292,6 +310,7 @@ test('an editor writes an item and submits it, a reviewer approves it, and the a
   const editor = await openPage(browser.context, { allow: expected })
   await signIn(editor.page, keys.editor)
   await editor.page.locator('a[data-view=editor]').click()
+  await openItemsTab(editor.page)
   await editor.page.locator('[data-test=item-new]').click()
   // A title and body copied from an item that exists: the warning names it before anything is saved.
   await editor.page.locator('input[data-test=item-title]').fill(title)
@@ -429,6 +448,224 @@ test(`Enter → answer standard on screen for ${TIMED_TICKETS} demo tickets`, as
     max: Math.round(Math.max(...times) * 10) / 10,
     dense: process.env.GRIDKB_CONSOLE_TEST_DENSE === '1',
   }
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+/** The API's answer to `path` for `role`'s key. */
+async function apiAs(role, path) {
+  const r = await fetch(`${server.base}${path}`, { headers: { Authorization: `Bearer ${keys[role]}` } })
+  assert.equal(r.status, 200, `${path}: ${r.status}`)
+  return r.json()
+}
+
+const feedbackGiven = {}
+
+test('an agent marks the answer standard helpful and a hit outdated from the keyboard; the manager and the editor see it', async () => {
+  await ensureKeys()
+  const comment = '步骤引用的规程已换版请更新'
+  const agent = await openPage(browser.context, { allow: expected })
+  const { page } = agent
+  await signIn(page, keys.agent)
+  assert.match(await page.locator('[data-test=feedback-keys]').innerText(), /1.*有用.*2.*已解决.*3.*错误.*4.*过时/, 'the keys are on screen')
+  await matchTicket(page, TICKET)
+  const answer = page.locator('[data-test=answer-standard]')
+  await answer.locator('[data-test=answer-text]').waitFor()
+  const answerId = await answer.getAttribute('data-id')
+  assert.ok(answerId, 'the answer standard names its item')
+
+  // Shift+1: the answer standard is helpful. The button shows it and a message confirms it.
+  await page.keyboard.press('Escape')
+  await page.keyboard.press('Shift+Digit1')
+  await answer.locator('[data-test=feedback][data-given=helpful]').waitFor()
+  await page.locator('.el-message--success', { hasText: '有用' }).first().waitFor()
+
+  // ↓ selects the second hit, 4 marks it outdated: a comment box opens, Ctrl+Enter sends it.
+  await page.keyboard.press('ArrowDown')
+  const hit = page.locator('.hit.selected')
+  const hitId = await hit.getAttribute('data-id')
+  await page.keyboard.press('Digit4')
+  await page.locator('textarea[data-test=feedback-comment]').waitFor()
+  await page.waitForFunction(() => document.activeElement && document.activeElement.dataset.test === 'feedback-comment')
+  await page.keyboard.insertText(comment)
+  await page.keyboard.press('Control+Enter')
+  await page.locator(`.hit[data-id="${hitId}"] [data-test=feedback][data-given=outdated]`).waitFor()
+  await page.locator('.el-message--success', { hasText: '过时' }).first().waitFor()
+  assert.deepEqual(agent.errors, [])
+  await page.close()
+  feedbackGiven.answerId = answerId
+  feedbackGiven.hitId = hitId
+
+  // The manager's feedback report counts both verdicts, and the dashboard's table shows them.
+  const report = await apiAs('manager', '/v1/analytics/feedback?limit=500')
+  const row = (id) => report.items.find((r) => r.item === id)
+  assert.ok(row(answerId) && row(answerId).helpful >= 1, `the helpful verdict on ${answerId} is reported`)
+  assert.ok(row(hitId) && row(hitId).outdated >= 1, `the outdated verdict on ${hitId} is reported`)
+  const manager = await openPage(browser.context, { allow: expected })
+  await signIn(manager.page, keys.manager)
+  await manager.page.locator('a[data-view=dashboard]').click()
+  await manager.page.locator('[data-test=chart-feedback]:not([data-rows=""])').waitFor()
+  await manager.page.locator('[data-test=chart-feedback] button', { hasText: '查看表格' }).click()
+  const shown = manager.page.locator('[data-test=table-feedback] .el-table__row', { hasText: hitId })
+  await shown.waitFor()
+  const cells = await shown.locator('td').allInnerTexts()
+  assert.equal(cells[7].trim(), String(row(hitId).outdated), 'the 过时 column is the API count')
+  assert.deepEqual(manager.errors, [])
+  await manager.page.close()
+
+  // The editor's task queue has a `flagged` task for the outdated hit, with the comment as
+  // evidence; opening it shows the item, marking it done takes it off the open list. (The head
+  // office's editor: tasks are scoped by the item's owning organisation, which may be any.)
+  const editor = await openPage(browser.context, { allow: expected })
+  await signIn(editor.page, keys.hqEditor)
+  await editor.page.locator('a[data-view=editor]').click()
+  await editor.page.locator('[data-test=task-queue][data-loaded=true]').waitFor()
+  const task = editor.page.locator('[data-test=task-queue] .el-table__row', { hasText: hitId })
+  await task.waitFor()
+  assert.equal(await task.locator('[data-kind]').getAttribute('data-kind'), 'flagged')
+  const open = (await apiAs('hqEditor', '/v1/tasks/knowledge?kind=flagged&limit=500')).tasks.find((t) => t.subject.id === hitId)
+  assert.ok(open.evidence.some((e) => e.includes(comment)), `the agent's comment is the task's evidence: ${open.evidence}`)
+  assert.deepEqual(await task.locator('[data-test=task-evidence] li').allInnerTexts(), open.evidence, 'the queue shows the evidence')
+  if (SHOTS) await editor.page.screenshot({ path: join(REPO, 'docs/console-tasks.png') })
+  await task.locator('[data-test=task-open]').click()
+  await editor.page.locator('.state .muted', { hasText: hitId }).waitFor()
+  await editor.page.keyboard.press('Escape')
+  await editor.page.locator('.el-drawer').waitFor({ state: 'hidden' })
+  await task.locator('[data-test=task-done]').click()
+  await editor.page.locator('[data-test=task-queue] .el-table__row', { hasText: hitId }).waitFor({ state: 'detached' })
+  // … and under 已完成, with who closed it.
+  await editor.page.locator('[data-test=task-status] label', { hasText: '已完成' }).click()
+  await editor.page.locator('[data-test=task-queue] .el-table__row', { hasText: hitId }).locator('[data-status=done]').waitFor()
+  const { tasks } = await apiAs('hqEditor', '/v1/tasks/knowledge?kind=flagged&status=done')
+  const done = tasks.find((t) => t.subject.id === hitId)
+  assert.ok(done && done.closed_by, 'the task is done, with who closed it')
+  assert.deepEqual(editor.errors, [])
+  await editor.page.close()
+})
+
+test('a manager key sees the dashboard but no editor view, and the API refuses it the task queue', async () => {
+  await ensureKeys()
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.manager)
+  assert.deepEqual(await navLabels(page), ['坐席', '服务经理看板'])
+  await page.goto(`${server.base}/editor`)
+  await page.waitForURL(`${server.base}/agent`)
+  const refused = await fetch(`${server.base}/v1/tasks/knowledge`, { headers: { Authorization: `Bearer ${keys.manager}` } })
+  assert.equal(refused.status, 403, 'a manager may not read the editors’ task queue')
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('the manager dashboard renders every chart with its table, from a manager key, with no console errors', async () => {
+  await ensureKeys()
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.manager)
+  await page.locator('a[data-view=dashboard]').click()
+  await dashboardLoaded(page)
+  // Each table has the rows the API answers for the dashboard's default window (the last 28 days).
+  const pad = (n) => String(n).padStart(2, '0')
+  const d = new Date()
+  const until = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
+  const hot = await apiAs('manager', `/v1/analytics/hot-issues?period=week&periods=4&until=${until}&limit=500`)
+  const zero = await apiAs('manager', `/v1/analytics/zero-results?until=${until}`)
+  const categories = await apiAs('manager', `/v1/analytics/categories?until=${until}`)
+  assert.ok(hot.items.length > 0, 'the tickets matched by the tests are hot issues')
+  for (const [name, rows] of [
+    ['hot', hot.items.length],
+    ['zero', zero.days.length],
+    ['categories', categories.days.length],
+  ]) {
+    assert.equal(await page.locator(`[data-test=chart-${name}]`).getAttribute('data-rows'), String(rows), name)
+  }
+  // Hot issues: the table is open, spikes flagged as the API says.
+  const hotRows = page.locator('[data-test=table-hot] .el-table__row')
+  assert.equal(await hotRows.count(), hot.items.length)
+  assert.equal(await hotRows.filter({ hasText: '突增' }).count(), hot.items.filter((h) => h.spike).length)
+  const download = page.waitForEvent('download')
+  await page.locator('[data-test=csv-hot]').click()
+  const csv = readFileSync(await (await download).path(), 'utf8')
+  assert.match(csv, /^\ufeff问题,本期,上期,突增,趋势/)
+  assert.equal(csv.trim().split('\r\n').length, hot.items.length + 1, 'one CSV line per hot issue')
+  // Switching to days asks the API again.
+  const asked = page.waitForResponse((r) => r.url().includes('/v1/analytics/hot-issues') && r.url().includes('period=day'))
+  await page.locator('[data-test=hot-period] label', { hasText: '按日' }).click()
+  assert.equal((await asked).status(), 200)
+  await page.locator('[data-test=chart-hot]:not([data-rows=""])').waitFor()
+  if (SHOTS) {
+    await page.setViewportSize({ width: VIEWPORT.width, height: 2000 }) // every chart on one image
+    await page.waitForFunction(() => document.querySelectorAll('canvas').length >= 7)
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))) // charts follow the size
+    await page.screenshot({ path: join(REPO, 'docs/console-dashboard.png') })
+    await page.setViewportSize(VIEWPORT)
+  }
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('an editor imports a JSONL file and follows its progress to the end, with its rejections', async () => {
+  await ensureKeys()
+  const marker = `imp${Date.now() % 100000}`
+  const lines = [
+    { id: `kb-${marker}-1`, kind: 'technical_point', title: `导入的巡检要点${marker}`, body: '核对误码计数。', products: ['pm-gkb-931a'] },
+    { id: `kb-${marker}-2`, kind: 'technical_point', title: '字段拼错', body: '正文', titel: 'x' },
+    { id: `kb-${marker}-3`, kind: 'technical_point', title: '链接错误', body: '正文', products: ['no-such-model'] },
+  ]
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.editor)
+  await page.locator('a[data-view=editor]').click()
+  await page.locator('.el-tabs__item', { hasText: '批量导入' }).click()
+  await page.locator('[data-test=bulk-import] input[type=file]').setInputFiles({
+    name: `${marker}.jsonl`,
+    mimeType: 'application/x-ndjson',
+    buffer: Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n'),
+  })
+  assert.match(await page.locator('[data-test=import-name]').innerText(), new RegExp(`${marker}\\.jsonl`))
+  await page.locator('[data-test=import-start]').click()
+  const shown = page.locator('[data-test=import-task]:not([data-state=running])')
+  await shown.waitFor()
+  // The page shows the task as the API reports it: state, progress, report and every rejection.
+  const id = await shown.getAttribute('data-id')
+  const task = await apiAs('editor', `/v1/tasks/${id}`)
+  assert.equal(await shown.getAttribute('data-state'), task.state)
+  assert.equal(task.state, 'done')
+  assert.match(await shown.innerText(), new RegExp(`${task.done} / ${task.total} 条`))
+  assert.ok(task.report.created >= 1, 'the well-formed record was imported')
+  assert.match(await page.locator('[data-test=import-report]').innerText(), new RegExp(`新建草稿 ${task.report.created} 条`))
+  const rejected = task.rejections.length + task.report.refused.length
+  assert.ok(rejected >= 1, 'the bad records were refused')
+  assert.equal(await page.locator('[data-test=import-rejections] .el-table__row').count(), rejected)
+  await page.locator('[data-test=import-progress].is-success').waitFor()
+  // The imported record is a draft the editors can open.
+  const draft = await apiAs('editor', `/v1/items/kb-${marker}-1`)
+  assert.equal(draft.record.title, lines[0].title)
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('an editor renames an entity and removes one of its links in the thesaurus', async () => {
+  await ensureKeys()
+  const id = 'pm-gkb-931a'
+  const before = await apiAs('editor', `/v1/entities/${id}`)
+  const [relation, targets] = Object.entries(before.record.links).find(([, t]) => t.length > 0)
+  const removed = targets[0]
+  const removedLabel = before.links[relation].find((t) => t.id === removed).label
+  const label = `${before.record.label}（改名${Date.now() % 1000}）`
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.editor)
+  await page.locator('a[data-view=editor]').click()
+  await page.locator('.el-tabs__item', { hasText: '同义词库' }).click()
+  await page.locator('input[data-test=entity-query]').fill(id)
+  await page.locator('[data-test=entity-results] .el-table__row', { hasText: id }).first().click()
+  await page.locator('input[data-test=entity-label]').fill(label)
+  const tag = page.locator(`[data-relation="${relation}"] .el-tag`, { hasText: removedLabel }).first()
+  await tag.locator('.el-tag__close').click()
+  await tag.waitFor({ state: 'detached' })
+  await page.locator('[data-test=entity-save]').click()
+  await page.locator('.el-message--success').waitFor()
+  const after = await apiAs('editor', `/v1/entities/${id}`)
+  assert.equal(after.record.label, label)
+  assert.ok(!(after.record.links[relation] || []).includes(removed), `${removed} is no longer linked by ${relation}`)
+  assert.deepEqual(after.record.links[relation], targets.slice(1), 'the other links stay')
   assert.deepEqual(errors, [])
   await page.close()
 })

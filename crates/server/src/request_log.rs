@@ -41,7 +41,8 @@ pub fn record(
         ..RequestEvent::default()
     };
     describe(&mut event);
-    event.zero = event.shown.is_empty();
+    // A describer may set `zero` itself (a ticket shows guidance even when no solution answers).
+    event.zero = event.zero || event.shown.is_empty();
     if event.zero {
         state.metrics().record_zero_result();
     }
@@ -92,7 +93,17 @@ pub fn ticket(event: &mut RequestEvent, matched: &TicketMatch) {
     event.terms = matched.terms.clone();
     event.coverage = coverage(&matched.terms, matched.solutions.first());
     event.channel = matched.channel.clone();
+    // Solutions first (their ranks), then everything else the agent sees and may give feedback
+    // on: the answer standard, the response strategies and the similar solved cases. The ticket
+    // is a zero result when no solution answers it, whatever guidance its category brings.
+    event.zero = matched.solutions.is_empty();
     event.shown = matched.solutions.iter().map(|h| h.id.clone()).collect();
+    let guidance = matched.answer_standard.iter().chain(&matched.response_strategies).map(|g| &g.id);
+    for id in guidance.chain(matched.similar_cases.iter().map(|h| &h.id)) {
+        if !event.shown.contains(id) {
+            event.shown.push(id.clone());
+        }
+    }
     event.category = Some(matched.category.minor.clone());
     event.confidence = Some(matched.category.confidence);
     event.products = entity_ids(&matched.linked, &PRODUCT_CLASSES);

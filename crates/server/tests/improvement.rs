@@ -175,3 +175,33 @@ async fn searches_feedback_tasks_and_analytics_agree() {
     assert_eq!(value("gridkb_zero_result_requests_total"), Some(zero as f64));
     assert_eq!(value("gridkb_knowledge_gap_tasks_open"), Some(0.0), "the one gap was dismissed");
 }
+
+/// What an agent sees of a matched ticket (the answer standard, response strategies, similar
+/// cases, not only the solutions) may be given feedback; the ticket stays a zero result only when
+/// no solution answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_on_everything_a_ticket_shows() {
+    let server = common::start(Limits::default()).await;
+    let base = server.base.clone();
+    let (status, id, ticket) =
+        post(&format!("{base}/v1/tickets/match"), json!({"text": "931保护报通道告警，请尽快派人", "channel": "热线"}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    let id = id.expect("X-Request-Id");
+    let mut seen: Vec<String> = ids(&ticket["similar_cases"]);
+    seen.extend(ids(&ticket["response_strategies"]));
+    if let Some(answer) = ticket["answer_standard"]["id"].as_str() {
+        seen.push(answer.to_string());
+    }
+    assert!(!seen.is_empty(), "the fixture's ticket shows more than solutions: {ticket}");
+    for item in &seen {
+        let (status, _, answer) =
+            post(&format!("{base}/v1/feedback"), json!({"request_id": id, "item_id": item, "verdict": "helpful"}))
+                .await;
+        assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("created")), "{item}: {answer}");
+    }
+    let (_, rates) = common::get(&format!("{base}/v1/analytics/zero-results")).await;
+    let zero = rates["days"][0]["zero"].as_u64();
+    let solutions = ticket["solutions"].as_array().map_or(0, Vec::len);
+    assert_eq!(zero, Some(u64::from(solutions == 0)), "{rates}");
+}
