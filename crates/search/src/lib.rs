@@ -28,6 +28,7 @@ pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, Item
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};
 pub use fusion::{Fusion, Retriever};
+pub use graph::Stop;
 pub use import::{ImportRefusal, ImportReport};
 pub use knowledge_stats::KnowledgeStats;
 pub use lexical::FilterField;
@@ -54,6 +55,9 @@ pub enum Error {
     Graph(#[from] graph::GraphError),
     #[error("data directory {path}: {message}")]
     DataDir { path: String, message: String },
+    /// The caller gave up on the answer ([`Stop::abandon`]); the work stopped at its next stage.
+    #[error("the request was abandoned by its caller")]
+    Abandoned,
 }
 
 impl Error {

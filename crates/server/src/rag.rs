@@ -149,7 +149,7 @@ pub(crate) async fn dify_retrieval(
 ) -> Result<Json<DifyResponse>, DifyError> {
     authorize(&state, &headers)?;
     let JsonBody(request) = body?;
-    let answer = state.run_search(move |engine| Ok(engine.dify_retrieve(&request))).await?;
+    let answer = state.run_search(move |engine, stop| Ok(engine.dify_retrieve_until(&request, stop))).await?;
     Ok(Json(answer?))
 }
 
@@ -178,7 +178,8 @@ pub(crate) async fn retrieve(
     JsonBody(request): JsonBody<RetrieveRequest>,
 ) -> Result<Json<RetrieveResponse>, ApiError> {
     crate::routes::published_only_for_readers(&principal, &request.filters)?;
-    let response = state.run_search(move |engine| engine.retrieve(&request).map_err(ApiError::from)).await?;
+    let response =
+        state.run_search(move |engine, stop| engine.retrieve_until(&request, stop).map_err(ApiError::from)).await?;
     Ok(Json(response))
 }
 

@@ -58,6 +58,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         // Deny by default: every route above needs the key its row in `auth::required_role` names.
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::require))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::loopback_host_when_open))
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
@@ -191,7 +192,8 @@ pub(crate) fn published_only_for_readers(
 }
 
 async fn run(state: AppState, request: SearchRequest) -> Result<Json<SearchResponse>, ApiError> {
-    let response = state.run_search(move |engine| engine.search(&request).map_err(ApiError::from)).await?;
+    let response =
+        state.run_search(move |engine, stop| engine.search_until(&request, stop).map_err(ApiError::from)).await?;
     Ok(Json(response))
 }
 

@@ -36,6 +36,7 @@ pub(crate) async fn match_ticket(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<TicketRequest>,
 ) -> Result<Json<TicketMatch>, ApiError> {
-    let matched = state.run_search(move |engine| engine.match_ticket(&request).map_err(ApiError::from)).await?;
+    let matched =
+        state.run_search(move |engine, stop| engine.match_ticket_until(&request, stop).map_err(ApiError::from)).await?;
     Ok(Json(matched))
 }
