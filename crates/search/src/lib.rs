@@ -5,6 +5,7 @@
 //! projection catches up from the store's change log; a projection never holds a write the
 //! store does not.
 
+pub mod backup;
 mod catalogue;
 pub mod data_dir;
 mod dense;
@@ -20,6 +21,7 @@ pub mod rag;
 mod request;
 pub mod ticket;
 
+pub use backup::{BackupFile, BackupManifest, RestoreReport, backup_offline, restore, verify_backup};
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use data_dir::DataDirLock;
 pub use dense::DenseStatus;

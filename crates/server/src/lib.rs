@@ -5,6 +5,7 @@
 //! searches on the blocking pool behind a bounded queue.
 
 pub mod auth;
+mod backup_routes;
 mod connection;
 pub mod console;
 mod entity_routes;

@@ -66,6 +66,7 @@ use crate::{ApiError, ErrorCode};
         crate::entity_routes::update_entity,
         crate::metrics::scrape,
         crate::stats::stats,
+        crate::backup_routes::backup,
         serve,
     ),
     components(schemas(ApiError, ErrorCode)),

@@ -49,6 +49,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/metrics", get(crate::metrics::scrape))
         .route("/v1/stats", get(crate::stats::stats))
+        .route("/v1/backup", axum::routing::post(crate::backup_routes::backup))
         .route("/retrieval", axum::routing::post(crate::rag::dify_retrieval))
         .route("/v1/retrieve", axum::routing::post(crate::rag::retrieve))
         .fallback(not_found)

@@ -366,6 +366,7 @@ fn matrix() -> Vec<Row> {
         row("GET", "/openapi.json", "/openapi.json", Anyone),
         row("GET", "/metrics", "/metrics", admin),
         row("GET", "/v1/stats", "/v1/stats", admin),
+        row("POST", "/v1/backup", "/v1/backup", admin),
         with_body(
             "POST",
             "/retrieval",
