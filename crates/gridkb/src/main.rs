@@ -7,6 +7,7 @@ mod bench_load;
 mod eval;
 mod eval_duplicates;
 mod eval_match;
+mod fuzz;
 mod latency;
 mod stats;
 
@@ -286,6 +287,20 @@ enum Command {
         key: Option<String>,
         out: PathBuf,
     },
+    /// Run arbitrary and mutated inputs against the parsers of untrusted input for a while:
+    /// jsonl, csv, markdown, xlsx, analyzer, dify-condition, sparql-guard, search-request, or all.
+    Fuzz {
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// Seconds in all (shared among the targets).
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where findings (the input and its message) are written.
+        #[arg(long, default_value = "fuzz-findings")]
+        findings: PathBuf,
+    },
     /// Restore a backup into a data directory that holds no knowledge base yet; the next start
     /// rebuilds the indexes from the restored store.
     Restore {
@@ -380,6 +395,9 @@ fn main() -> anyhow::Result<()> {
             evaluate(&dataset, &split, json, mode, index, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
+        Command::Fuzz { target, duration, seed, findings } => {
+            fuzz::run(&target, Duration::from_secs(duration), seed, &findings)
+        }
         Command::Backup { data, url, key, out } => backup(&data, url.as_deref(), key.as_deref(), &out),
         Command::Restore { data, backup } => {
             let report = search::restore(&backup, &data)?;

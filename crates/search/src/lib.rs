@@ -14,6 +14,7 @@ pub mod editing;
 mod engine;
 pub mod entity_editing;
 pub mod fusion;
+pub mod fuzz;
 pub mod import;
 pub mod knowledge_stats;
 pub mod limits;
