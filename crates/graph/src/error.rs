@@ -25,6 +25,9 @@ pub enum GraphError {
         /// The deadline it was given.
         timeout: Duration,
     },
+    /// The caller gave up on the answer (its client hung up) and the work was stopped.
+    #[error("the query was stopped because its caller no longer waits for it")]
+    Abandoned,
     /// The query produced more results than allowed.
     #[error("the query has more than {cap} results; add a LIMIT of at most {cap}")]
     ResultCapExceeded {

@@ -28,11 +28,14 @@
 //!
 //! # Cancellation
 //!
-//! oxigraph checks its cancellation token only when it reads the store, and a cross product of
-//! solutions already read can run for hours without reading anything. [`sparql`] therefore puts
-//! an always-true filter function above every cross product of the query; once the deadline
-//! passes the function unwinds out of the evaluation (without running the panic hook) and the
-//! query ends with [`GraphError::Timeout`]. That needs the unwinding panic strategy.
+//! Long work takes a [`Stop`]: a deadline and a flag its caller raises when the answer is no
+//! longer wanted. oxigraph's own cancellation token does not stop every query shape (a property
+//! path's transitive closure keeps walking what it found; a cross product of solutions already
+//! read reads nothing), so [`sparql_until`] evaluates on a view of the store that checks the
+//! `Stop` as it reads, and puts an always-true filter function checking it above every cross
+//! product; either unwinds out of the evaluation (without running the panic hook) and the query
+//! ends with [`GraphError::Timeout`] or [`GraphError::Abandoned`]. That needs the unwinding
+//! panic strategy.
 
 #[cfg(not(panic = "unwind"))]
 compile_error!("the SPARQL deadline stops evaluations by unwinding: build gridkb with panic = \"unwind\"");
@@ -48,6 +51,7 @@ mod live;
 mod mapping;
 pub mod ontology;
 mod sparql;
+mod stop;
 mod thesaurus;
 pub mod vocab;
 
@@ -62,5 +66,6 @@ pub use graph::{Applied, CatchUp, Graph, GraphReader, LoadReport};
 pub use linker::{Link, Linker, SharedLinker, normalize_key};
 pub use live::{LiveGraph, LoadGate, LoadState, ThesaurusHook};
 pub use mapping::record_triples;
-pub use sparql::{GraphSyntax, N_TRIPLES, SPARQL_JSON, TURTLE, sparql, sparql_with_syntax};
+pub use sparql::{GraphSyntax, N_TRIPLES, SPARQL_JSON, TURTLE, sparql, sparql_until, sparql_with_syntax};
+pub use stop::Stop;
 pub use thesaurus::{SynonymGroup, Thesaurus, ThesaurusEntry, USER_WORD_FREQ};

@@ -6,13 +6,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oxigraph::io::{RdfFormat, RdfSerializer};
-use oxigraph::model::{Literal, NamedNode, Term};
+use oxigraph::model::{GraphName, GraphNameRef, Literal, NamedNode, NamedOrBlankNodeRef, Term};
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
-use oxigraph::sparql::{CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator};
+use oxigraph::sparql::{QueryEvaluationError, QueryResults, SparqlEvaluator};
+use oxigraph::store::{StorageError, Store};
+use spareval::{InternalQuad, QueryableDataset};
 use spargebra::algebra::{Expression, Function, GraphPattern};
 use spargebra::term::{NamedNodePattern, TermPattern, TriplePattern, Variable};
 use spargebra::{GraphUpdateOperation, Query, SparqlParser};
@@ -20,6 +21,7 @@ use spargebra::{GraphUpdateOperation, Query, SparqlParser};
 use crate::error::{GraphError, Result};
 use crate::graph::Graph;
 use crate::limits::{MAX_SPARQL_DEPTH, MAX_SPARQL_QUERY_BYTES};
+use crate::stop::Stop;
 use crate::vocab::{CAT, DCTERMS, GK, GKA, RECORD, SKOS, XSD};
 
 /// Content type of SELECT and ASK answers.
@@ -38,23 +40,40 @@ pub enum GraphSyntax {
 }
 
 /// Runs a read-only query; graph answers in N-Triples. Returns the content type and the body.
-/// See [`sparql_with_syntax`].
+/// See [`sparql_until`].
 pub fn sparql(graph: &Graph, query: &str, timeout: Duration, result_cap: usize) -> Result<(&'static str, Vec<u8>)> {
-    sparql_with_syntax(graph, query, timeout, result_cap, GraphSyntax::NTriples)
+    sparql_until(graph, query, &Stop::after(timeout), result_cap, GraphSyntax::NTriples)
 }
 
-/// Runs a read-only query.
-///
-/// - [`GraphError::Syntax`]: the text is neither a query nor an update;
-/// - [`GraphError::Refused`]: an update (`INSERT`, `DELETE`, `LOAD`, `CLEAR`, ...) or a query
-///   using `SERVICE`;
-/// - [`GraphError::Timeout`]: not finished within `timeout` — the evaluation is cancelled
-///   (oxigraph's cancellation token, set by a watchdog thread) and the partial answer dropped;
-/// - [`GraphError::ResultCapExceeded`]: more than `result_cap` solutions or triples.
+/// [`sparql_until`] with a deadline `timeout` from now.
 pub fn sparql_with_syntax(
     graph: &Graph,
     query: &str,
     timeout: Duration,
+    result_cap: usize,
+    syntax: GraphSyntax,
+) -> Result<(&'static str, Vec<u8>)> {
+    sparql_until(graph, query, &Stop::after(timeout), result_cap, syntax)
+}
+
+/// Runs a read-only query until `stop` says to stop.
+///
+/// - [`GraphError::Syntax`]: the text is neither a query nor an update;
+/// - [`GraphError::Refused`]: an update (`INSERT`, `DELETE`, `LOAD`, `CLEAR`, ...) or a query
+///   using `SERVICE`;
+/// - [`GraphError::Timeout`]: not finished by the deadline — the evaluation is stopped where it
+///   is (every read of the graph and every cross product checks the deadline, so property paths
+///   and products stop too) and the partial answer dropped;
+/// - [`GraphError::Abandoned`]: the caller gave up on the answer ([`Stop::abandon`]), handled
+///   the same way;
+/// - [`GraphError::ResultCapExceeded`]: more than `result_cap` solutions or triples.
+///
+/// Every triple pattern reads the graph as it is when that pattern is read: a query running
+/// while an editor's write is applied may see the write in one pattern and not in another.
+pub fn sparql_until(
+    graph: &Graph,
+    query: &str,
+    stop: &Stop,
     result_cap: usize,
     syntax: GraphSyntax,
 ) -> Result<(&'static str, Vec<u8>)> {
@@ -65,53 +84,140 @@ pub fn sparql_with_syntax(
         return Err(GraphError::TooDeep { max: MAX_SPARQL_DEPTH });
     }
     let parsed = guard_query(parse_read_only(query)?);
-    let deadline = Instant::now() + timeout;
-    let token = CancellationToken::new();
-    let _watchdog = Watchdog::start(token.clone(), timeout);
-    let alive_token = token.clone();
-    let evaluator = SparqlEvaluator::new().with_cancellation_token(token).with_custom_function(
-        NamedNode::new_unchecked(ALIVE_FUNCTION),
-        move |_| {
-            if alive_token.is_cancelled() {
-                // Unwinds out of oxigraph's evaluation (caught below); `resume_unwind` does not
-                // run the panic hook, so nothing is printed.
-                resume_unwind(Box::new(Cancelled));
-            }
-            Some(Term::Literal(Literal::from(true)))
-        },
-    );
-    let run = AssertUnwindSafe(|| evaluate(graph, evaluator, parsed, timeout, deadline, result_cap, syntax));
+    let alive = stop.clone();
+    let evaluator = SparqlEvaluator::new().with_custom_function(NamedNode::new_unchecked(ALIVE_FUNCTION), move |_| {
+        stop_if_asked(&alive);
+        Some(Term::Literal(Literal::from(true)))
+    });
+    let store = graph.current_store()?;
+    let run = AssertUnwindSafe(|| evaluate(&store, evaluator, parsed, stop, result_cap, syntax));
     match catch_unwind(run) {
         Ok(answer) => answer,
-        Err(payload) if payload.is::<Cancelled>() => Err(GraphError::Timeout { timeout }),
+        Err(payload) if payload.is::<Stopped>() => Err(stopped(stop)),
         Err(payload) => resume_unwind(payload),
     }
 }
 
-/// Marker carried by the unwinding that stops a cancelled evaluation.
-struct Cancelled;
+/// The error for a query `stop` ended.
+fn stopped(stop: &Stop) -> GraphError {
+    if stop.is_abandoned() { GraphError::Abandoned } else { GraphError::Timeout { timeout: stop.budget() } }
+}
+
+/// Unwinds out of oxigraph's evaluation (caught in [`sparql_until`]) when the query must stop;
+/// `resume_unwind` does not run the panic hook, so nothing is printed.
+fn stop_if_asked(stop: &Stop) {
+    if stop.should_stop() {
+        resume_unwind(Box::new(Stopped));
+    }
+}
+
+/// Marker carried by the unwinding that stops an evaluation.
+struct Stopped;
 
 /// A custom function the guard puts above every cross product: true while the query may run.
 const ALIVE_FUNCTION: &str = "https://gridkb.invalid/ont#__queryAlive";
 
+/// The graph as the SPARQL evaluator reads it: oxigraph's store behind a check of the [`Stop`]
+/// at every read and every 64 triples read.
+///
+/// oxigraph's own cancellation token does not stop everything: a property path's transitive
+/// closure collects the token's errors and goes on walking what it has already found (a
+/// `?a (<p>|!<p>)* ?b` query ran 16 s against a 5 s deadline), and a cross product of solutions
+/// already read reads nothing. Here a read past the deadline unwinds out of the evaluation
+/// wherever it is; the cross products are covered by [`ALIVE_FUNCTION`].
+struct StoppableStore<'a> {
+    store: &'a Store,
+    stop: Stop,
+}
+
+impl<'a> QueryableDataset<'a> for StoppableStore<'a> {
+    type InternalTerm = Term;
+    type Error = StorageError;
+
+    fn internal_quads_for_pattern(
+        &self,
+        subject: Option<&Term>,
+        predicate: Option<&Term>,
+        object: Option<&Term>,
+        graph_name: Option<Option<&Term>>,
+    ) -> impl Iterator<Item = std::result::Result<InternalQuad<Term>, StorageError>> + use<'a> {
+        stop_if_asked(&self.stop);
+        // A literal subject, a predicate that is not an IRI or a literal graph name matches nothing.
+        let subject_ref = match subject {
+            None => Some(None),
+            Some(Term::NamedNode(n)) => Some(Some(NamedOrBlankNodeRef::from(n.as_ref()))),
+            Some(Term::BlankNode(b)) => Some(Some(NamedOrBlankNodeRef::from(b.as_ref()))),
+            Some(_) => None,
+        };
+        let predicate_ref = match predicate {
+            None => Some(None),
+            Some(Term::NamedNode(n)) => Some(Some(n.as_ref())),
+            Some(_) => None,
+        };
+        // `None` asks for every named graph, not the default one; the store's `None` is every graph.
+        let (graph_ref, named_only) = match graph_name {
+            None => (Some(None), true),
+            Some(None) => (Some(Some(GraphNameRef::DefaultGraph)), false),
+            Some(Some(Term::NamedNode(n))) => (Some(Some(GraphNameRef::NamedNode(n.as_ref()))), false),
+            Some(Some(Term::BlankNode(b))) => (Some(Some(GraphNameRef::BlankNode(b.as_ref()))), false),
+            Some(Some(_)) => (None, false),
+        };
+        let quads = match (subject_ref, predicate_ref, graph_ref) {
+            (Some(s), Some(p), Some(g)) => Some(self.store.quads_for_pattern(s, p, object.map(Term::as_ref), g)),
+            _ => None,
+        };
+        let stop = self.stop.clone();
+        let mut read = 0u32;
+        quads
+            .into_iter()
+            .flatten()
+            .filter(move |quad| !named_only || quad.as_ref().map_or(true, |q| !q.graph_name.is_default_graph()))
+            .map(move |quad| {
+                read = read.wrapping_add(1);
+                if read.is_multiple_of(64) {
+                    stop_if_asked(&stop);
+                }
+                let quad = quad?;
+                Ok(InternalQuad {
+                    subject: quad.subject.into(),
+                    predicate: quad.predicate.into(),
+                    object: quad.object,
+                    graph_name: match quad.graph_name {
+                        GraphName::NamedNode(n) => Some(n.into()),
+                        GraphName::BlankNode(b) => Some(b.into()),
+                        GraphName::DefaultGraph => None,
+                    },
+                })
+            })
+    }
+
+    fn internalize_term(&self, term: Term) -> std::result::Result<Term, StorageError> {
+        Ok(term)
+    }
+
+    fn externalize_term(&self, term: Term) -> std::result::Result<Term, StorageError> {
+        Ok(term)
+    }
+}
+
 fn evaluate(
-    graph: &Graph,
+    store: &Store,
     evaluator: SparqlEvaluator,
     parsed: Query,
-    timeout: Duration,
-    deadline: Instant,
+    stop: &Stop,
     result_cap: usize,
     syntax: GraphSyntax,
 ) -> Result<(&'static str, Vec<u8>)> {
-    let timed_out = |e: QueryEvaluationError| match e {
-        QueryEvaluationError::Cancelled => GraphError::Timeout { timeout },
+    let dataset = StoppableStore { store, stop: stop.clone() };
+    let failed = |e: QueryEvaluationError| match e {
+        QueryEvaluationError::Cancelled => stopped(stop),
         other => GraphError::Evaluation(other.to_string()),
     };
-    let results = evaluator.for_query(parsed).on_store(&graph.current_store()?).execute().map_err(timed_out)?;
-    let check_deadline = || if Instant::now() > deadline { Err(GraphError::Timeout { timeout }) } else { Ok(()) };
+    let results = evaluator.for_query(parsed).on_queryable_dataset(dataset).execute().map_err(failed)?;
+    let check_stop = || if stop.should_stop() { Err(stopped(stop)) } else { Ok(()) };
     match results {
         QueryResults::Boolean(value) => {
-            check_deadline()?;
+            check_stop()?;
             let body = QueryResultsSerializer::from_format(QueryResultsFormat::Json)
                 .serialize_boolean_to_writer(Vec::new(), value)
                 .map_err(io_error)?;
@@ -123,8 +229,8 @@ fn evaluate(
                 .map_err(io_error)?;
             let mut count = 0usize;
             for solution in solutions {
-                let solution = solution.map_err(timed_out)?;
-                check_deadline()?;
+                let solution = solution.map_err(failed)?;
+                check_stop()?;
                 count += 1;
                 if count > result_cap {
                     return Err(GraphError::ResultCapExceeded { cap: result_cap });
@@ -157,8 +263,8 @@ fn evaluate(
             let mut writer = serializer.for_writer(Vec::new());
             let mut count = 0usize;
             for triple in triples {
-                let triple = triple.map_err(timed_out)?;
-                check_deadline()?;
+                let triple = triple.map_err(failed)?;
+                check_stop()?;
                 count += 1;
                 if count > result_cap {
                     return Err(GraphError::ResultCapExceeded { cap: result_cap });
@@ -395,24 +501,6 @@ fn guard_bgp(patterns: Vec<TriplePattern>) -> GraphPattern {
     let mut parts = components.into_iter().map(|(_, patterns)| GraphPattern::Bgp { patterns });
     let Some(first) = parts.next() else { return GraphPattern::Bgp { patterns: Vec::new() } };
     parts.fold(first, |joined, part| alive_filter(GraphPattern::Join { left: Box::new(joined), right: Box::new(part) }))
-}
-
-/// Cancels a query's token when its time is up; dropping it (query finished) ends the thread
-/// at once.
-struct Watchdog {
-    _done: mpsc::Sender<()>,
-}
-
-impl Watchdog {
-    fn start(token: CancellationToken, timeout: Duration) -> Watchdog {
-        let (done, wait) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(timeout) {
-                token.cancel();
-            }
-        });
-        Watchdog { _done: done }
-    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 
 mod bench_approve;
 mod bench_http;
+mod bench_load;
 mod bench_log;
 mod eval;
 mod eval_duplicates;
 mod eval_feedback;
 mod eval_match;
+mod fuzz;
 mod latency;
 mod report;
 mod stats;
@@ -16,7 +18,7 @@ use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -216,6 +218,20 @@ enum Command {
         /// API key for --url, when the server has keys.
         #[arg(long, env = "GRIDKB_KEY")]
         key: Option<String>,
+        /// With --url: a load run of this many clients sending back to back (throughput, p50/p99,
+        /// answers by status, the server's memory over time) instead of one client's latency.
+        #[arg(long, requires = "url")]
+        concurrency: Option<usize>,
+        /// Seconds a load run lasts (default 30).
+        #[arg(long, requires = "concurrency")]
+        duration: Option<u64>,
+        /// The server's process id: its resident memory is read from /proc/PID/status (else from
+        /// its /metrics, which needs an admin --key on a server with keys).
+        #[arg(long, requires = "concurrency")]
+        pid: Option<u32>,
+        /// Seconds between memory samples and progress lines of a load run.
+        #[arg(long, default_value_t = 10, requires = "concurrency")]
+        sample_every: u64,
     },
     /// Serve the HTTP API. With an empty data directory, the bundled demo corpus is ingested first.
     Serve {
@@ -317,6 +333,41 @@ enum Command {
         #[arg(long, value_enum, default_value = "md")]
         format: report::Format,
     },
+    /// Back up a data directory's record store and API keys into the new directory OUT,
+    /// consistently: through the running server when one holds the directory (`POST /v1/backup`,
+    /// found by DIR/serve.addr or --url; an admin --key on a server with keys), else directly.
+    Backup {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// The running server, when DIR/serve.addr does not say.
+        #[arg(long)]
+        url: Option<String>,
+        /// An admin API key, when the running server has keys.
+        #[arg(long, env = "GRIDKB_KEY")]
+        key: Option<String>,
+        out: PathBuf,
+    },
+    /// Run arbitrary and mutated inputs against the parsers of untrusted input for a while:
+    /// jsonl, csv, markdown, xlsx, analyzer, dify-condition, sparql-guard, search-request, or all.
+    Fuzz {
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// Seconds in all (shared among the targets).
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where findings (the input and its message) are written.
+        #[arg(long, default_value = "fuzz-findings")]
+        findings: PathBuf,
+    },
+    /// Restore a backup into a data directory that holds no knowledge base yet; the next start
+    /// rebuilds the indexes from the restored store.
+    Restore {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        backup: PathBuf,
+    },
     /// Rebuild every index of a data directory from its record store (after a model change).
     Reindex {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
@@ -359,15 +410,21 @@ fn main() -> anyhow::Result<()> {
             let queries = bench_queries(queries.as_deref())?;
             bench_log::run(Arc::new(open_engine(&data, &model)?), &queries, rounds)
         }
-        Command::Bench { target, data, model, queries, rounds, url, key } => {
+        Command::Bench { target, data, model, queries, rounds, url, key, concurrency, duration, pid, sample_every } => {
             let queries = bench_queries(queries.as_deref())?;
-            match url {
-                Some(url) => {
-                    let route =
-                        if target == BenchTarget::Match { bench_http::Route::Match } else { bench_http::Route::Search };
-                    bench_http::run(&url, route, key.as_deref(), &queries, rounds)
+            let route = if target == BenchTarget::Match { bench_http::Route::Match } else { bench_http::Route::Search };
+            match (url, concurrency) {
+                (Some(url), Some(concurrency)) => {
+                    let options = bench_load::LoadOptions {
+                        concurrency,
+                        duration: Duration::from_secs(duration.unwrap_or(30)),
+                        pid,
+                        sample_every: Duration::from_secs(sample_every.max(1)),
+                    };
+                    bench_load::run(&url, route, key.as_deref(), &queries, &options)
                 }
-                None => bench(&data, &model, target, &queries, rounds),
+                (Some(url), None) => bench_http::run(&url, route, key.as_deref(), &queries, rounds),
+                (None, _) => bench(&data, &model, target, &queries, rounds),
             }
         }
         Command::Serve { data, addr, corpus, limits, no_four_eyes, feedback, model } => {
@@ -404,6 +461,21 @@ fn main() -> anyhow::Result<()> {
             evaluate(&dataset, &split, json, mode, index, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
+        Command::Fuzz { target, duration, seed, findings } => {
+            fuzz::run(&target, Duration::from_secs(duration), seed, &findings)
+        }
+        Command::Backup { data, url, key, out } => backup(&data, url.as_deref(), key.as_deref(), &out),
+        Command::Restore { data, backup } => {
+            let report = search::restore(&backup, &data)?;
+            println!(
+                "restored {} records (store sequence {}){} into {}; the next start rebuilds the indexes",
+                report.records,
+                report.seq,
+                if report.keys { " and the API keys" } else { "" },
+                data.display()
+            );
+            Ok(())
+        }
         Command::Stats { data, json } => print_stats(&data, json),
         Command::Report { data, since, until, format } => run_report(&data, &since, until.as_deref(), format),
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
@@ -726,6 +798,7 @@ fn serve(
             .with_context(|| format!("cannot listen on {addr}; is another gridkb running? try --addr"))?;
         let state = server::AppState::new(limits.clone()).with_keys(keys, loopback);
         let loader_state = state.clone();
+        let local = listener.local_addr()?;
         // Listen at once (healthz answers, readyz says 503) while the indexes are opened or built.
         let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             // The graph loads in the background (searches say `degraded` until it is there):
@@ -742,6 +815,8 @@ fn serve(
             first_start_ingest(&engine, corpus)?;
             let engine = Arc::new(engine);
             loader_state.set_engine(Arc::clone(&engine));
+            // Where `gridkb backup --data DIR` finds this server while it holds the directory.
+            write_durably(&engine.data_dir().join(SERVE_ADDR_FILE), local.to_string().as_bytes())?;
             tracing::info!("ready");
             if engine.has_dense() {
                 spawn_vector_catch_up(engine)?;
@@ -758,6 +833,72 @@ fn serve(
         server.await.context("server task failed")?.context("server failed")?;
         Ok::<(), anyhow::Error>(())
     })?;
+    Ok(())
+}
+
+/// The address a running `serve` listens on, in its data directory.
+const SERVE_ADDR_FILE: &str = "serve.addr";
+
+/// `gridkb backup`: directly when no process holds the data directory, else through the server
+/// that does (it writes the backup inside the data directory; it is then moved to `out`).
+fn backup(data: &Path, url: Option<&str>, key: Option<&str>, out: &Path) -> anyhow::Result<()> {
+    if out.exists() {
+        bail!("{} already exists; a backup goes into a new directory", out.display());
+    }
+    let manifest = if search::data_dir::is_in_use(data) {
+        let base = match url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let addr = std::fs::read_to_string(data.join(SERVE_ADDR_FILE)).with_context(|| {
+                    format!("a process holds {} but it has no serve.addr; pass the server's --url", data.display())
+                })?;
+                format!("http://{}", addr.trim())
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let answer: serde_json::Value = runtime.block_on(async {
+            let mut request = reqwest::Client::new().post(format!("{base}/v1/backup"));
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            let response = request.send().await.with_context(|| format!("cannot reach the server at {base}"))?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!("the server at {base} answered {status}: {}", body["message"].as_str().unwrap_or("no message"));
+            }
+            Ok(body)
+        })?;
+        let name = answer["name"].as_str().context("the server's answer names no backup")?;
+        let written = search::backup::server_backup_dir(data, name);
+        if std::fs::rename(&written, out).is_err() {
+            copy_tree(&written, out)?;
+            std::fs::remove_dir_all(&written).with_context(|| format!("cannot remove {}", written.display()))?;
+        }
+        search::verify_backup(out)?
+    } else {
+        search::backup_offline(data, out)?
+    };
+    println!(
+        "backed up {} records (store sequence {}) into {} ({} files, {} bytes)",
+        manifest.records,
+        manifest.seq,
+        out.display(),
+        manifest.files.len(),
+        manifest.files.iter().map(|f| f.bytes).sum::<u64>()
+    );
+    Ok(())
+}
+
+/// Copies a directory of plain files (a backup, across file systems).
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        std::fs::copy(entry.path(), &target).with_context(|| format!("cannot write {}", target.display()))?;
+        std::fs::File::open(&target)?.sync_all()?;
+    }
     Ok(())
 }
 

@@ -174,3 +174,117 @@ fn data_files_are_0600_and_directories_0700() {
     }
     assert!(seen >= 4, "records, lock and the lexical index's files: {seen}");
 }
+
+/// Starts `serve` (no model) on a data directory and waits for its "ready" log line.
+fn start_serving(data: &Path) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridkb"))
+        .args(["serve", "--no-dense", "--addr", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env_remove("GRIDKB_LIMITS")
+        .env("GRIDKB_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let started = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(120).saturating_sub(started.elapsed())) {
+            Ok(line) if line.trim_end().ends_with(" ready") => return child,
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                panic!("serve did not become ready");
+            }
+        }
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gridkb"))
+        .args(args)
+        .env_remove("GRIDKB_DATA")
+        .env_remove("GRIDKB_KEY")
+        .env("GRIDKB_LOG", "warn")
+        .output()
+        .expect("run gridkb")
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_to_the_same_knowledge_base() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    ingest(&data, &fixture());
+    let before = stats_json(&data);
+
+    // Online: the server holds the data directory, so the backup goes through it.
+    let mut server = start_serving(&data);
+    let online = dir.path().join("online");
+    let made = run(&["backup", "--data", text(&data), text(&online)]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(String::from_utf8_lossy(&made.stdout).contains("backed up 16 records (store sequence 16)"), "{made:?}");
+    assert!(online.join("backup.json").is_file() && online.join("records.redb").is_file());
+    assert!(!data.join("backups").read_dir().expect("backups dir").any(|_| true), "moved out of the data directory");
+    // Not over an existing directory.
+    let again = run(&["backup", "--data", text(&data), text(&online)]);
+    assert!(!again.status.success());
+    server.kill().expect("kill serve");
+    server.wait().expect("wait");
+
+    // Restore into a new directory: the same knowledge base, indexes rebuilt at the next open.
+    let restored = dir.path().join("restored");
+    let done = run(&["restore", "--data", text(&restored), text(&online)]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let after = stats_json(&restored);
+    for field in ["items", "entities", "seq"] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+    let search = |data: &Path| -> Vec<String> {
+        let output = run(&["search", "--no-dense", "--data", text(data), "--json", "通道告警"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout).expect("search JSON");
+        answer["hits"].as_array().expect("hits").iter().map(|h| h["id"].to_string()).collect()
+    };
+    let found = search(&restored);
+    assert!(!found.is_empty());
+    assert_eq!(found, search(&data), "the same answers");
+
+    // Never over a knowledge base, never from a damaged backup.
+    let over = run(&["restore", "--data", text(&data), text(&online)]);
+    assert!(!over.status.success());
+    assert!(String::from_utf8_lossy(&over.stderr).contains("already holds a knowledge base"), "{over:?}");
+    let damaged = dir.path().join("damaged");
+    std::fs::create_dir(&damaged).expect("mkdir");
+    for entry in std::fs::read_dir(&online).expect("backup") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), damaged.join(entry.file_name())).expect("copy");
+    }
+    let mut bytes = std::fs::read(damaged.join("records.redb")).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(damaged.join("records.redb"), bytes).expect("write");
+    let refused = run(&["restore", "--data", text(&dir.path().join("elsewhere")), text(&damaged)]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not match the manifest"), "{refused:?}");
+
+    // Offline (no server): the same command takes the lock and copies.
+    let offline = dir.path().join("offline");
+    let made = run(&["backup", "--data", text(&data), text(&offline)]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let online_manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(online.join("backup.json")).expect("manifest")).expect("json");
+    let offline_manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(offline.join("backup.json")).expect("manifest")).expect("json");
+    assert_eq!(online_manifest["seq"], offline_manifest["seq"]);
+    assert_eq!(online_manifest["records"], offline_manifest["records"]);
+}

@@ -80,6 +80,14 @@ impl DataDirLock {
     }
 }
 
+/// Whether some process holds the lock of `dir` now (a running `serve`, say).
+pub fn is_in_use(dir: &Path) -> bool {
+    let Ok(file) = OpenOptions::new().read(true).write(true).open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
 /// `create_dir_all`, with the directory itself readable by its owner only (Unix).
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

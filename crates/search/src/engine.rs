@@ -16,7 +16,7 @@ use crate::dense::{Dense, DenseStatus, QUERY_EMBED_BUDGET};
 use crate::fusion::{FUSION_DEPTH, Fusion, Retriever, fuse};
 use crate::request::LinkedEntity;
 use crate::request::{Explanation, Hit, SearchRequest, SearchResponse};
-use crate::{Error, Limits, Result};
+use crate::{Error, Limits, Result, Stop};
 
 /// Where each part of a data directory lives.
 const STORE_FILE: &str = "records.redb";
@@ -555,14 +555,34 @@ impl Engine {
     /// Runs a search on the current snapshot of the indexes: every retriever asked for and
     /// available proposes candidates, the lists are fused, and the page is explained.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
-        self.search_sharing(request, &mut Shared::default())
+        self.search_until(request, &self.default_stop())
+    }
+
+    /// [`Engine::search`] that stops early when `stop` says so: past the deadline (the earlier
+    /// of `stop`'s and the search deadline) the stages not yet run are skipped and the answer is
+    /// flagged partial; once the caller abandons it, the search ends at the next stage with
+    /// [`Error::Abandoned`].
+    pub fn search_until(&self, request: &SearchRequest, stop: &Stop) -> Result<SearchResponse> {
+        self.search_sharing(request, &mut Shared::default(), stop)
+    }
+
+    /// A stop at the search deadline from now, which nobody abandons.
+    pub(crate) fn default_stop(&self) -> Stop {
+        Stop::after(self.limits.search_deadline())
     }
 
     /// [`Engine::search`], reusing what an earlier search of the same text computed (its
     /// query vector, dense neighbours, entity links and graph expansion) and recording what
     /// this one computes. For several searches of one text with different filters.
-    pub(crate) fn search_sharing(&self, request: &SearchRequest, shared: &mut Shared) -> Result<SearchResponse> {
+    pub(crate) fn search_sharing(
+        &self,
+        request: &SearchRequest,
+        shared: &mut Shared,
+        stop: &Stop,
+    ) -> Result<SearchResponse> {
         let started = Instant::now();
+        let stop = stop.within(self.limits.search_deadline());
+        checkpoint(&stop)?;
         let limit = request.validate(&self.limits)?;
         // Normalise first, then mask: a zero-width space, an NBSP or full-width digits inside a
         // phone number must not survive into the query text, its terms, its embedding, the entity
@@ -577,7 +597,7 @@ impl Engine {
         }
         let fusion = request.fusion.unwrap_or(self.fusion);
         let wanted = |r: Retriever| request.retrievers.as_ref().is_none_or(|list| list.contains(&r));
-        let deadline = started + self.limits.search_deadline();
+        let deadline = stop.deadline();
         let window = request.offset + limit;
         let depth = window.max(FUSION_DEPTH);
         // Entities the query names (once the graph is loaded): for the response, graph expansion
@@ -628,13 +648,17 @@ impl Engine {
         if vector.is_some() {
             shared.vector.clone_from(&vector);
         }
+        // Past the deadline the stages still to come (dense neighbours, graph expansion) are
+        // skipped; an abandoned search ends here.
+        let in_time = checkpoint(&stop)?;
+        partial |= !in_time;
         if let Some(results) = lexical_results {
             let results = results?;
             total = results.total;
             partial |= results.partial;
             lists.push((Retriever::Lexical, results.hits.into_iter().map(|h| (h.id, h.score)).collect()));
         }
-        if dense_wanted {
+        if dense_wanted && in_time {
             match (&self.dense, vector) {
                 (None, _) => degraded.extend(self.dense_missing.clone()),
                 (Some(_), Some(Err(reason))) => degraded.push(format!("dense retrieval skipped: {reason}")),
@@ -682,6 +706,8 @@ impl Engine {
                 _ => "the knowledge graph is loading; no entity links or graph results yet".to_string(),
             });
         }
+        let in_time = in_time && checkpoint(&stop)?;
+        partial |= !in_time;
         if let Some((graph, _)) = ready
             && !terms.is_empty()
         {
@@ -694,7 +720,7 @@ impl Engine {
                     matched: l.matched.clone(),
                 })
                 .collect();
-            if wanted(Retriever::Graph) && !links.is_empty() {
+            if wanted(Retriever::Graph) && !links.is_empty() && in_time {
                 let expansion = match &shared.expansion {
                     Some(expansion) => expansion.clone(),
                     None => {
@@ -723,6 +749,7 @@ impl Engine {
             }
         }
 
+        checkpoint(&stop)?;
         let mut fused = fuse(&lists, fusion);
         // Feedback moves items within its bounds (an item without verdicts is not moved).
         let (weights, prior) = self.feedback();
@@ -896,4 +923,13 @@ fn thesaurus_hook(analyzer: &Analyzer) -> graph::ThesaurusHook {
         tracing::debug!(words = words.len(), "thesaurus words in the jieba dictionary");
         analyzer.set_user_words(words);
     })
+}
+
+/// Between two stages of a search: `Err(Abandoned)` when its caller gave up (the work is
+/// wasted), `Ok(false)` past the deadline (skip what is optional), else `Ok(true)`.
+pub(crate) fn checkpoint(stop: &Stop) -> Result<bool> {
+    if stop.is_abandoned() {
+        return Err(Error::Abandoned);
+    }
+    Ok(!stop.expired())
 }

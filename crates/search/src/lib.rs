@@ -5,6 +5,7 @@
 //! projection catches up from the store's change log; a projection never holds a write the
 //! store does not.
 
+pub mod backup;
 mod catalogue;
 pub mod data_dir;
 mod dense;
@@ -14,6 +15,7 @@ mod engine;
 pub mod entity_editing;
 pub mod feedback;
 pub mod fusion;
+pub mod fuzz;
 pub mod import;
 pub mod improvement;
 pub mod knowledge_stats;
@@ -23,6 +25,7 @@ mod request;
 pub mod service_history;
 pub mod ticket;
 
+pub use backup::{BackupFile, BackupManifest, RestoreReport, backup_offline, restore, verify_backup};
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use data_dir::DataDirLock;
 pub use dense::DenseStatus;
@@ -31,6 +34,7 @@ pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, Item
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};
 pub use fusion::{Fusion, Retriever};
+pub use graph::Stop;
 pub use import::{ImportRefusal, ImportReport};
 pub use knowledge_stats::KnowledgeStats;
 pub use lexical::FilterField;
@@ -57,6 +61,9 @@ pub enum Error {
     Graph(#[from] graph::GraphError),
     #[error("data directory {path}: {message}")]
     DataDir { path: String, message: String },
+    /// The caller gave up on the answer ([`Stop::abandon`]); the work stopped at its next stage.
+    #[error("the request was abandoned by its caller")]
+    Abandoned,
 }
 
 impl Error {

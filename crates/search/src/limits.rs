@@ -28,6 +28,23 @@ pub const MAX_JSON_DEPTH: usize = 32;
 pub const MAX_CONCURRENT_SEARCHES: usize = 8;
 /// Searches waiting for a slot; beyond this the server answers 503 with Retry-After.
 pub const SEARCH_QUEUE: usize = 64;
+/// A SPARQL query is stopped at this deadline (every query shape: property paths included).
+pub const SPARQL_TIMEOUT: Duration = graph::limits::SPARQL_TIMEOUT;
+/// Most solutions (or triples) a SPARQL answer may hold; past it the query is refused.
+pub const SPARQL_RESULT_CAP: usize = graph::limits::SPARQL_RESULT_CAP;
+/// SPARQL queries running at once, in their own pool beside the searches' (an editor's heavy
+/// query holds one core at most, not the searches' slots).
+pub const MAX_CONCURRENT_SPARQL: usize = 1;
+/// SPARQL queries waiting for a slot; beyond this the server answers 503 with Retry-After.
+pub const SPARQL_QUEUE: usize = 4;
+/// A connection that has not sent a complete request head within this time is closed (this
+/// also ends a keep-alive connection that sends nothing).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection on which nothing is read or written for this long is closed: a client that
+/// sends its body, or reads its answer, a byte at a time cannot hold a connection for ever.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Open connections; one more is answered 503 and closed at once.
+pub const MAX_CONNECTIONS: usize = 512;
 
 // Duplicate and conflict checks of a draft (`Engine::check_item`), measured with
 // `gridkb eval --duplicates --data DIR --no-dense` on the full demo corpus (16,338 items): 128
@@ -98,6 +115,13 @@ pub struct Limits {
     pub max_json_depth: usize,
     pub max_concurrent_searches: usize,
     pub search_queue: usize,
+    pub sparql_timeout_ms: u64,
+    pub sparql_result_cap: usize,
+    pub max_concurrent_sparql: usize,
+    pub sparql_queue: usize,
+    pub header_read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_connections: usize,
     pub max_file_bytes: u64,
     pub max_jsonl_line_bytes: usize,
     pub max_csv_record_bytes: usize,
@@ -133,6 +157,13 @@ impl Default for Limits {
             max_json_depth: MAX_JSON_DEPTH,
             max_concurrent_searches: MAX_CONCURRENT_SEARCHES,
             search_queue: SEARCH_QUEUE,
+            sparql_timeout_ms: SPARQL_TIMEOUT.as_millis() as u64,
+            sparql_result_cap: SPARQL_RESULT_CAP,
+            max_concurrent_sparql: MAX_CONCURRENT_SPARQL,
+            sparql_queue: SPARQL_QUEUE,
+            header_read_timeout_ms: HEADER_READ_TIMEOUT.as_millis() as u64,
+            idle_timeout_ms: IDLE_TIMEOUT.as_millis() as u64,
+            max_connections: MAX_CONNECTIONS,
             max_file_bytes: MAX_FILE_BYTES,
             max_jsonl_line_bytes: MAX_JSONL_LINE_BYTES,
             max_csv_record_bytes: MAX_CSV_RECORD_BYTES,
@@ -169,6 +200,9 @@ impl Limits {
             ("max_ingest_body_bytes", self.max_ingest_body_bytes),
             ("max_json_depth", self.max_json_depth),
             ("max_concurrent_searches", self.max_concurrent_searches),
+            ("sparql_result_cap", self.sparql_result_cap),
+            ("max_concurrent_sparql", self.max_concurrent_sparql),
+            ("max_connections", self.max_connections),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
@@ -187,8 +221,14 @@ impl Limits {
         if let Some((name, _)) = self.read_limits().named().iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
         }
-        if self.search_deadline_ms == 0 {
-            return Err("limits.search_deadline_ms must be greater than 0".into());
+        let durations = [
+            ("search_deadline_ms", self.search_deadline_ms),
+            ("sparql_timeout_ms", self.sparql_timeout_ms),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ];
+        if let Some((name, _)) = durations.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("limits.{name} must be greater than 0"));
         }
         if self.default_limit > self.max_limit {
             return Err("limits.default_limit must not exceed limits.max_limit".into());
@@ -213,6 +253,18 @@ impl Limits {
             queue: self.journal_queue,
             max_comment_chars: self.feedback_max_comment_chars,
         }
+    }
+
+    pub fn sparql_timeout(&self) -> Duration {
+        Duration::from_millis(self.sparql_timeout_ms)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
     }
 
     /// The bounds the input-file readers work within.
@@ -244,6 +296,9 @@ mod tests {
         limits.validate().expect("defaults valid");
         assert_eq!(limits.max_query_chars, 512);
         assert_eq!(limits.search_deadline(), SEARCH_DEADLINE);
+        assert_eq!(limits.sparql_timeout(), SPARQL_TIMEOUT);
+        assert_eq!(limits.header_read_timeout(), HEADER_READ_TIMEOUT);
+        assert_eq!(limits.idle_timeout(), IDLE_TIMEOUT);
         assert_eq!(limits.read_limits(), ingest::ReadLimits::default());
         assert_eq!(limits.journal_limits(), journal::JournalLimits::default());
     }
@@ -263,6 +318,15 @@ mod tests {
     fn nonsense_overrides_are_refused() {
         let zero = Limits { max_limit: 0, ..Limits::default() };
         assert!(zero.validate().unwrap_err().contains("max_limit"));
+        for (zero, name) in [
+            (Limits { idle_timeout_ms: 0, ..Limits::default() }, "idle_timeout_ms"),
+            (Limits { header_read_timeout_ms: 0, ..Limits::default() }, "header_read_timeout_ms"),
+            (Limits { sparql_timeout_ms: 0, ..Limits::default() }, "sparql_timeout_ms"),
+            (Limits { max_connections: 0, ..Limits::default() }, "max_connections"),
+            (Limits { max_concurrent_sparql: 0, ..Limits::default() }, "max_concurrent_sparql"),
+        ] {
+            assert!(zero.validate().unwrap_err().contains(name), "{name}");
+        }
         let inverted = Limits { default_limit: 50, max_limit: 20, ..Limits::default() };
         assert!(inverted.validate().is_err());
         let partial: Limits = serde_json::from_str(r#"{"max_limit": 50}"#).expect("partial override");

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::fusion::{Fusion, Retriever};
 use crate::request::{SearchRequest, SearchResponse};
-use crate::{Engine, Error, Result};
+use crate::{Engine, Error, Result, Stop};
 
 /// `top_k` when a Dify request does not send one.
 pub const DIFY_DEFAULT_TOP_K: usize = 5;
@@ -810,8 +810,8 @@ struct Found {
 impl Engine {
     /// Runs `request`, then loads the hits' items from the store (hits whose record vanished
     /// in between are dropped) and normalises their scores.
-    fn search_items(&self, request: &SearchRequest) -> Result<(SearchResponse, Vec<Found>)> {
-        let mut response = self.search(request)?;
+    fn search_items(&self, request: &SearchRequest, stop: &Stop) -> Result<(SearchResponse, Vec<Found>)> {
+        let mut response = self.search_until(request, stop)?;
         let hits = std::mem::take(&mut response.hits);
         let stored = self.store().get_many(hits.iter().map(|h| h.id.as_str()))?;
         let found = hits
@@ -832,6 +832,11 @@ impl Engine {
     /// The Dify External Knowledge API: whole items, best first, filtered by the metadata
     /// conditions, scores normalised to 0..1 and held to the threshold.
     pub fn dify_retrieve(&self, request: &DifyRequest) -> Result<DifyResponse> {
+        self.dify_retrieve_until(request, &self.default_stop())
+    }
+
+    /// [`Engine::dify_retrieve`] that stops early when `stop` says so (see [`Engine::search_until`]).
+    pub fn dify_retrieve_until(&self, request: &DifyRequest, stop: &Stop) -> Result<DifyResponse> {
         let scope = knowledge_scope(&request.knowledge_id)?;
         let (top_k, threshold) =
             request.retrieval_setting.clone().unwrap_or_default().resolve(self.limits().max_limit)?;
@@ -850,7 +855,7 @@ impl Engine {
         // With conditions, over-fetch as deep as the limits allow, then filter.
         let fetch = if condition.is_some() { self.limits().max_limit } else { top_k };
         let search = SearchRequest { q: request.query.clone(), limit: Some(fetch), filters, ..Default::default() };
-        let found = match self.search_items(&search) {
+        let found = match self.search_items(&search, stop) {
             Ok((response, found)) if !response.terms.is_empty() => found,
             // Only a kind scope would be left to search by: a browse is no answer to a query.
             Ok(_) => Vec::new(),
@@ -960,6 +965,11 @@ impl Engine {
     /// sentence boundaries (answer standards kept whole), the passages sharing query terms
     /// ranked by item score and term overlap, packed greedily into the token budget.
     pub fn retrieve(&self, request: &RetrieveRequest) -> Result<RetrieveResponse> {
+        self.retrieve_until(request, &self.default_stop())
+    }
+
+    /// [`Engine::retrieve`] that stops early when `stop` says so (see [`Engine::search_until`]).
+    pub fn retrieve_until(&self, request: &RetrieveRequest, stop: &Stop) -> Result<RetrieveResponse> {
         let started = Instant::now();
         let budget = request.token_budget.unwrap_or(DEFAULT_TOKEN_BUDGET);
         if budget == 0 || budget > MAX_TOKEN_BUDGET {
@@ -974,7 +984,7 @@ impl Engine {
             filters: request.filters.clone(),
             ..Default::default()
         };
-        let (response, found) = self.search_items(&search)?;
+        let (response, found) = self.search_items(&search, stop)?;
         let mut candidates = Vec::new();
         for f in found {
             let verbatim = f.item.kind == ItemKind::AnswerStandard;

@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 
 use crate::engine::Shared;
 use crate::fusion::Retriever;
-use crate::{Engine, Error, Hit, LinkedEntity, Result, SearchRequest};
+use crate::{Engine, Error, Hit, LinkedEntity, Result, SearchRequest, Stop};
 
 /// Longest ticket accepted, in characters; the first `max_query_chars` are searched.
 pub const MAX_TICKET_CHARS: usize = 4_000;
@@ -441,6 +441,12 @@ impl Engine {
     /// Matches a ticket: its category, the customer and device it concerns, what to say and
     /// what to do.
     pub fn match_ticket(&self, request: &TicketRequest) -> Result<TicketMatch> {
+        self.match_ticket_until(request, &self.default_stop())
+    }
+
+    /// [`Engine::match_ticket`] that stops early when `stop` says so: its three searches share
+    /// one deadline, and an abandoned match ends at the next stage of any of them.
+    pub fn match_ticket_until(&self, request: &TicketRequest, stop: &Stop) -> Result<TicketMatch> {
         let started = Instant::now();
         let chars = request.text.chars().count();
         if chars > MAX_TICKET_CHARS {
@@ -483,7 +489,7 @@ impl Engine {
             let mut filters = BTreeMap::new();
             filters.insert(FilterField::Kind, kinds.iter().map(|k| k.code().to_string()).collect());
             let request = SearchRequest { q: q.clone(), limit: Some(limit), filters, ..SearchRequest::default() };
-            self.search_sharing(&request, shared)
+            self.search_sharing(&request, shared, stop)
         };
         let mut notes = Vec::new();
         // The first search computes what the three share (query vector, dense neighbours, entity

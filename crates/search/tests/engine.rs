@@ -571,3 +571,44 @@ fn the_data_directory_is_private() {
     open(&data).ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
     assert_eq!(std::fs::metadata(&data).expect("metadata").permissions().mode() & 0o777, 0o700);
 }
+
+#[test]
+fn a_search_abandoned_by_its_caller_stops_and_one_past_its_deadline_is_partial() {
+    use search::rag::{DifyRequest, RetrieveRequest};
+    use search::{Error, Stop, TicketRequest};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path());
+    engine.ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+    let query = "通道告警";
+    let far = || Stop::after(Duration::from_secs(3600));
+
+    // In time: the same answers as the plain calls.
+    let request = SearchRequest { q: query.into(), ..Default::default() };
+    let full = engine.search_until(&request, &far()).expect("search");
+    assert!(!full.hits.is_empty() && !full.partial, "{full:?}");
+    assert_eq!(
+        full.hits.iter().map(|h| &h.id).collect::<Vec<_>>(),
+        engine.search(&request).expect("search").hits.iter().map(|h| &h.id).collect::<Vec<_>>()
+    );
+
+    // Abandoned: every search-side call ends with `Abandoned` and no answer.
+    let gone = far();
+    gone.abandon();
+    assert!(matches!(engine.search_until(&request, &gone), Err(Error::Abandoned)));
+    let ticket = TicketRequest { text: format!("客户反映{query}，请处理"), ..Default::default() };
+    assert!(engine.match_ticket_until(&ticket, &far()).is_ok());
+    assert!(matches!(engine.match_ticket_until(&ticket, &gone), Err(Error::Abandoned)));
+    let retrieve = RetrieveRequest { query: query.into(), ..Default::default() };
+    assert!(engine.retrieve_until(&retrieve, &far()).is_ok());
+    assert!(matches!(engine.retrieve_until(&retrieve, &gone), Err(Error::Abandoned)));
+    let dify = DifyRequest { knowledge_id: "default".into(), query: query.into(), ..Default::default() };
+    assert!(!engine.dify_retrieve_until(&dify, &far()).expect("dify").records.is_empty());
+    assert!(matches!(engine.dify_retrieve_until(&dify, &gone), Err(Error::Abandoned)));
+
+    // Past the deadline before it starts: the stages after BM25 are skipped and the answer is
+    // flagged partial (hits without snippets rather than no answer).
+    let late = engine.search_until(&request, &Stop::after(Duration::ZERO)).expect("late search");
+    assert!(late.partial, "{late:?}");
+    assert!(late.hits.iter().all(|h| h.explanation.graph.is_none()), "graph expansion ran: {late:?}");
+}

@@ -251,6 +251,58 @@ pub fn check(state: &AppState, headers: &HeaderMap, required: Role) -> Result<Pr
     })
 }
 
+/// Whether the API is open now (no key store, or no key and told to be open without one).
+fn is_open(state: &AppState) -> bool {
+    match state.inner.auth.get() {
+        None => true,
+        Some(auth) => auth.open_without_keys && auth.store.current().is_ok_and(|keys| keys.is_empty()),
+    }
+}
+
+/// Whether a `Host` header names this machine's loopback: `localhost` or an address in
+/// 127.0.0.0/8 or `::1`, with or without a port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [::1] or [::1]:port
+        match rest.split_once(']') {
+            Some((address, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) => address,
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The middleware in front of everything: while the API is open (no keys), a request whose
+/// `Host` is not a loopback name is refused with 421 `host_not_allowed`. A page on another site
+/// could otherwise point a name it controls at 127.0.0.1 (DNS rebinding) and have the browser of
+/// someone at this machine read and write the open API. A request without `Host` (HTTP/1.0, not
+/// a browser) passes.
+pub(crate) async fn loopback_host_when_open(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST);
+    let allowed = host.is_none_or(|h| h.to_str().is_ok_and(is_loopback_host));
+    if !allowed && is_open(&state) {
+        return ApiError::new(
+            ErrorCode::HostNotAllowed,
+            "this server has no API keys, so it answers only requests addressed to localhost or a loopback address; \
+             create keys (gridkb keys add) to serve other host names",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 /// The key of `Authorization: Bearer <key>`, else of `X-Api-Key: <key>`.
 fn presented_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
@@ -306,7 +358,7 @@ pub fn required_role(route: Option<&str>) -> Access {
         "/v1/tasks/knowledge" | "/v1/tasks/knowledge/{id}" => Access::Role(Role::Editor),
         "/v1/import" | "/v1/tasks/{id}" => Access::Role(Role::Editor),
         r if r == "/v1/entities" || r.starts_with("/v1/entities/") => Access::Role(Role::Editor),
-        "/metrics" | "/v1/stats" => Access::Role(Role::Admin),
+        "/metrics" | "/v1/stats" | "/v1/backup" => Access::Role(Role::Admin),
         _ => Access::Role(Role::Admin),
     }
 }
@@ -335,6 +387,30 @@ pub(crate) async fn require(State(state): State<AppState>, mut request: Request,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_told_apart_from_rebound_names() {
+        for host in
+            ["localhost", "LOCALHOST:7700", "127.0.0.1", "127.0.0.1:7700", "127.1.2.3:80", "[::1]", "[::1]:7700"]
+        {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:7700",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+            "10.0.0.1:7700",
+            "[::2]:7700",
+            "[::1]x",
+            "127.0.0.1:",
+            "127.0.0.1:99999999",
+            "",
+            "0.0.0.0",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
     use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

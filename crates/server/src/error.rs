@@ -44,6 +44,8 @@ pub enum ErrorCode {
     PreconditionRequired,
     NotFound,
     MethodNotAllowed,
+    /// The API is open (no keys) and the request's `Host` is not a loopback name.
+    HostNotAllowed,
     NotReady,
     Overloaded,
     Internal,
@@ -75,6 +77,7 @@ impl ErrorCode {
             ErrorCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::HostNotAllowed => StatusCode::MISDIRECTED_REQUEST,
             ErrorCode::NotReady | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,6 +147,8 @@ impl From<search::Error> for ApiError {
             search::Error::InvalidRequest { code, message } => {
                 ApiError::new(ErrorCode::from_search_code(code), message)
             }
+            // Nobody reads it: the client is gone.
+            search::Error::Abandoned => ApiError::new(ErrorCode::Overloaded, "the request was abandoned"),
             other => {
                 tracing::error!(error = %other, "search failed");
                 ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
@@ -159,6 +164,8 @@ impl From<graph::GraphError> for ApiError {
             G::Syntax(_) | G::InvalidArgument(_) => ErrorCode::InvalidSparql,
             G::Refused { .. } => ErrorCode::SparqlRefused,
             G::Timeout { .. } => ErrorCode::SparqlTimeout,
+            // Nobody reads it: the client is gone.
+            G::Abandoned => ErrorCode::Overloaded,
             G::ResultCapExceeded { .. } => ErrorCode::TooManyResults,
             G::TooDeep { .. } => ErrorCode::NestingTooDeep,
             _ => {

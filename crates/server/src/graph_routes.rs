@@ -1,8 +1,6 @@
 //! The knowledge graph over HTTP: read-only SPARQL 1.1 Protocol and the typed domain queries
 //! (a device by serial number or QR payload, warranties about to expire, stale items).
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -13,10 +11,6 @@ use search::Engine;
 use crate::extract::{BodyBytes, QueryPairs, parse_pairs};
 use crate::{ApiError, AppState, ErrorCode};
 
-/// A SPARQL query is stopped after this long.
-pub const SPARQL_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most solutions (or triples) a SPARQL answer may hold; past it the query is refused.
-pub const SPARQL_RESULT_CAP: usize = 10_000;
 /// Window of `GET /v1/warranties/expiring` when `days` is not given.
 pub const DEFAULT_EXPIRY_DAYS: i64 = 90;
 /// Longest window and longest listing of the domain queries.
@@ -41,8 +35,10 @@ async fn run_sparql(state: AppState, query: Option<String>) -> Result<Response, 
         )
     })?;
     let (content_type, body) = state
-        .run_search(move |engine| {
-            graph::sparql(graph_of(engine)?, &query, SPARQL_TIMEOUT, SPARQL_RESULT_CAP).map_err(ApiError::from)
+        .run_sparql(move |engine, stop| {
+            let cap = engine.limits().sparql_result_cap;
+            graph::sparql_until(graph_of(engine)?, &query, stop, cap, graph::GraphSyntax::NTriples)
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
@@ -161,7 +157,7 @@ pub(crate) async fn device(
         return Err(ApiError::new(ErrorCode::InvalidParameter, "a serial number is 1 to 256 bytes"));
     }
     let report = state
-        .run_search(move |engine| {
+        .run_search(move |engine, _| {
             let graph = graph_of(engine)?;
             let today = graph::Date::today();
             let found = graph::device_by_serial(graph, &serial, today)?;
@@ -217,7 +213,9 @@ pub(crate) async fn expiring(
         })?,
     };
     let found = state
-        .run_search(move |engine| Ok(graph::warranties_expiring(graph_of(engine)?, graph::Date::today(), days, limit)?))
+        .run_search(move |engine, _| {
+            Ok(graph::warranties_expiring(graph_of(engine)?, graph::Date::today(), days, limit)?)
+        })
         .await?;
     Ok(Json(serde_json::json!({"days": days, "contracts": found})).into_response())
 }
@@ -237,6 +235,6 @@ pub(crate) async fn expiring(
     ),
 )]
 pub(crate) async fn stale(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let found = state.run_search(move |engine| Ok(graph::stale_items(graph_of(engine)?)?)).await?;
+    let found = state.run_search(move |engine, _| Ok(graph::stale_items(graph_of(engine)?)?)).await?;
     Ok(Json(serde_json::json!({"items": found})).into_response())
 }

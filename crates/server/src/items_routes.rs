@@ -312,7 +312,7 @@ pub(crate) async fn check_item(
     State(state): State<AppState>,
     JsonBody(draft): JsonBody<DraftText>,
 ) -> Result<Json<ItemCheck>, ApiError> {
-    let check = state.run_search(move |engine| engine.check_item(&draft).map_err(ApiError::from)).await?;
+    let check = state.run_search(move |engine, _| engine.check_item(&draft).map_err(ApiError::from)).await?;
     Ok(Json(check))
 }
 

@@ -584,11 +584,43 @@ mod tests {
         let store = KeyStore::open(dir.path()).expect("open");
         assert!(store.current().expect("keys").is_empty());
         let new = create(dir.path(), Role::Agent, None, None).expect("create");
-        std::thread::sleep(RELOAD_INTERVAL + Duration::from_millis(50));
-        assert!(store.current().expect("keys").verify(&new.key).is_some());
+        wait_until(|| store.current().is_ok_and(|keys| keys.verify(&new.key).is_some()), "the new key is seen");
         fs::write(store.path(), b"{").expect("write");
-        std::thread::sleep(RELOAD_INTERVAL + Duration::from_millis(50));
-        assert!(store.current().is_err(), "a corrupt file accepts no key");
+        wait_until(|| store.current().is_err(), "a corrupt file accepts no key");
+    }
+
+    /// Polls `done` (the store re-reads its file every `RELOAD_INTERVAL`); only a store that
+    /// never follows its file reaches the guard.
+    fn wait_until(done: impl Fn() -> bool, what: &str) {
+        let started = Instant::now();
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(60), "{what}: not within a minute");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What a comparison's timing could leak is how long a prefix of the stored hash the
+    /// presented key's hash shares — and that says nothing about the key: keys that share all
+    /// but their last character with a real key have hashes sharing no more than chance.
+    /// (The comparison is constant-time as well, `constant_time_eq`.)
+    #[test]
+    fn near_miss_keys_are_refused_and_their_hashes_share_no_prefix_with_the_real_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let new = create(dir.path(), Role::Agent, None, None).expect("create");
+        let set = KeyStore::open(dir.path()).expect("open").current().expect("keys");
+        let id = new.key.strip_prefix(KEY_PREFIX).and_then(|rest| rest.rsplit_once('_')).map(|(id, _)| id).expect("id");
+        let stored = set.keys.get(id).expect("entry").hash;
+        let (head, last) = new.key.split_at(new.key.len() - 1);
+        let mut longest = 0;
+        for c in "0123456789abcdef".chars().filter(|c| !last.starts_with(*c)) {
+            let near = format!("{head}{c}");
+            assert!(set.verify(&near).is_none(), "{near}");
+            let shared = hash_key(&near).iter().zip(stored.iter()).take_while(|(a, b)| a == b).count();
+            longest = longest.max(shared);
+        }
+        // 15 near misses: a shared prefix of 3 bytes or more has a chance of about 1 in a million.
+        assert!(longest < 3, "a near-miss key's hash shares {longest} leading bytes with the real one");
+        assert!(set.verify(&new.key).is_some());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 mod analytics_routes;
 pub mod auth;
+mod backup_routes;
+mod connection;
 pub mod console;
 mod entity_routes;
 pub mod error;
@@ -24,12 +26,12 @@ mod routes;
 mod stats;
 mod ticket_routes;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
-use search::{Engine, Limits};
+use search::{Engine, Limits, Stop};
 use tokio::sync::Semaphore;
 
 pub use error::{ApiError, ErrorCode};
@@ -45,10 +47,10 @@ struct Inner {
     /// Set once the indexes are open; until then search routes answer 503 `not_ready`.
     engine: OnceLock<Arc<Engine>>,
     limits: Limits,
-    /// Searches running at once.
-    search_slots: Semaphore,
-    /// Searches running or waiting; bounded by `max_concurrent_searches + search_queue`.
-    admitted: AtomicUsize,
+    /// Searches (and the other reads of the search side).
+    searches: Pool,
+    /// SPARQL queries: a smaller pool of their own, so that they cannot take the searches' slots.
+    sparql: Pool,
     /// Prometheus metrics, served at `/metrics`.
     metrics: metrics::Metrics,
     /// The API keys; empty means no key store (open), see [`auth`].
@@ -59,14 +61,57 @@ struct Inner {
     journal: OnceLock<Arc<journal::Journal>>,
 }
 
+/// Which bounded pool a piece of work runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PoolKind {
+    Search,
+    Sparql,
+}
+
+impl PoolKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PoolKind::Search => "search",
+            PoolKind::Sparql => "sparql",
+        }
+    }
+}
+
+/// A bounded pool of blocking work: `slots` run at once and `slots + queue` are admitted; more
+/// are refused with 503. The work itself holds its slot and its admission, so a request whose
+/// client hung up keeps them until its work has stopped — and it is told to stop at once
+/// ([`Stop::abandon`]), so that it stops at its next check instead of running to the end.
+#[derive(Debug)]
+struct Pool {
+    slots: Arc<Semaphore>,
+    admitted: Arc<AtomicUsize>,
+    capacity: usize,
+    /// The deadline of each piece of work, from when it starts.
+    budget: Duration,
+}
+
+impl Pool {
+    fn new(slots: usize, queue: usize, budget: Duration) -> Pool {
+        Pool {
+            slots: Arc::new(Semaphore::new(slots)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            capacity: slots + queue,
+            budget,
+        }
+    }
+}
+
+/// How long past its own deadline the answer to a SPARQL query is awaited before the client is
+/// told `sparql_timeout` anyway (the work keeps its slot until it has stopped).
+const SPARQL_ANSWER_GRACE: Duration = Duration::from_secs(1);
+
 impl AppState {
     pub fn new(limits: Limits) -> AppState {
-        let slots = limits.max_concurrent_searches;
         AppState {
             inner: Arc::new(Inner {
                 engine: OnceLock::new(),
-                search_slots: Semaphore::new(slots),
-                admitted: AtomicUsize::new(0),
+                searches: Pool::new(limits.max_concurrent_searches, limits.search_queue, limits.search_deadline()),
+                sparql: Pool::new(limits.max_concurrent_sparql, limits.sparql_queue, limits.sparql_timeout()),
                 metrics: metrics::Metrics::new(),
                 auth: OnceLock::new(),
                 tasks: import_routes::Tasks::default(),
@@ -132,31 +177,76 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// Searches running or waiting for a slot now.
-    pub(crate) fn admitted(&self) -> usize {
-        self.inner.admitted.load(Ordering::Acquire)
+    /// Work running or waiting for a slot now in the pool `kind`, and the pool's capacity.
+    pub(crate) fn admitted(&self, kind: PoolKind) -> (usize, usize) {
+        let pool = self.pool(kind);
+        (pool.admitted.load(Ordering::Acquire), pool.capacity)
+    }
+
+    fn pool(&self, kind: PoolKind) -> &Pool {
+        match kind {
+            PoolKind::Search => &self.inner.searches,
+            PoolKind::Sparql => &self.inner.sparql,
+        }
     }
 
     /// Runs `work` on the blocking pool once a search slot is free, or refuses at once with
-    /// 503 when the queue is full.
+    /// 503 when the queue is full. `work` gets a [`Stop`] at the search deadline that is
+    /// abandoned when the client goes away.
     pub(crate) async fn run_search<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+        work: impl FnOnce(&Engine, &Stop) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run_bounded(PoolKind::Search, work).await
+    }
+
+    /// Runs a SPARQL query's `work` in the SPARQL pool. The answer is awaited until the
+    /// deadline (plus a grace): a query that has not stopped by then is answered
+    /// `sparql_timeout` and keeps its slot until it does.
+    pub(crate) async fn run_sparql<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Engine, &Stop) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let wait = self.inner.sparql.budget + SPARQL_ANSWER_GRACE;
+        match tokio::time::timeout(wait, self.run_bounded(PoolKind::Sparql, work)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ApiError::from(graph::GraphError::Timeout { timeout: self.inner.sparql.budget })),
+        }
+    }
+
+    async fn run_bounded<T: Send + 'static>(
+        &self,
+        kind: PoolKind,
+        work: impl FnOnce(&Engine, &Stop) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let engine = self.ready_engine()?;
-        let capacity = self.inner.limits.max_concurrent_searches + self.inner.limits.search_queue;
-        let admitted = AdmissionGuard::admit(&self.inner.admitted, capacity).ok_or_else(|| {
-            self.inner.metrics.record_rejected();
-            ApiError::new(ErrorCode::Overloaded, "too many searches in flight; retry shortly")
+        let pool = self.pool(kind);
+        let admitted = AdmissionGuard::admit(Arc::clone(&pool.admitted), pool.capacity).ok_or_else(|| {
+            self.inner.metrics.record_rejected(kind);
+            ApiError::new(ErrorCode::Overloaded, "too many requests in flight; retry shortly")
         })?;
-        let _slot = self
-            .inner
-            .search_slots
-            .acquire()
+        let caller = Stop::after(pool.budget);
+        // Dropped with this future (the client hung up) before the work is done: tell it to stop.
+        let abandon = AbandonOnDrop(Some(caller.clone()));
+        let slot = Arc::clone(&pool.slots)
+            .acquire_owned()
             .await
             .map_err(|_| ApiError::new(ErrorCode::Internal, "search pool closed"))?;
-        let result = on_blocking_pool(engine, work, "search").await;
-        drop(admitted);
+        let (state, budget) = (self.clone(), pool.budget);
+        let running = tokio::task::spawn_blocking(move || {
+            let _held = (admitted, slot);
+            let stop = caller.restart(budget);
+            let result = work(&engine, &stop);
+            if stop.is_abandoned() {
+                state.metrics().record_abandoned(kind);
+            }
+            result
+        });
+        let result = running.await.map_err(|e| {
+            tracing::error!(error = %e, what = kind.as_str(), "blocking task failed");
+            ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
+        })?;
+        abandon.disarm();
         result
     }
 
@@ -177,6 +267,23 @@ impl AppState {
     }
 }
 
+/// Abandons its [`Stop`] when dropped, unless disarmed first.
+struct AbandonOnDrop(Option<Stop>);
+
+impl AbandonOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if let Some(stop) = self.0.take() {
+            stop.abandon();
+        }
+    }
+}
+
 /// Runs `work` with the engine on the blocking pool; a panic in it is a logged 500.
 async fn on_blocking_pool<T: Send + 'static>(
     engine: Arc<Engine>,
@@ -190,10 +297,10 @@ async fn on_blocking_pool<T: Send + 'static>(
 }
 
 /// Counts a request in while it is admitted.
-struct AdmissionGuard<'a>(&'a AtomicUsize);
+struct AdmissionGuard(Arc<AtomicUsize>);
 
-impl<'a> AdmissionGuard<'a> {
-    fn admit(counter: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+impl AdmissionGuard {
+    fn admit(counter: Arc<AtomicUsize>, capacity: usize) -> Option<Self> {
         let previous = counter.fetch_add(1, Ordering::AcqRel);
         if previous >= capacity {
             counter.fetch_sub(1, Ordering::AcqRel);
@@ -203,7 +310,7 @@ impl<'a> AdmissionGuard<'a> {
     }
 }
 
-impl Drop for AdmissionGuard<'_> {
+impl Drop for AdmissionGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -214,10 +321,10 @@ pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Serves until ctrl-c / SIGTERM.
+/// Serves until ctrl-c / SIGTERM, within the connection bounds of the state's limits (see
+/// [`connection`]).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+    connection::serve(listener, state, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,13 @@
 //! | `gridkb_search_queue_depth` | gauge: searches running or waiting | |
 //! | `gridkb_search_queue_capacity` | gauge: most searches running or waiting | |
 //! | `gridkb_search_rejected_total` | counter: searches refused with 503 (queue full) | |
+//! | `gridkb_sparql_queue_depth` | gauge: SPARQL queries running or waiting | |
+//! | `gridkb_sparql_queue_capacity` | gauge: most SPARQL queries running or waiting | |
+//! | `gridkb_sparql_rejected_total` | counter: SPARQL queries refused with 503 (queue full) | |
+//! | `gridkb_abandoned_total` | counter: work stopped early because its client hung up | `pool` |
+//! | `gridkb_http_connections` | gauge: open HTTP connections | |
+//! | `gridkb_http_connections_refused_total` | counter: connections refused (cap reached) | |
+//! | `gridkb_process_resident_memory_bytes` | gauge: the server's resident memory (Linux) | |
 //! | `gridkb_ready` | gauge: 1 once the indexes are open | |
 //! | `gridkb_index_items` | gauge: knowledge items in the lexical index | |
 //! | `gridkb_index_entities` | gauge: records that are not items (graph entities) | |
@@ -37,7 +44,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::{ApiError, AppState, ErrorCode};
+use crate::{ApiError, AppState, ErrorCode, PoolKind};
 
 /// The `Content-Type` of `GET /metrics`.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -64,6 +71,11 @@ struct VerdictLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -78,6 +90,13 @@ pub(crate) struct Metrics {
     search_rejected: Counter,
     queue_depth: Gauge,
     queue_capacity: Gauge,
+    sparql_rejected: Counter,
+    sparql_depth: Gauge,
+    sparql_capacity: Gauge,
+    abandoned: Family<PoolLabels, Counter>,
+    connections: Gauge,
+    connections_refused: Counter,
+    resident: Gauge<u64, AtomicU64>,
     ready: Gauge,
     items: Gauge<u64, AtomicU64>,
     entities: Gauge<u64, AtomicU64>,
@@ -120,6 +139,24 @@ impl Metrics {
             "Searches refused with 503 because the search queue was full",
             search_rejected.clone(),
         );
+        let sparql_rejected = Counter::default();
+        registry.register(
+            "gridkb_sparql_rejected",
+            "SPARQL queries refused with 503 because the SPARQL queue was full",
+            sparql_rejected.clone(),
+        );
+        let abandoned = Family::<PoolLabels, Counter>::default();
+        registry.register(
+            "gridkb_abandoned",
+            "Requests whose client hung up before the answer, and whose work was told to stop",
+            abandoned.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "gridkb_http_connections_refused",
+            "Connections answered 503 and closed because the connection cap was reached",
+            connections_refused.clone(),
+        );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let gauge = Gauge::default();
             registry.register(name, help, gauge.clone());
@@ -128,6 +165,11 @@ impl Metrics {
         let queue_depth = gauge(&mut registry, "gridkb_search_queue_depth", "Searches running or waiting for a slot");
         let queue_capacity =
             gauge(&mut registry, "gridkb_search_queue_capacity", "Most searches running or waiting before 503");
+        let sparql_depth =
+            gauge(&mut registry, "gridkb_sparql_queue_depth", "SPARQL queries running or waiting for a slot");
+        let sparql_capacity =
+            gauge(&mut registry, "gridkb_sparql_queue_capacity", "Most SPARQL queries running or waiting before 503");
+        let connections = gauge(&mut registry, "gridkb_http_connections", "Open HTTP connections");
         let ready = gauge(&mut registry, "gridkb_ready", "1 once the indexes are open, else 0");
         let size = |registry: &mut Registry, name: &str, help: &str| {
             let gauge = Gauge::<u64, AtomicU64>::default();
@@ -154,6 +196,11 @@ impl Metrics {
             "Request events dropped because the request log's writer queue was full",
             log_dropped.clone(),
         );
+        let resident = size(
+            &mut registry,
+            "gridkb_process_resident_memory_bytes",
+            "Resident memory of the server process (VmRSS), in bytes",
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("gridkb_build_info", "Build of this server; always 1", build);
@@ -164,6 +211,13 @@ impl Metrics {
             search_rejected,
             queue_depth,
             queue_capacity,
+            sparql_rejected,
+            sparql_depth,
+            sparql_capacity,
+            abandoned,
+            connections,
+            connections_refused,
+            resident,
             ready,
             items,
             entities,
@@ -193,10 +247,36 @@ impl Metrics {
         self.latency.get_or_create(&RouteLabels { route: route.to_string(), method }).observe(seconds);
     }
 
-    /// Counts one search refused because the queue was full.
-    pub(crate) fn record_rejected(&self) {
-        self.search_rejected.inc();
+    /// Counts one request refused because its pool's queue was full.
+    pub(crate) fn record_rejected(&self, pool: PoolKind) {
+        match pool {
+            PoolKind::Search => self.search_rejected.inc(),
+            PoolKind::Sparql => self.sparql_rejected.inc(),
+        };
     }
+
+    /// Counts one request whose client hung up while its work ran (the work was told to stop).
+    pub(crate) fn record_abandoned(&self, pool: PoolKind) {
+        self.abandoned.get_or_create(&PoolLabels { pool: pool.as_str() }).inc();
+    }
+
+    /// The open connections gauge.
+    pub(crate) fn connections(&self) -> &Gauge {
+        &self.connections
+    }
+
+    /// Counts one connection refused at the cap.
+    pub(crate) fn record_connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+}
+
+/// This process's resident memory (`VmRSS` of `/proc/self/status`), where there is one.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// A method as a label: the standard ones by name, anything else `OTHER` (bounded cardinality).
@@ -238,9 +318,15 @@ struct Sizes {
 )]
 pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
     let metrics = state.metrics();
-    let limits = state.limits();
-    metrics.queue_depth.set(i64::try_from(state.admitted()).unwrap_or(i64::MAX));
-    metrics.queue_capacity.set(i64::try_from(limits.max_concurrent_searches + limits.search_queue).unwrap_or(i64::MAX));
+    let (depth, capacity) = state.admitted(PoolKind::Search);
+    metrics.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+    metrics.queue_capacity.set(i64::try_from(capacity).unwrap_or(i64::MAX));
+    let (depth, capacity) = state.admitted(PoolKind::Sparql);
+    metrics.sparql_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+    metrics.sparql_capacity.set(i64::try_from(capacity).unwrap_or(i64::MAX));
+    if let Some(bytes) = resident_bytes() {
+        metrics.resident.set(bytes);
+    }
     metrics.ready.set(i64::from(state.engine().is_some()));
     if let Some(engine) = state.engine().cloned() {
         let sizes = tokio::task::spawn_blocking(move || {

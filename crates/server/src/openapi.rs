@@ -76,6 +76,7 @@ use crate::{ApiError, ErrorCode};
         crate::analytics_routes::warranties,
         crate::metrics::scrape,
         crate::stats::stats,
+        crate::backup_routes::backup,
         serve,
     ),
     components(schemas(ApiError, ErrorCode)),

@@ -155,8 +155,8 @@ pub(crate) async fn dify_retrieval(
     let JsonBody(request) = body?;
     let started = Instant::now();
     let (answer, masked, terms) = state
-        .run_search(move |engine| {
-            let answer = engine.dify_retrieve(&request);
+        .run_search(move |engine, stop| {
+            let answer = engine.dify_retrieve_until(&request, stop);
             let masked = analysis::mask(&analysis::normalize(&request.query)).text;
             let terms = if answer.is_ok() { engine.query_terms(&masked) } else { Vec::new() };
             Ok((answer, masked, terms))
@@ -198,7 +198,7 @@ pub(crate) async fn retrieve(
     crate::routes::published_only_for_readers(&principal, &request.filters)?;
     let started = Instant::now();
     let mut response: RetrieveResponse =
-        state.run_search(move |engine| engine.retrieve(&request).map_err(ApiError::from)).await?;
+        state.run_search(move |engine, stop| engine.retrieve_until(&request, stop).map_err(ApiError::from)).await?;
     let id = request_log::record(&state, &principal, journal::Route::Retrieve, started, |event| {
         request_log::retrieve(event, &response)
     });

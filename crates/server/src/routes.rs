@@ -60,6 +60,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/metrics", get(crate::metrics::scrape))
         .route("/v1/stats", get(crate::stats::stats))
+        .route("/v1/backup", axum::routing::post(crate::backup_routes::backup))
         .route("/retrieval", axum::routing::post(crate::rag::dify_retrieval))
         .route("/v1/retrieve", axum::routing::post(crate::rag::retrieve))
         .fallback(not_found)
@@ -69,6 +70,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         // Deny by default: every route above needs the key its row in `auth::required_role` names.
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::require))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::loopback_host_when_open))
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
@@ -206,7 +208,7 @@ pub(crate) fn published_only_for_readers(
 async fn run(state: AppState, principal: Principal, request: SearchRequest) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut response: SearchResponse =
-        state.run_search(move |engine| engine.search(&request).map_err(ApiError::from)).await?;
+        state.run_search(move |engine, stop| engine.search_until(&request, stop).map_err(ApiError::from)).await?;
     let id = request_log::record(&state, &principal, journal::Route::Search, started, |event| {
         request_log::search(event, &response)
     });

@@ -22,6 +22,6 @@ use crate::{ApiError, AppState};
     ),
 )]
 pub(crate) async fn stats(State(state): State<AppState>) -> Result<Json<KnowledgeStats>, ApiError> {
-    let stats = state.run_search(|engine| Ok(engine.knowledge_stats()?)).await?;
+    let stats = state.run_search(|engine, _| Ok(engine.knowledge_stats()?)).await?;
     Ok(Json(stats))
 }

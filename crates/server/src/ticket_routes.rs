@@ -45,7 +45,7 @@ pub(crate) async fn match_ticket(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut matched: TicketMatch =
-        state.run_search(move |engine| engine.match_ticket(&request).map_err(ApiError::from)).await?;
+        state.run_search(move |engine, stop| engine.match_ticket_until(&request, stop).map_err(ApiError::from)).await?;
     let id = request_log::record(&state, &principal, journal::Route::Ticket, started, |event| {
         request_log::ticket(event, &matched)
     });

@@ -44,6 +44,44 @@ async fn health_readiness_and_search() {
     assert_eq!(body["hits"][0]["id"], "kb-rs-outage");
 }
 
+/// The served configuration: the real model behind the real router. A paraphrase that shares
+/// few words with the item is found by meaning, and every route that embeds answers without
+/// `degraded`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_real_model_search_tickets_and_retrieval_use_dense_retrieval() {
+    let server = common::start_with_model().await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/v1/search", server.base))
+        .json(&json!({"q": "充电桩掉线了，扫码充不上电", "retrievers": ["dense"]}))
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["retrievers"], json!(["dense"]), "{body}");
+    assert_eq!(body["hits"][0]["id"], "kb-tp-ev-offline", "{body}");
+    assert!(body["hits"][0]["explanation"]["semantic"]["score"].as_f64().is_some_and(|s| s > 0.5), "{body}");
+
+    let (status, body) =
+        get(&format!("{}/v1/search?q=931%E4%BF%9D%E6%8A%A4%E9%80%9A%E9%81%93%E5%91%8A%E8%AD%A6", server.base)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["retrievers"], json!(["lexical", "dense", "graph"]), "{body}");
+    assert!(body["degraded"].is_null(), "{body}");
+
+    let response = client
+        .post(format!("{}/v1/tickets/match", server.base))
+        .json(&json!({"text": "客户说充电桩扫码以后一直充不上电，显示离线"}))
+        .send()
+        .await
+        .expect("ticket");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    let solutions: Vec<&str> =
+        body["solutions"].as_array().expect("solutions").iter().filter_map(|s| s["id"].as_str()).collect();
+    assert!(solutions.contains(&"kb-tp-ev-offline"), "{body}");
+}
+
 #[tokio::test]
 async fn not_ready_until_the_engine_is_set() {
     let state = server::AppState::new(Limits::default());
@@ -190,10 +228,49 @@ async fn sparql_is_read_only_and_domain_queries_validate_their_input() {
         let (status, body) = get(&format!("{}/v1/warranties/expiring?{query}", server.base)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
     }
+
+    // A contract whose warranty ends in 30 days, one in 400 days, and an item citing a
+    // regulation that a newer edition replaced: the listings must find exactly what they should.
+    let today = graph::Date::today();
+    let world: Vec<store::Record> = [
+        r#"{"id":"cust-w","class":"Customer","label":"霁州供电公司","links":{"contract":["k-soon","k-late"]}}"#.to_string(),
+        format!(
+            r#"{{"id":"k-soon","class":"Contract","label":"HT-2024-001 霁州保护改造","links":{{"customer":["cust-w"]}},"attrs":{{"number":"HT-2024-001","warranty_start":"2024-01-01","warranty_end":"{}"}}}}"#,
+            today.plus_days(30)
+        ),
+        format!(
+            r#"{{"id":"k-late","class":"Contract","label":"HT-2025-002 霁州新站","links":{{"customer":["cust-w"]}},"attrs":{{"number":"HT-2025-002","warranty_start":"2025-01-01","warranty_end":"{}"}}}}"#,
+            today.plus_days(400)
+        ),
+        r#"{"id":"kb-reg-old","kind":"regulation","title":"GB/T 14285-2006 技术规程","body":"旧版。","superseded_by":"kb-reg-new"}"#.to_string(),
+        r#"{"id":"kb-reg-new","kind":"regulation","title":"GB/T 14285-2023 技术规程","body":"新版。"}"#.to_string(),
+        r#"{"id":"kb-tp-cites-old","kind":"technical_point","title":"CT断线的检查","body":"检查二次回路。","cites":["kb-reg-old"]}"#.to_string(),
+        r#"{"id":"kb-tp-cites-new","kind":"technical_point","title":"CT断线的处理","body":"紧固端子。","cites":["kb-reg-new"]}"#.to_string(),
+    ]
+    .iter()
+    .map(|json| serde_json::from_str(json).expect("record"))
+    .collect();
+    let engine = server.engine.clone();
+    tokio::task::spawn_blocking(move || engine.ingest(&world, "test", &|_| {}).expect("ingest"))
+        .await
+        .expect("ingest task");
+    let numbers = |body: &Value| -> Vec<String> {
+        body["contracts"].as_array().expect("contracts").iter().map(|c| c.to_string()).collect()
+    };
     let (status, body) = get(&format!("{}/v1/warranties/expiring", server.base)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["days"], 90);
+    let listed = numbers(&body);
+    assert_eq!(listed.len(), 1, "{body}");
+    assert!(listed[0].contains("HT-2024-001"), "{body}");
+    let (status, body) = get(&format!("{}/v1/warranties/expiring?days=500", server.base)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed = numbers(&body);
+    assert_eq!(listed.len(), 2, "{body}");
+    assert!(listed[0].contains("HT-2024-001") && listed[1].contains("HT-2025-002"), "soonest first: {body}");
     let (status, body) = get(&format!("{}/v1/items/stale", server.base)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["items"].is_array());
+    let stale: Vec<&str> =
+        body["items"].as_array().expect("items").iter().filter_map(|s| s["item"]["id"].as_str()).collect();
+    assert_eq!(stale, ["kb-tp-cites-old"], "{body}");
 }

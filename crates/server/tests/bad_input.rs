@@ -495,3 +495,65 @@ async fn every_bad_input_gets_its_4xx_and_changes_nothing() {
     );
     assert_eq!(reference(&server.base).await, reference_before, "the reference search answers the same");
 }
+
+/// Arbitrary bodies (JSON-like text, raw bytes, mutated valid requests) to every JSON route of
+/// the search side: each is answered without a server error, a 4xx is `{code, message}` JSON,
+/// and no message repeats a distinctive piece of what was sent.
+#[test]
+fn arbitrary_bodies_get_a_4xx_json_error_or_an_answer_never_a_5xx() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let server = runtime.block_on(start(Limits::default()));
+    let routes = ["/v1/search", "/v1/retrieve", "/v1/tickets/match", "/retrieval", "/v1/items/check"];
+    let seeds = search::fuzz::Target::SearchRequest.seeds();
+    let body = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..256),
+        proptest::string::string_regex("[\\PC\"{}\\[\\]:,0-9a-z_ ]{0,200}")
+            .expect("regex")
+            .prop_map(String::into_bytes),
+        any::<u64>().prop_map(move |seed| {
+            let mut rng = search::fuzz::Rng::new(seed);
+            search::fuzz::mutate(&mut rng, &seeds[0], 2048)
+        }),
+    ];
+    let mut runner = TestRunner::new(Config { cases: 64, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&(0..routes.len(), body), |(route, body)| {
+            let case = Case {
+                name: "arbitrary",
+                method: "POST",
+                path: routes[route].to_string(),
+                content_type: JSON,
+                body: body.clone(),
+                status: 0,
+                chunked: false,
+                code: None,
+            };
+            let answer = runtime.block_on(send(&server.base, &case)).map_err(TestCaseError::fail)?;
+            let text = String::from_utf8_lossy(&answer.body).to_string();
+            prop_assert!(answer.status < 500, "{} answered {}: {text}", routes[route], answer.status);
+            if answer.status >= 400 {
+                let json: Value =
+                    serde_json::from_str(&text).map_err(|_| TestCaseError::fail(format!("not JSON: {text}")))?;
+                let dify = routes[route] == "/retrieval";
+                let field = if dify { "error_msg" } else { "message" };
+                let message = json[field].as_str().unwrap_or_default().to_string();
+                prop_assert!(!message.is_empty(), "{}: no {field} in {text}", routes[route]);
+                // A distinctive run of what was sent (a digit string, Han text) is never echoed.
+                let sent = String::from_utf8_lossy(&body);
+                for piece in sent.split(|c: char| c.is_ascii_punctuation() || c.is_whitespace()) {
+                    let distinctive = piece.chars().count() >= 10
+                        && piece.chars().any(|c| c.is_ascii_digit() || !c.is_ascii())
+                        && !piece.contains('\u{fffd}');
+                    prop_assert!(
+                        !(distinctive && message.contains(piece)),
+                        "{} echoed `{piece}`: {message}",
+                        routes[route]
+                    );
+                }
+            }
+            Ok(())
+        })
+        .expect("property");
+}

@@ -523,13 +523,13 @@ async fn bulk_import_lands_as_drafts_and_reports_every_rejection() {
     assert_eq!(started.status(), StatusCode::ACCEPTED);
     let started: Value = started.json().await.expect("json");
     let task_url = server.url(&format!("/v1/tasks/{}", started["task"]["id"].as_str().expect("id")));
-    let mut task = Value::Null;
-    for _ in 0..200 {
-        task = get(&task_url, &keys.editor).await.body;
-        if task["state"] != "running" {
-            break;
-        }
+    // Wait for the task to end (a guard of two minutes only a task that never ends reaches).
+    let waiting = std::time::Instant::now();
+    let mut task = get(&task_url, &keys.editor).await.body;
+    while task["state"] == "running" {
+        assert!(waiting.elapsed() < std::time::Duration::from_secs(120), "the import never ended: {task}");
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        task = get(&task_url, &keys.editor).await.body;
     }
     assert_eq!(task["state"], "done", "{task}");
     assert_eq!(task["report"]["created"], 1, "{task}");

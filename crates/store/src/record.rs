@@ -424,7 +424,12 @@ mod tests {
     #[test]
     fn categories_map_to_four_majors() {
         let majors: std::collections::BTreeSet<_> = Category::ALL.iter().map(|c| c.major()).collect();
-        assert_eq!(Category::ALL.len(), 8);
+        // Every category's code reads back as that category, and no two share a code.
+        for category in Category::ALL {
+            assert_eq!(Category::from_code(category.code()), Some(*category));
+        }
+        let codes: std::collections::BTreeSet<_> = Category::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(codes.len(), Category::ALL.len());
         assert_eq!(majors.len(), 4);
         assert_eq!(Category::from_code("praise").map(Category::major), Some(MajorCategory::Other));
     }

@@ -17,10 +17,15 @@ pub struct TestServer {
 }
 
 pub async fn start(limits: Limits) -> TestServer {
+    start_with(limits.clone(), limits).await
+}
+
+/// As [`start`], the engine with `engine_limits` and the server with `limits` (which may be
+/// ones the engine would refuse, such as no search slot at all).
+pub async fn start_with(engine_limits: Limits, limits: Limits) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
     let data = dir.path().to_path_buf();
-    let engine_limits = limits.clone();
     let engine = tokio::task::spawn_blocking(move || {
         let engine =
             Engine::open(EngineOptions { data_dir: data, limits: engine_limits, ..EngineOptions::default() }, &|_| {})
@@ -33,6 +38,37 @@ pub async fn start(limits: Limits) -> TestServer {
     .await
     .expect("loader");
     let state = server::AppState::new(limits);
+    state.set_engine(engine.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(server::serve(listener, state));
+    TestServer { base, engine, _dir: dir }
+}
+
+/// The test server as `gridkb serve` runs by default: with the real model (`models/m3e-small`,
+/// scripts/fetch-model.sh; fails, does not skip, when it is missing), every item embedded.
+pub async fn start_with_model() -> TestServer {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/m3e-small");
+    assert!(model.join("config.json").is_file(), "the default model is missing: run scripts/fetch-model.sh first");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
+    let data = dir.path().to_path_buf();
+    let engine = tokio::task::spawn_blocking(move || {
+        let options = EngineOptions {
+            data_dir: data,
+            model: Some(search::ModelChoice::Required(model)),
+            ..EngineOptions::default()
+        };
+        let engine = Engine::open(options, &|_| {}).expect("engine");
+        let batch = ingest::read_paths(&[fixture]).expect("fixture");
+        let records: Vec<_> = batch.records.into_iter().map(|(_, r)| r).collect();
+        engine.ingest(&records, "test", &|_| {}).expect("ingest");
+        engine.catch_up_vectors(&|_| {}).expect("embed");
+        Arc::new(engine)
+    })
+    .await
+    .expect("loader");
+    let state = server::AppState::new(Limits::default());
     state.set_engine(engine.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
