@@ -18,7 +18,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest};
+use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest, StoreChoice};
 
 /// Where data lives when neither `--data` nor `GRIDKB_DATA` says.
 const DEFAULT_DATA_DIR: &str = "data";
@@ -53,6 +53,50 @@ impl ModelArgs {
             Some(dir) => Some(ModelChoice::Required(dir.clone())),
             None => Some(ModelChoice::IfPresent(default_model_dir())),
         }
+    }
+}
+
+/// Where the records live.
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// `redb` (the data directory's own file: one machine) or `postgres://user@host:port/db`
+    /// (the source of truth shared by several nodes; the data directory then holds this node's
+    /// replica and indexes). The password is read from PGPASSWORD or --store-password-file,
+    /// never from the URL.
+    #[arg(long, env = "GRIDKB_STORE", default_value = "redb")]
+    store: String,
+    /// A file whose first line is the PostgreSQL password (instead of PGPASSWORD).
+    #[arg(long, env = "GRIDKB_STORE_PASSWORD_FILE")]
+    store_password_file: Option<PathBuf>,
+}
+
+/// How long a node waits for PostgreSQL to accept a connection.
+const STORE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl StoreArgs {
+    fn choice(&self) -> anyhow::Result<StoreChoice> {
+        if self.store == "redb" {
+            if self.store_password_file.is_some() {
+                bail!("--store-password-file is for --store postgres://...");
+            }
+            return Ok(StoreChoice::Redb);
+        }
+        if !(self.store.starts_with("postgres://") || self.store.starts_with("postgresql://")) {
+            bail!("--store takes `redb` or a postgres://user@host:port/db URL");
+        }
+        let password = match &self.store_password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the password file {}", path.display()))?;
+                Some(text.lines().next().unwrap_or("").to_string())
+            }
+            None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+        };
+        Ok(StoreChoice::Postgres(store::PgOptions {
+            url: self.store.clone(),
+            password,
+            connect_timeout: STORE_CONNECT_TIMEOUT,
+        }))
     }
 }
 
@@ -196,6 +240,8 @@ enum Command {
         no_four_eyes: bool,
         #[command(flatten)]
         model: ModelArgs,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Embed text: one text per line on stdin, one JSON array of floats per line on stdout.
     Embed {
@@ -306,9 +352,10 @@ fn main() -> anyhow::Result<()> {
                 None => bench(&data, &model, target, &queries, rounds),
             }
         }
-        Command::Serve { data, addr, corpus, limits, no_four_eyes, model } => {
+        Command::Serve { data, addr, corpus, limits, no_four_eyes, model, store } => {
             let limits = read_limits(limits.as_deref())?;
-            serve(data, addr, corpus, limits, !no_four_eyes, model)
+            let store = store.choice()?;
+            serve(data, addr, corpus, limits, !no_four_eyes, model, store)
         }
         Command::Embed { model, passages } => embed_stdin(model, passages),
         Command::Eval { duplicates: true, data, model, .. } => evaluate_duplicates(data, &model),
@@ -608,6 +655,7 @@ fn serve(
     limits: Limits,
     four_eyes: bool,
     model: ModelArgs,
+    store: StoreChoice,
 ) -> anyhow::Result<()> {
     let keys = server::keys::KeyStore::open(&data).context("cannot read the API keys")?;
     let active = keys.current().map(|k| k.active()).unwrap_or(0);
@@ -630,6 +678,8 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another gridkb running? try --addr"))?;
+        // The bound address: with port 0 the system chose one.
+        let addr = listener.local_addr().unwrap_or(addr);
         let state = server::AppState::new(limits.clone()).with_keys(keys, loopback);
         let loader_state = state.clone();
         // Listen at once (healthz answers, readyz says 503) while the indexes are opened or built.
@@ -642,11 +692,13 @@ fn serve(
                 limits,
                 graph_load: GraphLoad::Background,
                 four_eyes,
+                store,
                 ..EngineOptions::default()
             })?;
             first_start_ingest(&engine, corpus)?;
             let engine = Arc::new(engine);
             loader_state.set_engine(Arc::clone(&engine));
+            search::spawn_follower(Arc::clone(&engine))?;
             tracing::info!("ready");
             if engine.has_dense() {
                 spawn_vector_catch_up(engine)?;

@@ -52,6 +52,19 @@ pub struct EngineOptions {
     pub graph_gate: Option<graph::LoadGate>,
     /// The four-eyes rule: the last author of an item may not approve it.
     pub four_eyes: bool,
+    /// Where the records live: the data directory's redb file, or PostgreSQL with that file as
+    /// this node's replica.
+    pub store: StoreChoice,
+}
+
+/// Which backend holds the source of truth.
+#[derive(Debug, Clone, Default)]
+pub enum StoreChoice {
+    /// `records.redb` in the data directory: one machine.
+    #[default]
+    Redb,
+    /// PostgreSQL, shared by every node; `records.redb` is this node's replica.
+    Postgres(store::PgOptions),
 }
 
 /// When the knowledge graph is loaded (it takes about 1.5 s on the full demo corpus).
@@ -89,6 +102,7 @@ impl Default for EngineOptions {
             graph_load: GraphLoad::Blocking,
             graph_gate: None,
             four_eyes: true,
+            store: StoreChoice::Redb,
         }
     }
 }
@@ -167,6 +181,8 @@ pub struct Engine {
     pub(crate) four_eyes: bool,
     /// What was found damaged at open and rebuilt from the store.
     repairs: Vec<String>,
+    /// Where this node stands against a shared store (see `follow.rs`).
+    pub(crate) follow: Mutex<crate::follow::FollowState>,
     /// This process's hold on the data directory, for the engine's lifetime.
     _lock: DataDirLock,
 }
@@ -190,7 +206,10 @@ impl Engine {
                 message: format!("the lock held is for {}", lock.dir().display()),
             });
         }
-        let store = Arc::new(Store::open(&dir.join(STORE_FILE))?);
+        let store = Arc::new(match &options.store {
+            StoreChoice::Redb => Store::open(&dir.join(STORE_FILE))?,
+            StoreChoice::Postgres(pg) => Store::open_postgres(&dir.join(STORE_FILE), pg)?,
+        });
         let analyzer = Analyzer::new();
         let mut repairs = Vec::new();
         // A store with records and no lexical index lost it, unless `reindex` removed it on purpose.
@@ -239,11 +258,26 @@ impl Engine {
             catalogue: RwLock::new(None),
             four_eyes: options.four_eyes,
             repairs,
+            follow: Mutex::new(Default::default()),
             _lock: lock,
         };
         let guard = engine.write_lock()?;
         engine.catch_up(&guard, progress)?;
         drop(guard);
+        if engine.store.backend() == store::Backend::Postgres {
+            // A node on an empty data directory builds its replica and every projection from
+            // the journal here; PostgreSQL being away leaves it serving what it has (not ready
+            // until a catch-up succeeds).
+            match engine.follow() {
+                Ok(report) => {
+                    tracing::info!(seq = report.local_seq, replayed = report.applied, "caught up with PostgreSQL")
+                }
+                Err(Error::Store(store::Error::Unavailable(reason))) => {
+                    tracing::warn!(%reason, "PostgreSQL is unavailable; serving the local replica until it returns");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok(engine)
     }
 

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     NotReady,
     Overloaded,
+    /// The shared record store (PostgreSQL) cannot be reached: writes wait for it to return,
+    /// reads keep answering from the node's own copy.
+    StoreUnavailable,
     Internal,
 }
 
@@ -75,7 +78,9 @@ impl ErrorCode {
             ErrorCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::NotReady | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady | ErrorCode::Overloaded | ErrorCode::StoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -143,6 +148,14 @@ impl From<search::Error> for ApiError {
         match error {
             search::Error::InvalidRequest { code, message } => {
                 ApiError::new(ErrorCode::from_search_code(code), message)
+            }
+            search::Error::Store(store::Error::Unavailable(reason)) => {
+                // The reason names the database's host; it goes to the log, not to the caller.
+                tracing::warn!(%reason, "a write waits for the record store");
+                ApiError::new(
+                    ErrorCode::StoreUnavailable,
+                    "the record store is unavailable; nothing was written, retry shortly (searches keep working)",
+                )
             }
             other => {
                 tracing::error!(error = %other, "search failed");
