@@ -153,17 +153,24 @@ enum KeysCommand {
         /// Who or what the key is for (at most 200 characters).
         #[arg(long)]
         note: Option<String>,
+        /// With PostgreSQL, the key file lives there and every node takes it (--data is unused).
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// List the keys: id, role, created, revoked, note (never the secrets).
     List {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Revoke a key by id; a running server refuses it within about a second.
     Revoke {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
         id: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -184,6 +191,9 @@ enum Command {
         limits: Option<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
+        /// Ingest into PostgreSQL (the data directory is then this machine's replica).
+        #[command(flatten)]
+        store: StoreArgs,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -332,9 +342,9 @@ fn main() -> anyhow::Result<()> {
         private_files();
     }
     match command {
-        Command::Ingest { data, strict, skip_embeddings, limits, model, paths } => {
+        Command::Ingest { data, strict, skip_embeddings, limits, model, store, paths } => {
             let limits = read_limits(limits.as_deref())?;
-            ingest(&data, &model, limits, &paths, strict, skip_embeddings)
+            ingest(&data, &model, limits, store.choice()?, &paths, strict, skip_embeddings)
         }
         Command::Search { data, model, limit, json, query } => search(&data, &model, limit, json, query),
         Command::Bench { target: BenchTarget::Embed, model, .. } => bench_embed(&model),
@@ -497,6 +507,7 @@ fn ingest(
     data: &Path,
     model: &ModelArgs,
     limits: Limits,
+    store: StoreChoice,
     paths: &[PathBuf],
     strict: bool,
     skip_embeddings: bool,
@@ -505,6 +516,7 @@ fn ingest(
         data_dir: data.to_path_buf(),
         model: model.choice(),
         limits,
+        store,
         ..EngineOptions::default()
     })?;
     let rejected = ingest_paths(&engine, paths)?;
@@ -657,6 +669,17 @@ fn serve(
     model: ModelArgs,
     store: StoreChoice,
 ) -> anyhow::Result<()> {
+    if let StoreChoice::Postgres(options) = &store {
+        // The key file lives in PostgreSQL when `gridkb keys ... --store` made it: take it first,
+        // so that the refusal below (no keys on a non-loopback address) sees it.
+        match search::take_shared_files(&data, options) {
+            Ok(()) => {}
+            Err(search::Error::Store(store::Error::Unavailable(reason))) => {
+                tracing::warn!(%reason, "PostgreSQL is unavailable; using the local key file");
+            }
+            Err(e) => return Err(e).context("cannot read the shared files from PostgreSQL"),
+        }
+    }
     let keys = server::keys::KeyStore::open(&data).context("cannot read the API keys")?;
     let active = keys.current().map(|k| k.active()).unwrap_or(0);
     let loopback = addr.ip().is_loopback();
@@ -727,6 +750,13 @@ const FIRST_START_MARKER: &str = "first-start-ingest.pending";
 /// Ingests the bundled (or given) corpus into an empty data directory, or finishes an ingest a
 /// previous first start did not complete.
 fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Result<()> {
+    if engine.store().backend() == store::Backend::Postgres && !engine.store_status().ready {
+        // Only an empty database that answers gets the corpus; this node follows it when it returns.
+        tracing::warn!(
+            "PostgreSQL is unreachable: starting without the corpus ingest; the node follows it when it returns"
+        );
+        return Ok(());
+    }
     let marker = engine.data_dir().join(FIRST_START_MARKER);
     let resumed = marker.exists();
     if !resumed && !engine.store().is_empty()? {
@@ -973,8 +1003,16 @@ fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
 
 fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
     use server::keys;
+    let store = match &command {
+        KeysCommand::Create { store, .. } | KeysCommand::List { store, .. } | KeysCommand::Revoke { store, .. } => {
+            store.choice()?
+        }
+    };
+    if let StoreChoice::Postgres(options) = store {
+        return shared_keys_command(command, &options);
+    }
     match command {
-        KeysCommand::Create { data, role, org, note } => {
+        KeysCommand::Create { data, role, org, note, .. } => {
             let new = keys::create(&data, role, org.as_deref(), note.as_deref())?;
             eprintln!(
                 "created API key {} (role {}) in {}; it is shown only now: store it in a secret manager",
@@ -984,7 +1022,7 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
             );
             println!("{}", new.key);
         }
-        KeysCommand::List { data } => {
+        KeysCommand::List { data, .. } => {
             let records = keys::list(&data)?;
             if records.is_empty() {
                 eprintln!(
@@ -1011,8 +1049,63 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
                 )?;
             }
         }
-        KeysCommand::Revoke { data, id } => match keys::revoke(&data, id.trim())? {
+        KeysCommand::Revoke { data, id, .. } => match keys::revoke(&data, id.trim())? {
             keys::Revoked::Now => println!("revoked {}; a running server refuses it within a second", id.trim()),
+            keys::Revoked::Already => println!("{} was already revoked", id.trim()),
+        },
+    }
+    Ok(())
+}
+
+/// `gridkb keys ... --store postgres://...`: the key file lives in PostgreSQL (`gridkb_files`) and
+/// every node takes it into its data directory. The change is made on a scratch copy and stored
+/// only if nobody changed the file meanwhile (then the command asks to be run again).
+fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyhow::Result<()> {
+    use server::keys;
+    let mut files = store::SharedFiles::connect(options).context("cannot reach the key file in PostgreSQL")?;
+    let current = files.get(keys::KEYS_FILE)?;
+    let scratch = tempfile::tempdir()?;
+    if let Some(file) = &current {
+        std::fs::write(keys::keys_path(scratch.path()), &file.body)?;
+    }
+    let expected = current.as_ref().map_or(0, |f| f.version);
+    let mut store_back = |what: &str| -> anyhow::Result<()> {
+        let body = std::fs::read_to_string(keys::keys_path(scratch.path()))?;
+        if !files.put(keys::KEYS_FILE, &body, expected)? {
+            bail!("the key file in PostgreSQL changed while {what}; nothing was stored, run the command again");
+        }
+        Ok(())
+    };
+    match command {
+        KeysCommand::Create { role, org, note, .. } => {
+            let new = keys::create(scratch.path(), role, org.as_deref(), note.as_deref())?;
+            store_back("the key was created")?;
+            eprintln!(
+                "created API key {} (role {}) in PostgreSQL; every node takes it within a few seconds; \
+                 it is shown only now: store it in a secret manager",
+                new.record.id, new.record.role
+            );
+            println!("{}", new.key);
+        }
+        KeysCommand::List { .. } => {
+            for key in keys::list(scratch.path())? {
+                let state = if key.revoked { "revoked" } else { "active" };
+                println!(
+                    "{:<12} {:<8} {:<16} created {}  {:<8} {}",
+                    key.id,
+                    key.role,
+                    key.org.as_deref().unwrap_or("-"),
+                    key.created,
+                    state,
+                    key.note.as_deref().unwrap_or("")
+                );
+            }
+        }
+        KeysCommand::Revoke { id, .. } => match keys::revoke(scratch.path(), id.trim())? {
+            keys::Revoked::Now => {
+                store_back("the key was revoked")?;
+                println!("revoked {} in PostgreSQL; every node refuses it within a few seconds", id.trim());
+            }
             keys::Revoked::Already => println!("{} was already revoked", id.trim()),
         },
     }

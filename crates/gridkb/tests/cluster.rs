@@ -311,12 +311,20 @@ type Answer = (u16, Vec<(String, String)>, Value);
 /// One HTTP/1.1 request with `Connection: close`: status, headers (lower-cased names), JSON body
 /// (`Null` when the body is not JSON).
 fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<Answer> {
+    request(port, method, path, body, None)
+}
+
+/// [`http`] with an API key.
+fn request(port: u16, method: &str, path: &str, body: Option<&Value>, key: Option<&str>) -> std::io::Result<Answer> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let payload = body.map(Value::to_string).unwrap_or_default();
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     if body.is_some() {
         request.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(key) = key {
+        request.push_str(&format!("Authorization: Bearer {key}\r\n"));
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{payload}", payload.len()));
     stream.write_all(request.as_bytes())?;
@@ -518,15 +526,107 @@ fn a_node_killed_during_a_stream_of_writes_catches_up_to_the_same_answers() {
 #[test]
 fn a_password_in_the_store_url_is_refused_without_being_printed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(env!("CARGO_BIN_EXE_gridkb"))
-        .args(["serve", "--no-dense", "--addr", "127.0.0.1:0", "--data"])
-        .arg(dir.path().join("data"))
-        .args(["--store", "postgres://gridkb:hunter2-secret@127.0.0.1:1/postgres"])
-        .env("GRIDKB_LOG", "warn")
-        .output()
-        .expect("run gridkb");
+    let output = run_within(
+        Command::new(env!("CARGO_BIN_EXE_gridkb"))
+            .args(["serve", "--no-dense", "--addr", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("data"))
+            .args(["--store", "postgres://gridkb:hunter2-secret@127.0.0.1:1/postgres"])
+            .env("GRIDKB_LOG", "warn"),
+        Duration::from_secs(60),
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("carries a password"), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+
+    // A single machine's data directory is not silently turned into a replica.
+    let own = dir.path().join("own");
+    let ingested = Command::new(env!("CARGO_BIN_EXE_gridkb"))
+        .args(["ingest", "--no-dense", "--data"])
+        .arg(&own)
+        .arg(fixture())
+        .env("GRIDKB_LOG", "warn")
+        .output()
+        .expect("run gridkb ingest");
+    assert!(ingested.status.success(), "{}", String::from_utf8_lossy(&ingested.stderr));
+    let refused = run_within(
+        Command::new(env!("CARGO_BIN_EXE_gridkb"))
+            .args(["serve", "--no-dense", "--addr", "127.0.0.1:0", "--data"])
+            .arg(&own)
+            .args(["--store", "postgres://gridkb@127.0.0.1:1/postgres"])
+            .env("GRIDKB_LOG", "warn"),
+        Duration::from_secs(60),
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("holds records of its own"), "{refused:?}");
+}
+
+/// Runs a command that must end by itself within `deadline` (killed, and the test failed, if not).
+fn run_within(command: &mut Command, deadline: Duration) -> std::process::Output {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!("{command:?} did not end within {deadline:?}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// `gridkb keys ... --store URL`; stdout on success.
+fn keys(pg: &Postgres, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_gridkb"))
+        .arg("keys")
+        .args(args)
+        .args(["--store", &pg.url()])
+        .env("PGPASSWORD", PG_PASSWORD)
+        .env("GRIDKB_LOG", "warn")
+        .output()
+        .expect("run gridkb keys");
+    assert!(output.status.success(), "keys {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn api_keys_made_once_in_postgresql_hold_on_every_node() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (corpus, limits) = setup(dir.path());
+    let key = keys(&pg, &["create", "--role", "agent", "--note", "desk 12"]);
+    assert!(key.starts_with("gkb_"), "{key}");
+    let a = Node::start(&pg, &dir.path().join("a"), &corpus, &limits);
+    a.wait_ready();
+    let b = Node::start(&pg, &dir.path().join("b"), &corpus, &limits);
+    b.wait_ready();
+    let search = |node: &Node, key: Option<&str>| {
+        request(node.port, "POST", "/v1/search", Some(&json!({"q": "CT断线"})), key).expect("search").0
+    };
+    for node in [&a, &b] {
+        assert_eq!(search(node, None), 401, "the key file came from PostgreSQL: the API is closed");
+        assert_eq!(search(node, Some(&key)), 200);
+    }
+    let id = key.trim_start_matches("gkb_").rsplit_once('_').map(|(id, _)| id.to_string()).expect("key id");
+    assert!(keys(&pg, &["list"]).contains(&id));
+    keys(&pg, &["revoke", &id]);
+    for node in [&a, &b] {
+        wait_for(Duration::from_secs(10), "the revoked key to be refused", || {
+            (search(node, Some(&key)) == 401).then_some(())
+        });
+    }
+    assert!(keys(&pg, &["list"]).lines().any(|l| l.starts_with(&id) && l.contains("revoked")));
+
+    // A replica is not opened as a store of its own (a write there would fork it).
+    drop(b);
+    let output = Command::new(env!("CARGO_BIN_EXE_gridkb"))
+        .args(["stats", "--data"])
+        .arg(dir.path().join("b"))
+        .env_remove("GRIDKB_STORE")
+        .env("GRIDKB_LOG", "warn")
+        .output()
+        .expect("run gridkb stats");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("replica of a PostgreSQL store"), "{output:?}");
 }

@@ -307,6 +307,10 @@ impl Engine {
         self.writer.lock().map_err(|_| self.poisoned())
     }
 
+    pub(crate) fn data_dir_error(&self, message: String) -> Error {
+        Error::DataDir { path: self.data_dir.display().to_string(), message }
+    }
+
     pub(crate) fn poisoned(&self) -> Error {
         Error::DataDir {
             path: self.data_dir.display().to_string(),
@@ -821,6 +825,11 @@ impl Engine {
             ..SearchRequest::default()
         };
         Ok(self.search(&request)?.hits.into_iter().map(|h| h.id).collect())
+    }
+
+    /// The change-log sequence number the lexical index has applied.
+    pub(crate) fn lexical_seq(&self) -> Result<u64> {
+        Ok(self.lexical.applied_seq()?)
     }
 
     pub fn stats(&self) -> Result<Stats> {

@@ -16,6 +16,11 @@ use store::{Backend, SyncReport};
 
 use crate::{Engine, Result};
 
+/// Files of the data directory that every node takes from the shared store when it has them:
+/// the API key file (`server::keys::KEYS_FILE`; hashes only), so that a key created or revoked
+/// once (`gridkb keys ... --store postgres://...`) holds on every node.
+pub const MIRRORED_FILES: [&str; 1] = ["keys.json"];
+
 /// What a node knows of its position against the source of truth.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FollowState {
@@ -28,6 +33,8 @@ pub(crate) struct FollowState {
     caught_up_once: bool,
     /// [`store::Store::replayed`] when the catalogue last took other nodes' writes in.
     replayed_seen: u64,
+    /// The version of each mirrored file last written into the data directory.
+    mirrored: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// The node's position, as `/readyz` and `/metrics` show it.
@@ -35,7 +42,7 @@ pub(crate) struct FollowState {
 pub struct StoreStatus {
     /// `redb` (this machine is the truth) or `postgres` (a node following PostgreSQL).
     pub backend: String,
-    /// Newest change-log sequence number applied locally.
+    /// Newest change-log sequence number applied locally: in the replica and the lexical index.
     pub local_seq: u64,
     /// Newest change-log sequence number of the source of truth, as last seen.
     pub source_seq: u64,
@@ -76,6 +83,15 @@ impl Engine {
             *self.catalogue.write().map_err(|_| self.poisoned())? = None;
             state.replayed_seen = replayed;
         }
+        for name in MIRRORED_FILES {
+            let Some(file) = self.store.shared_file(name)? else { continue };
+            if state.mirrored.get(name) != Some(&file.version) {
+                write_atomically(&self.data_dir().join(name), file.body.as_bytes())
+                    .map_err(|e| self.data_dir_error(format!("cannot write {name}: {e}")))?;
+                tracing::info!(file = name, version = file.version, "took the shared file from the store");
+                state.mirrored.insert(name, file.version);
+            }
+        }
         drop(state);
         self.catch_up_locked(&guard)?;
         let mut state = self.follow.lock().map_err(|_| self.poisoned())?;
@@ -103,7 +119,8 @@ impl Engine {
     /// Where this node stands against the source of truth.
     pub fn store_status(&self) -> StoreStatus {
         let backend = self.store.backend();
-        let local_seq = self.store.last_seq().unwrap_or(0);
+        // Applied means searchable: the replica and the lexical index both hold it.
+        let local_seq = self.store.last_seq().unwrap_or(0).min(self.lexical_seq().unwrap_or(0));
         if backend == Backend::Redb {
             return StoreStatus {
                 backend: backend.code().into(),
@@ -131,6 +148,41 @@ impl Engine {
             error: state.error,
         }
     }
+}
+
+/// Takes the shared files ([`MIRRORED_FILES`]) PostgreSQL holds into `data_dir` (created when
+/// missing), before a node opens anything: `serve` reads the key file first.
+pub fn take_shared_files(data_dir: &std::path::Path, options: &store::PgOptions) -> Result<()> {
+    let mut files = store::SharedFiles::connect(options)?;
+    for name in MIRRORED_FILES {
+        if let Some(file) = files.get(name)? {
+            let failed = |e: std::io::Error| crate::Error::DataDir {
+                path: data_dir.display().to_string(),
+                message: format!("cannot write {name}: {e}"),
+            };
+            std::fs::create_dir_all(data_dir).map_err(failed)?;
+            write_atomically(&data_dir.join(name), file.body.as_bytes()).map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a file under a temporary name, fsyncs it, renames it over `path` and fsyncs the
+/// directory: readers see the old file or the new one, never a part.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let temp = dir.join(format!(".{name}.incoming"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Follows the source of truth in the background for as long as the process runs: a catch-up

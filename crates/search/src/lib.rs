@@ -28,7 +28,7 @@ pub use duplicates::{CandidateScore, Conflict, DraftText, DuplicateCandidate, It
 pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats, StoreChoice};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};
-pub use follow::{StoreStatus, spawn_follower};
+pub use follow::{MIRRORED_FILES, StoreStatus, spawn_follower, take_shared_files};
 pub use fusion::{Fusion, Retriever};
 pub use import::{ImportRefusal, ImportReport};
 pub use knowledge_stats::KnowledgeStats;

@@ -29,7 +29,7 @@ use std::time::Duration;
 pub use audit::{Action, Actor, AuditEntry, AuditFilter, EditDone, EditPlan, RecordState, WorkingPlan};
 pub use change_set::{ChangeSet, Mutation};
 pub use db::{Change, ChangeOp, FORMAT_VERSION, Outcome, RedbStore, StoredRecord};
-pub use pg::{PgListener, PgOptions, PgStore};
+pub use pg::{PgListener, PgOptions, PgStore, SharedFile, SharedFiles};
 pub use record::{Category, Entity, EntityClass, FieldError, Item, ItemKind, MajorCategory, OrgLevel, Record, Status};
 
 /// Why a store operation failed. None of these are the caller's mistake: records are validated
@@ -173,6 +173,11 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
     fn replayed(&self) -> u64 {
         0
     }
+    /// A file shared by every node through the store (none with redb: there is one node).
+    fn shared_file(&self, name: &str) -> Result<Option<SharedFile>> {
+        let _ = name;
+        Ok(None)
+    }
 }
 
 /// The durable store, whichever backend holds it. Cheap to share behind an `Arc`.
@@ -182,9 +187,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the embedded store file, checking its format version.
+    /// Opens (or creates) the embedded store file, checking its format version. A node's
+    /// replica of PostgreSQL is refused: a write into it would fork it from the database.
     pub fn open(path: &Path) -> Result<Store> {
-        Ok(Store { inner: Box::new(RedbStore::open(path)?) })
+        let store = RedbStore::open(path)?;
+        if store.journal_applied()? > 0 {
+            return Err(Error::Config(format!(
+                "{} is a replica of a PostgreSQL store; open it with --store postgres://... \
+                 (or GRIDKB_STORE), as the node that owns it does",
+                path.display()
+            )));
+        }
+        Ok(Store { inner: Box::new(store) })
     }
 
     /// Opens the PostgreSQL store with its local replica at `replica` (see [`PgStore::open`]).
@@ -311,5 +325,10 @@ impl Store {
     /// How many of other nodes' write transactions this copy has replayed (0 for redb).
     pub fn replayed(&self) -> u64 {
         self.inner.replayed()
+    }
+
+    /// A file shared by every node through the store (see [`SharedFiles`]).
+    pub fn shared_file(&self, name: &str) -> Result<Option<SharedFile>> {
+        self.inner.shared_file(name)
     }
 }

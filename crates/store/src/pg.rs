@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS gridkb_audit (
     seq bigint PRIMARY KEY, record text NOT NULL, at_ms bigint NOT NULL, body json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS gridkb_audit_record ON gridkb_audit (record, seq);
+CREATE TABLE IF NOT EXISTS gridkb_files (
+    name text PRIMARY KEY, version bigint NOT NULL, body text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
 ";
 
 /// How to reach PostgreSQL. The password never travels in the URL (a URL ends up in process
@@ -132,6 +136,76 @@ fn pg_error(target: &str) -> impl Fn(::postgres::Error) -> Error + '_ {
     }
 }
 
+/// A small file every node mirrors into its data directory (the API key file), with a version
+/// that grows with every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFile {
+    pub version: u64,
+    pub body: String,
+}
+
+/// Files shared through PostgreSQL (`gridkb_files`), for the command line: no replica needed.
+pub struct SharedFiles {
+    client: Client,
+    target: String,
+}
+
+impl fmt::Debug for SharedFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedFiles").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
+impl SharedFiles {
+    /// Connects (creating gridkb's tables when missing).
+    pub fn connect(options: &PgOptions) -> Result<SharedFiles> {
+        let (config, target) = options.config()?;
+        let mut client = config.connect(NoTls).map_err(pg_error(&target))?;
+        create_schema(&mut client, &target)?;
+        Ok(SharedFiles { client, target })
+    }
+
+    pub fn get(&mut self, name: &str) -> Result<Option<SharedFile>> {
+        read_shared_file(&mut self.client, &self.target, name)
+    }
+
+    /// Stores `body` as the next version of `name` when the stored version is still `expected`
+    /// (0: none yet); answers false, writing nothing, when someone else changed it meanwhile.
+    pub fn put(&mut self, name: &str, body: &str, expected: u64) -> Result<bool> {
+        let target = self.target.as_str();
+        let changed = if expected == 0 {
+            self.client
+                .execute(
+                    "INSERT INTO gridkb_files (name, version, body) VALUES ($1, 1, $2) ON CONFLICT (name) DO NOTHING",
+                    &[&name, &body],
+                )
+                .map_err(pg_error(target))?
+        } else {
+            self.client
+                .execute(
+                    "UPDATE gridkb_files SET version = version + 1, body = $2, updated_at = now()
+                     WHERE name = $1 AND version = $3",
+                    &[&name, &body, &to_i64(expected)?],
+                )
+                .map_err(pg_error(target))?
+        };
+        if changed == 1 {
+            self.client.execute("SELECT pg_notify($1, 'file')", &[&CHANNEL]).map_err(pg_error(target))?;
+        }
+        Ok(changed == 1)
+    }
+}
+
+fn read_shared_file(client: &mut Client, target: &str, name: &str) -> Result<Option<SharedFile>> {
+    let row = client
+        .query_opt("SELECT version, body FROM gridkb_files WHERE name = $1", &[&name])
+        .map_err(pg_error(target))?;
+    let Some(row) = row else { return Ok(None) };
+    let version: i64 = row.try_get(0).map_err(pg_error(target))?;
+    let body: String = row.try_get(1).map_err(pg_error(target))?;
+    Ok(Some(SharedFile { version: to_u64(version)?, body }))
+}
+
 /// The PostgreSQL backend: writes in PostgreSQL, reads from the local replica.
 pub struct PgStore {
     local: RedbStore,
@@ -157,8 +231,17 @@ impl PgStore {
     /// what its replica holds and [`RecordStore::sync`] keeps trying.
     pub fn open(replica: &Path, options: &PgOptions) -> Result<PgStore> {
         let (config, target) = options.config()?;
+        let local = RedbStore::open(replica)?;
+        if local.journal_applied()? == 0 && local.last_seq()? > 0 {
+            return Err(Error::Diverged(format!(
+                "{} holds records of its own (a single-machine store), not a replica of PostgreSQL; \
+                 start the node on an empty data directory and load records into PostgreSQL with \
+                 `gridkb ingest --store postgres://...`",
+                replica.display()
+            )));
+        }
         let store = PgStore {
-            local: RedbStore::open(replica)?,
+            local,
             config,
             target,
             client: Mutex::new(None),
@@ -448,6 +531,10 @@ impl RecordStore for PgStore {
 
     fn replayed(&self) -> u64 {
         self.replayed.load(Ordering::Relaxed)
+    }
+
+    fn shared_file(&self, name: &str) -> Result<Option<SharedFile>> {
+        self.with_client(|client, target| read_shared_file(client, target, name))
     }
 
     fn listener(&self) -> Option<Box<dyn ChangeListener>> {
