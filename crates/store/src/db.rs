@@ -749,13 +749,24 @@ mod tests {
         })
     }
 
-    fn everything(
-        store: &RedbStore,
-    ) -> (Vec<StoredRecord>, Vec<StoredRecord>, Vec<Change>, Vec<AuditEntry>, Vec<Record>) {
+    /// Every table of a store: served, working, change log, audit, history.
+    type Everything = (Vec<StoredRecord>, Vec<StoredRecord>, Vec<Change>, Vec<AuditEntry>, Vec<Record>);
+
+    fn everything(store: &RedbStore) -> Everything {
         let mut served = Vec::new();
-        store.for_each(&mut |s| Ok(served.push(s))).expect("served");
+        store
+            .for_each(&mut |s| {
+                served.push(s);
+                Ok(())
+            })
+            .expect("served");
         let mut working = Vec::new();
-        store.for_each_working(&mut |s| Ok(working.push(s))).expect("working");
+        store
+            .for_each_working(&mut |s| {
+                working.push(s);
+                Ok(())
+            })
+            .expect("working");
         let log = store.changes_since(0, usize::MAX).expect("log");
         let audit = store.audit(&AuditFilter::default(), 0, usize::MAX).expect("audit").0;
         let history = ["a", "b", "c"].iter().flat_map(|id| store.history(id).expect("history")).collect();
