@@ -445,6 +445,7 @@ fn a_write_on_one_node_is_searchable_on_another_and_the_database_may_restart() {
             (status == 200 && body["store"]["stale"] == true).then_some(body)
         });
         assert!(stale["store"]["since_contact_ms"].as_u64().is_some_and(|ms| ms >= 1000), "{stale}");
+        assert_eq!(stale["store"]["error"], "the record store is unreachable", "no host or user: {stale}");
         let (status, headers, _) = http(b.port, "POST", "/v1/search", Some(&json!({"q": title(1)}))).expect("search");
         assert_eq!(status, 200);
         assert!(headers.iter().any(|(k, _)| k == "x-gridkb-stale"), "a stale answer says so: {headers:?}");

@@ -72,7 +72,13 @@ impl Engine {
         let report = match synced {
             Ok(report) => report,
             Err(e) => {
-                state.error = Some(e.to_string());
+                // `/readyz` answers without a key: say what kind of failure, not where the
+                // database is (the log has the details).
+                state.error = Some(match &e {
+                    store::Error::Unavailable(_) => "the record store is unreachable".to_string(),
+                    _ => "the record store failed; see the log".to_string(),
+                });
+                tracing::debug!(error = %e, "catch-up failed");
                 return Err(e.into());
             }
         };
