@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest};
+use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest, StoreChoice};
 
 /// Where data lives when neither `--data` nor `GRIDKB_DATA` says.
 const DEFAULT_DATA_DIR: &str = "data";
@@ -61,6 +61,14 @@ impl ModelArgs {
     }
 }
 
+/// The editing and ranking rules a server runs with.
+#[derive(Debug, Clone, Copy)]
+struct ServePolicy {
+    /// The last author of an item may not approve it.
+    four_eyes: bool,
+    feedback: search::feedback::FeedbackWeights,
+}
+
 /// How far agents' feedback may move search results.
 #[derive(Debug, Clone, clap::Args)]
 struct FeedbackArgs {
@@ -92,6 +100,50 @@ fn parse_feedback_weights(text: &str) -> Result<search::feedback::FeedbackWeight
             _ => Err("each weight is a number from 0 to 1".into()),
         },
         _ => Err("give two weights, QUALITY,SOLVED, e.g. 0.1,0.3".into()),
+    }
+}
+
+/// Where the records live.
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// `redb` (the data directory's own file: one machine) or `postgres://user@host:port/db`
+    /// (the source of truth shared by several nodes; the data directory then holds this node's
+    /// replica and indexes). The password is read from PGPASSWORD or --store-password-file,
+    /// never from the URL.
+    #[arg(long, env = "GRIDKB_STORE", default_value = "redb")]
+    store: String,
+    /// A file whose first line is the PostgreSQL password (instead of PGPASSWORD).
+    #[arg(long, env = "GRIDKB_STORE_PASSWORD_FILE")]
+    store_password_file: Option<PathBuf>,
+}
+
+/// How long a node waits for PostgreSQL to accept a connection.
+const STORE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl StoreArgs {
+    fn choice(&self) -> anyhow::Result<StoreChoice> {
+        if self.store == "redb" {
+            if self.store_password_file.is_some() {
+                bail!("--store-password-file is for --store postgres://...");
+            }
+            return Ok(StoreChoice::Redb);
+        }
+        if !(self.store.starts_with("postgres://") || self.store.starts_with("postgresql://")) {
+            bail!("--store takes `redb` or a postgres://user@host:port/db URL");
+        }
+        let password = match &self.store_password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the password file {}", path.display()))?;
+                Some(text.lines().next().unwrap_or("").to_string())
+            }
+            None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+        };
+        Ok(StoreChoice::Postgres(store::PgOptions {
+            url: self.store.clone(),
+            password,
+            connect_timeout: STORE_CONNECT_TIMEOUT,
+        }))
     }
 }
 
@@ -150,17 +202,24 @@ enum KeysCommand {
         /// Who or what the key is for (at most 200 characters).
         #[arg(long)]
         note: Option<String>,
+        /// With PostgreSQL, the key file lives there and every node takes it (--data is unused).
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// List the keys: id, role, created, revoked, note (never the secrets).
     List {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Revoke a key by id; a running server refuses it within about a second.
     Revoke {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
         id: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -181,6 +240,9 @@ enum Command {
         limits: Option<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
+        /// Ingest into PostgreSQL (the data directory is then this machine's replica).
+        #[command(flatten)]
+        store: StoreArgs,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -253,6 +315,8 @@ enum Command {
         feedback: FeedbackArgs,
         #[command(flatten)]
         model: ModelArgs,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Embed text: one text per line on stdin, one JSON array of floats per line on stdout.
     Embed {
@@ -397,9 +461,9 @@ fn main() -> anyhow::Result<()> {
         private_files();
     }
     match command {
-        Command::Ingest { data, strict, skip_embeddings, limits, model, paths } => {
+        Command::Ingest { data, strict, skip_embeddings, limits, model, store, paths } => {
             let limits = read_limits(limits.as_deref())?;
-            ingest(&data, &model, limits, &paths, strict, skip_embeddings)
+            ingest(&data, &model, limits, store.choice()?, &paths, strict, skip_embeddings)
         }
         Command::Search { data, model, limit, json, query } => search(&data, &model, limit, json, query),
         Command::Bench { target: BenchTarget::Embed, model, .. } => bench_embed(&model),
@@ -427,9 +491,11 @@ fn main() -> anyhow::Result<()> {
                 (None, _) => bench(&data, &model, target, &queries, rounds),
             }
         }
-        Command::Serve { data, addr, corpus, limits, no_four_eyes, feedback, model } => {
+        Command::Serve { data, addr, corpus, limits, no_four_eyes, feedback, model, store } => {
             let limits = read_limits(limits.as_deref())?;
-            serve(data, addr, corpus, limits, !no_four_eyes, feedback.weights(), model)
+            let store = store.choice()?;
+            let policy = ServePolicy { four_eyes: !no_four_eyes, feedback: feedback.weights() };
+            serve(data, addr, corpus, limits, policy, model, store)
         }
         Command::Embed { model, passages } => embed_stdin(model, passages),
         Command::Eval { duplicates: true, data, model, .. } => evaluate_duplicates(data, &model),
@@ -615,6 +681,7 @@ fn ingest(
     data: &Path,
     model: &ModelArgs,
     limits: Limits,
+    store: StoreChoice,
     paths: &[PathBuf],
     strict: bool,
     skip_embeddings: bool,
@@ -623,6 +690,7 @@ fn ingest(
         data_dir: data.to_path_buf(),
         model: model.choice(),
         limits,
+        store,
         ..EngineOptions::default()
     })?;
     let rejected = ingest_paths(&engine, paths)?;
@@ -771,10 +839,22 @@ fn serve(
     addr: SocketAddr,
     corpus: Option<PathBuf>,
     limits: Limits,
-    four_eyes: bool,
-    feedback: search::feedback::FeedbackWeights,
+    policy: ServePolicy,
     model: ModelArgs,
+    store: StoreChoice,
 ) -> anyhow::Result<()> {
+    let ServePolicy { four_eyes, feedback } = policy;
+    if let StoreChoice::Postgres(options) = &store {
+        // The key file lives in PostgreSQL when `gridkb keys ... --store` made it: take it first,
+        // so that the refusal below (no keys on a non-loopback address) sees it.
+        match search::take_shared_files(&data, options) {
+            Ok(()) => {}
+            Err(search::Error::Store(store::Error::Unavailable(reason))) => {
+                tracing::warn!(%reason, "PostgreSQL is unavailable; using the local key file");
+            }
+            Err(e) => return Err(e).context("cannot read the shared files from PostgreSQL"),
+        }
+    }
     let keys = server::keys::KeyStore::open(&data).context("cannot read the API keys")?;
     let active = keys.current().map(|k| k.active()).unwrap_or(0);
     let loopback = addr.ip().is_loopback();
@@ -796,6 +876,8 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another gridkb running? try --addr"))?;
+        // The bound address: with port 0 the system chose one.
+        let addr = listener.local_addr().unwrap_or(addr);
         let state = server::AppState::new(limits.clone()).with_keys(keys, loopback);
         let loader_state = state.clone();
         let local = listener.local_addr()?;
@@ -810,6 +892,7 @@ fn serve(
                 graph_load: GraphLoad::Background,
                 four_eyes,
                 feedback,
+                store,
                 ..EngineOptions::default()
             })?;
             first_start_ingest(&engine, corpus)?;
@@ -817,6 +900,7 @@ fn serve(
             loader_state.set_engine(Arc::clone(&engine));
             // Where `gridkb backup --data DIR` finds this server while it holds the directory.
             write_durably(&engine.data_dir().join(SERVE_ADDR_FILE), local.to_string().as_bytes())?;
+            search::spawn_follower(Arc::clone(&engine))?;
             tracing::info!("ready");
             if engine.has_dense() {
                 spawn_vector_catch_up(engine)?;
@@ -911,6 +995,13 @@ const FIRST_START_MARKER: &str = "first-start-ingest.pending";
 /// Ingests the bundled (or given) corpus into an empty data directory, or finishes an ingest a
 /// previous first start did not complete.
 fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Result<()> {
+    if engine.store().backend() == store::Backend::Postgres && !engine.store_status().ready {
+        // Only an empty database that answers gets the corpus; this node follows it when it returns.
+        tracing::warn!(
+            "PostgreSQL is unreachable: starting without the corpus ingest; the node follows it when it returns"
+        );
+        return Ok(());
+    }
     let marker = engine.data_dir().join(FIRST_START_MARKER);
     let resumed = marker.exists();
     if !resumed && !engine.store().is_empty()? {
@@ -1167,8 +1258,16 @@ fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
 
 fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
     use server::keys;
+    let store = match &command {
+        KeysCommand::Create { store, .. } | KeysCommand::List { store, .. } | KeysCommand::Revoke { store, .. } => {
+            store.choice()?
+        }
+    };
+    if let StoreChoice::Postgres(options) = store {
+        return shared_keys_command(command, &options);
+    }
     match command {
-        KeysCommand::Create { data, role, org, note } => {
+        KeysCommand::Create { data, role, org, note, .. } => {
             let new = keys::create(&data, role, org.as_deref(), note.as_deref())?;
             eprintln!(
                 "created API key {} (role {}) in {}; it is shown only now: store it in a secret manager",
@@ -1178,7 +1277,7 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
             );
             println!("{}", new.key);
         }
-        KeysCommand::List { data } => {
+        KeysCommand::List { data, .. } => {
             let records = keys::list(&data)?;
             if records.is_empty() {
                 eprintln!(
@@ -1205,8 +1304,63 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
                 )?;
             }
         }
-        KeysCommand::Revoke { data, id } => match keys::revoke(&data, id.trim())? {
+        KeysCommand::Revoke { data, id, .. } => match keys::revoke(&data, id.trim())? {
             keys::Revoked::Now => println!("revoked {}; a running server refuses it within a second", id.trim()),
+            keys::Revoked::Already => println!("{} was already revoked", id.trim()),
+        },
+    }
+    Ok(())
+}
+
+/// `gridkb keys ... --store postgres://...`: the key file lives in PostgreSQL (`gridkb_files`) and
+/// every node takes it into its data directory. The change is made on a scratch copy and stored
+/// only if nobody changed the file meanwhile (then the command asks to be run again).
+fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyhow::Result<()> {
+    use server::keys;
+    let mut files = store::SharedFiles::connect(options).context("cannot reach the key file in PostgreSQL")?;
+    let current = files.get(keys::KEYS_FILE)?;
+    let scratch = tempfile::tempdir()?;
+    if let Some(file) = &current {
+        std::fs::write(keys::keys_path(scratch.path()), &file.body)?;
+    }
+    let expected = current.as_ref().map_or(0, |f| f.version);
+    let mut store_back = |what: &str| -> anyhow::Result<()> {
+        let body = std::fs::read_to_string(keys::keys_path(scratch.path()))?;
+        if !files.put(keys::KEYS_FILE, &body, expected)? {
+            bail!("the key file in PostgreSQL changed while {what}; nothing was stored, run the command again");
+        }
+        Ok(())
+    };
+    match command {
+        KeysCommand::Create { role, org, note, .. } => {
+            let new = keys::create(scratch.path(), role, org.as_deref(), note.as_deref())?;
+            store_back("the key was created")?;
+            eprintln!(
+                "created API key {} (role {}) in PostgreSQL; every node takes it within a few seconds; \
+                 it is shown only now: store it in a secret manager",
+                new.record.id, new.record.role
+            );
+            println!("{}", new.key);
+        }
+        KeysCommand::List { .. } => {
+            for key in keys::list(scratch.path())? {
+                let state = if key.revoked { "revoked" } else { "active" };
+                println!(
+                    "{:<12} {:<8} {:<16} created {}  {:<8} {}",
+                    key.id,
+                    key.role,
+                    key.org.as_deref().unwrap_or("-"),
+                    key.created,
+                    state,
+                    key.note.as_deref().unwrap_or("")
+                );
+            }
+        }
+        KeysCommand::Revoke { id, .. } => match keys::revoke(scratch.path(), id.trim())? {
+            keys::Revoked::Now => {
+                store_back("the key was revoked")?;
+                println!("revoked {} in PostgreSQL; every node refuses it within a few seconds", id.trim());
+            }
             keys::Revoked::Already => println!("{} was already revoked", id.trim()),
         },
     }

@@ -54,6 +54,19 @@ pub struct EngineOptions {
     pub four_eyes: bool,
     /// How far agents' feedback may move results ([`crate::feedback`]); `OFF` ignores it.
     pub feedback: crate::feedback::FeedbackWeights,
+    /// Where the records live: the data directory's redb file, or PostgreSQL with that file as
+    /// this node's replica.
+    pub store: StoreChoice,
+}
+
+/// Which backend holds the source of truth.
+#[derive(Debug, Clone, Default)]
+pub enum StoreChoice {
+    /// `records.redb` in the data directory: one machine.
+    #[default]
+    Redb,
+    /// PostgreSQL, shared by every node; `records.redb` is this node's replica.
+    Postgres(store::PgOptions),
 }
 
 /// When the knowledge graph is loaded (it takes about 1.5 s on the full demo corpus).
@@ -92,6 +105,7 @@ impl Default for EngineOptions {
             graph_gate: None,
             four_eyes: true,
             feedback: crate::feedback::DEFAULT_WEIGHTS,
+            store: StoreChoice::Redb,
         }
     }
 }
@@ -174,6 +188,8 @@ pub struct Engine {
     feedback: RwLock<(crate::feedback::FeedbackWeights, Arc<crate::feedback::FeedbackPrior>)>,
     /// What was found damaged at open and rebuilt from the store.
     repairs: Vec<String>,
+    /// Where this node stands against a shared store (see `follow.rs`).
+    pub(crate) follow: Mutex<crate::follow::FollowState>,
     /// This process's hold on the data directory, for the engine's lifetime.
     _lock: DataDirLock,
 }
@@ -197,7 +213,10 @@ impl Engine {
                 message: format!("the lock held is for {}", lock.dir().display()),
             });
         }
-        let store = Arc::new(Store::open(&dir.join(STORE_FILE))?);
+        let store = Arc::new(match &options.store {
+            StoreChoice::Redb => Store::open(&dir.join(STORE_FILE))?,
+            StoreChoice::Postgres(pg) => Store::open_postgres(&dir.join(STORE_FILE), pg)?,
+        });
         let analyzer = Analyzer::new();
         let mut repairs = Vec::new();
         // A store with records and no lexical index lost it, unless `reindex` removed it on purpose.
@@ -248,11 +267,26 @@ impl Engine {
             history: Default::default(),
             feedback: RwLock::new((options.feedback, Arc::default())),
             repairs,
+            follow: Mutex::new(Default::default()),
             _lock: lock,
         };
         let guard = engine.write_lock()?;
         engine.catch_up(&guard, progress)?;
         drop(guard);
+        if engine.store.backend() == store::Backend::Postgres {
+            // A node on an empty data directory builds its replica and every projection from
+            // the journal here; PostgreSQL being away leaves it serving what it has (not ready
+            // until a catch-up succeeds).
+            match engine.follow() {
+                Ok(report) => {
+                    tracing::info!(seq = report.local_seq, replayed = report.applied, "caught up with PostgreSQL")
+                }
+                Err(Error::Store(store::Error::Unavailable(reason))) => {
+                    tracing::warn!(%reason, "PostgreSQL is unavailable; serving the local replica until it returns");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok(engine)
     }
 
@@ -300,6 +334,10 @@ impl Engine {
 
     pub(crate) fn write_lock(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
         self.writer.lock().map_err(|_| self.poisoned())
+    }
+
+    pub(crate) fn data_dir_error(&self, message: String) -> Error {
+        Error::DataDir { path: self.data_dir.display().to_string(), message }
     }
 
     pub(crate) fn poisoned(&self) -> Error {
@@ -854,6 +892,11 @@ impl Engine {
             ..SearchRequest::default()
         };
         Ok(self.search(&request)?.hits.into_iter().map(|h| h.id).collect())
+    }
+
+    /// The change-log sequence number the lexical index has applied.
+    pub(crate) fn lexical_seq(&self) -> Result<u64> {
+        Ok(self.lexical.applied_seq()?)
     }
 
     pub fn stats(&self) -> Result<Stats> {

@@ -46,6 +46,18 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Open connections; one more is answered 503 and closed at once.
 pub const MAX_CONNECTIONS: usize = 512;
 
+// A node following PostgreSQL (`serve --store postgres://...`).
+
+/// How long a follower waits for a NOTIFY before it polls the journal anyway: the bound on how
+/// late a change is seen when notifications are lost (a reconnect, a proxy that drops them).
+pub const FOLLOW_POLL: Duration = Duration::from_millis(1_000);
+/// Without contact with PostgreSQL for this long, a node says its answers are stale (`/readyz`,
+/// `/metrics`, and the `stale` flag of search responses); it keeps answering.
+pub const STORE_STALE_AFTER: Duration = Duration::from_secs(10);
+/// Change-log entries a node may be behind PostgreSQL and still say it is ready. A node whose
+/// first catch-up has not finished is never ready.
+pub const FOLLOW_READY_LAG: u64 = 1_000;
+
 // Duplicate and conflict checks of a draft (`Engine::check_item`), measured with
 // `gridkb eval --duplicates --data DIR --no-dense` on the full demo corpus (16,338 items): 128
 // marked near-duplicate pairs checked both ways, 4,228 edited copies of 1,475 sampled items
@@ -140,6 +152,9 @@ pub struct Limits {
     pub journal_flush_ms: u64,
     pub journal_queue: usize,
     pub feedback_max_comment_chars: usize,
+    pub follow_poll_ms: u64,
+    pub store_stale_after_ms: u64,
+    pub follow_ready_lag: u64,
 }
 
 impl Default for Limits {
@@ -182,6 +197,9 @@ impl Default for Limits {
             journal_flush_ms: JOURNAL_FLUSH_INTERVAL.as_millis() as u64,
             journal_queue: JOURNAL_QUEUE,
             feedback_max_comment_chars: FEEDBACK_MAX_COMMENT_CHARS,
+            follow_poll_ms: FOLLOW_POLL.as_millis() as u64,
+            store_stale_after_ms: STORE_STALE_AFTER.as_millis() as u64,
+            follow_ready_lag: FOLLOW_READY_LAG,
         }
     }
 }
@@ -230,6 +248,9 @@ impl Limits {
         if let Some((name, _)) = durations.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
         }
+        if self.follow_poll_ms == 0 || self.store_stale_after_ms == 0 {
+            return Err("limits.follow_poll_ms and limits.store_stale_after_ms must be greater than 0".into());
+        }
         if self.default_limit > self.max_limit {
             return Err("limits.default_limit must not exceed limits.max_limit".into());
         }
@@ -265,6 +286,14 @@ impl Limits {
 
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    pub fn follow_poll(&self) -> Duration {
+        Duration::from_millis(self.follow_poll_ms)
+    }
+
+    pub fn store_stale_after(&self) -> Duration {
+        Duration::from_millis(self.store_stale_after_ms)
     }
 
     /// The bounds the input-file readers work within.
@@ -333,5 +362,20 @@ mod tests {
         assert_eq!(partial.max_limit, 50);
         assert_eq!(partial.max_window, MAX_WINDOW);
         assert!(serde_json::from_str::<Limits>(r#"{"max_limt": 50}"#).is_err());
+    }
+
+    #[test]
+    fn follower_bounds_are_overridable_and_must_be_positive() {
+        let limits = Limits::default();
+        assert_eq!(limits.follow_poll(), FOLLOW_POLL);
+        assert_eq!(limits.store_stale_after(), STORE_STALE_AFTER);
+        let quick: Limits =
+            serde_json::from_str(r#"{"follow_poll_ms": 100, "store_stale_after_ms": 500, "follow_ready_lag": 0}"#)
+                .expect("override");
+        quick.validate().expect("valid");
+        assert_eq!(quick.follow_poll(), Duration::from_millis(100));
+        assert_eq!(quick.follow_ready_lag, 0);
+        let zero = Limits { follow_poll_ms: 0, ..Limits::default() };
+        assert!(zero.validate().unwrap_err().contains("follow_poll_ms"));
     }
 }

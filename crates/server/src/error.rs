@@ -48,6 +48,9 @@ pub enum ErrorCode {
     HostNotAllowed,
     NotReady,
     Overloaded,
+    /// The shared record store (PostgreSQL) cannot be reached: writes wait for it to return,
+    /// reads keep answering from the node's own copy.
+    StoreUnavailable,
     Internal,
 }
 
@@ -78,7 +81,9 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::HostNotAllowed => StatusCode::MISDIRECTED_REQUEST,
-            ErrorCode::NotReady | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady | ErrorCode::Overloaded | ErrorCode::StoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -149,6 +154,14 @@ impl From<search::Error> for ApiError {
             }
             // Nobody reads it: the client is gone.
             search::Error::Abandoned => ApiError::new(ErrorCode::Overloaded, "the request was abandoned"),
+            search::Error::Store(store::Error::Unavailable(reason)) => {
+                // The reason names the database's host; it goes to the log, not to the caller.
+                tracing::warn!(%reason, "a write waits for the record store");
+                ApiError::new(
+                    ErrorCode::StoreUnavailable,
+                    "the record store is unavailable; nothing was written, retry shortly (searches keep working)",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "search failed");
                 ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")

@@ -29,6 +29,10 @@
 //! | `gridkb_zero_result_requests_total` | counter: logged requests that showed nothing | |
 //! | `gridkb_knowledge_gap_tasks_open` | gauge: open knowledge-gap tasks (read when scraped) | |
 //! | `gridkb_request_log_dropped_total` | counter: request events dropped (writer queue full) | |
+//! | `gridkb_store_lag` | gauge: change-log entries the node lacks (0 with redb) | |
+//! | `gridkb_store_local_seq` | gauge: newest change-log entry applied locally | |
+//! | `gridkb_store_stale` | gauge: 1 when the shared store has not answered for `store_stale_after_ms` | |
+//! | `gridkb_store_seconds_since_contact` | gauge: since the shared store last answered (0 with redb) | |
 //! | `gridkb_build_info` | gauge, always 1 | `version` |
 
 use std::fmt;
@@ -106,6 +110,10 @@ pub(crate) struct Metrics {
     zero_results: Counter,
     open_gaps: Gauge<u64, AtomicU64>,
     log_dropped: Counter<u64, AtomicU64>,
+    store_lag: Gauge<u64, AtomicU64>,
+    store_local_seq: Gauge<u64, AtomicU64>,
+    store_stale: Gauge,
+    store_since_contact: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for Metrics {
@@ -201,6 +209,18 @@ impl Metrics {
             "gridkb_process_resident_memory_bytes",
             "Resident memory of the server process (VmRSS), in bytes",
         );
+        let store_lag =
+            size(&mut registry, "gridkb_store_lag", "Change-log entries this node lacks from the shared store");
+        let store_local_seq =
+            size(&mut registry, "gridkb_store_local_seq", "Newest change-log entry applied by this node");
+        let store_stale =
+            gauge(&mut registry, "gridkb_store_stale", "1 when the shared store has not answered for too long");
+        let store_since_contact = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "gridkb_store_seconds_since_contact",
+            "Seconds since the shared store last answered (0 with the embedded store)",
+            store_since_contact.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("gridkb_build_info", "Build of this server; always 1", build);
@@ -227,6 +247,10 @@ impl Metrics {
             zero_results,
             open_gaps,
             log_dropped,
+            store_lag,
+            store_local_seq,
+            store_stale,
+            store_since_contact,
         }
     }
 
@@ -297,6 +321,7 @@ fn method_label(method: &Method) -> &'static str {
 
 /// Index sizes read at scrape time.
 struct Sizes {
+    store: search::StoreStatus,
     items: u64,
     entities: u64,
     vectors: u64,
@@ -332,7 +357,9 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
         let sizes = tokio::task::spawn_blocking(move || {
             let stats = engine.stats().ok()?;
             let triples = engine.graph().and_then(|g| g.triple_count().ok()).unwrap_or(0);
+            let store = engine.store_status();
             Some(Sizes {
+                store,
                 items: stats.indexed_items,
                 entities: stats.records.saturating_sub(stats.indexed_items),
                 vectors: stats.dense.map_or(0, |d| d.vectors as u64),
@@ -345,6 +372,10 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
             metrics.entities.set(sizes.entities);
             metrics.vectors.set(sizes.vectors);
             metrics.triples.set(sizes.triples);
+            metrics.store_lag.set(sizes.store.lag);
+            metrics.store_local_seq.set(sizes.store.local_seq);
+            metrics.store_stale.set(i64::from(sizes.store.stale));
+            metrics.store_since_contact.set(sizes.store.since_contact_ms.map_or(0.0, |ms| ms as f64 / 1000.0));
         }
     }
     if let Some(journal) = state.journal().cloned() {

@@ -167,6 +167,8 @@ pub(crate) struct Ready {
     #[schema(example = "ready")]
     status: String,
     stats: Stats,
+    /// Where this node stands against the source of truth (always caught up with redb).
+    store: search::StoreStatus,
 }
 
 /// Sizes and positions of the store and its projections (`search::Stats`).

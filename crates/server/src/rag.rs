@@ -61,7 +61,7 @@ impl From<AuthFailure> for DifyError {
 impl From<ApiError> for DifyError {
     fn from(error: ApiError) -> Self {
         match error.code {
-            ErrorCode::NotReady | ErrorCode::Overloaded => {
+            ErrorCode::NotReady | ErrorCode::Overloaded | ErrorCode::StoreUnavailable => {
                 DifyError::new(StatusCode::SERVICE_UNAVAILABLE, 5001, error.message)
             }
             ErrorCode::Internal => DifyError::internal(),

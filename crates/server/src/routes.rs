@@ -71,6 +71,7 @@ pub(crate) fn router(state: AppState) -> Router {
         // Deny by default: every route above needs the key its row in `auth::required_role` names.
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::require))
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::loopback_host_when_open))
+        .layer(middleware::from_fn_with_state(state.clone(), stale_header))
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
@@ -97,7 +98,8 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
     security(()),
     responses(
         (status = 200, description = "Ready, with the sizes of the indexes", body = crate::openapi::Ready),
-        (status = 503, description = "`not_ready`: the indexes are still being opened (with `Retry-After`)",
+        (status = 503, description = "`not_ready`: the indexes are still being opened, or the node is catching \
+            up with the shared record store (with `Retry-After`)",
             body = ApiError),
     ),
 )]
@@ -105,8 +107,15 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let Some(engine) = state.engine().cloned() else {
         return ApiError::new(ErrorCode::NotReady, "the indexes are still being built").into_response();
     };
-    match tokio::task::spawn_blocking(move || engine.stats()).await {
-        Ok(Ok(stats)) => Json(json!({"status": "ready", "stats": stats})).into_response(),
+    match tokio::task::spawn_blocking(move || engine.stats().map(|stats| (stats, engine.store_status()))).await {
+        Ok(Ok((stats, store))) if store.ready => {
+            Json(json!({"status": "ready", "stats": stats, "store": store})).into_response()
+        }
+        Ok(Ok((_, store))) => ApiError::new(
+            ErrorCode::NotReady,
+            format!("catching up with the record store: {} change(s) behind", store.lag),
+        )
+        .into_response(),
         _ => ApiError::new(ErrorCode::NotReady, "the indexes cannot be read").into_response(),
     }
 }
@@ -288,6 +297,23 @@ async fn method_not_allowed() -> ApiError {
 /// One log line per request: method, route pattern, status, latency. Never the query string or
 /// the body, which may hold personal data.
 /// Also counts the request in the Prometheus metrics, by route pattern.
+/// The header that flags an answer from a node that has lost contact with the shared store
+/// (PostgreSQL) for longer than `limits.store_stale_after_ms`: its value is the seconds since the
+/// last contact. The answer itself is the node's own (possibly out of date) view.
+pub(crate) const STALE_HEADER: &str = "x-gridkb-stale";
+
+async fn stale_header(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(stale) = state.engine().and_then(|engine| engine.stale_for()) {
+        let seconds =
+            if stale == std::time::Duration::MAX { "unknown".to_string() } else { stale.as_secs().to_string() };
+        if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(STALE_HEADER, value);
+        }
+    }
+    response
+}
+
 async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method: Method = request.method().clone();

@@ -433,7 +433,13 @@ async fn schemas_describe_real_answers_and_values() {
     assert_matches(
         &document,
         "Ready",
-        &json!({"status": "ready", "stats": serde_json::to_value(&stats).expect("json")}),
+        &json!({"status": "ready", "stats": serde_json::to_value(&stats).expect("json"),
+            "store": serde_json::to_value(search::StoreStatus {
+                // Every field, as a node following PostgreSQL shows them.
+                since_contact_ms: Some(120),
+                error: Some("the record store is unavailable".into()),
+                ..server.engine.store_status()
+            }).expect("json")}),
         true,
     );
 
