@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use journal::analytics::{Gap, HotIssue, Period};
 use search::Engine;
-use search::improvement::{KnowledgeTask, Scope, TaskKind, Window};
+use search::improvement::{KnowledgeTask, Scope, Window};
 use search::service_history::RecurringFault;
 use serde::Serialize;
 
@@ -62,7 +62,7 @@ pub fn build(engine: &Engine, snapshot: &journal::Snapshot, since: i64, until: i
     let tasks: Vec<KnowledgeTask> = engine.knowledge_tasks(snapshot, &scope, graph::Date::from_days(until))?;
     let mut open_tasks = std::collections::BTreeMap::new();
     for task in tasks.iter().filter(|t| t.status == journal::TaskStatus::Open) {
-        *open_tasks.entry(kind_code(task.kind).to_string()).or_default() += 1;
+        *open_tasks.entry(task.kind.code().to_string()).or_default() += 1;
     }
     let warranties_due = match engine.graph() {
         Some(graph) => graph::warranties_expiring(graph, graph::Date::from_days(until), 90, usize::MAX)?.len(),
@@ -82,16 +82,6 @@ pub fn build(engine: &Engine, snapshot: &journal::Snapshot, since: i64, until: i
         open_tasks,
         warranties_due,
     })
-}
-
-fn kind_code(kind: TaskKind) -> &'static str {
-    match kind {
-        TaskKind::Flagged => "flagged",
-        TaskKind::LowHelpful => "low_helpful",
-        TaskKind::Gap => "gap",
-        TaskKind::Stale => "stale",
-        TaskKind::OverdueReview => "overdue_review",
-    }
 }
 
 /// Table cells hold no line breaks or pipes.

@@ -98,15 +98,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Builds a snapshot from events (tests and tools; the journal takes its own).
-    pub fn from_events(events: impl IntoIterator<Item = Event>) -> Snapshot {
-        let mut state = State::default();
-        for event in events {
-            state.apply(event);
-        }
-        state.snapshot()
-    }
-
     /// Recorded requests, oldest first.
     pub fn requests(&self) -> impl Iterator<Item = &RequestEvent> {
         self.requests.iter().map(|r| r.as_ref())

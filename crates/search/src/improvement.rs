@@ -73,7 +73,7 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             TaskKind::Flagged => "flagged",
             TaskKind::LowHelpful => "low_helpful",
@@ -213,10 +213,7 @@ impl Engine {
             }
         }
         // Questions nothing answered.
-        let all_days = Window { from_day: i64::MIN / DAY_MS, to_day: i64::MAX / DAY_MS };
-        for gap in analytics::gaps(&Self::scoped_requests(state, scope, all_days)) {
-            tasks.push(gap_task(gap));
-        }
+        tasks.extend(gap_tasks(state, scope));
         // Items: what the graph and the calendar say.
         if let Some(graph) = self.graph() {
             for stale in graph::stale_items(graph)? {
@@ -254,6 +251,19 @@ impl Engine {
         }
         tasks.sort_by(|a, b| a.kind.cmp(&b.kind).then(b.count.cmp(&a.count)).then_with(|| a.id.cmp(&b.id)));
         Ok(tasks)
+    }
+
+    /// Open knowledge-gap tasks over everything recorded (for `/metrics`): the gap part of
+    /// [`Engine::knowledge_tasks`] alone, without the item, graph and catalogue work.
+    pub fn open_gap_tasks(state: &Snapshot) -> usize {
+        gap_tasks(state, &Scope::everything())
+            .into_iter()
+            .map(|mut task| {
+                apply_status(&mut task, state);
+                task
+            })
+            .filter(|task| task.status == TaskStatus::Open)
+            .count()
     }
 
     /// Hot issues of `periods` periods ending on `last_day`.
@@ -382,6 +392,12 @@ fn task(
         closed_by: None,
         closed_at_ms: None,
     }
+}
+
+/// One task per knowledge gap among every recorded request in `scope` (status not yet applied).
+fn gap_tasks(state: &Snapshot, scope: &Scope) -> Vec<KnowledgeTask> {
+    let all_days = Window { from_day: i64::MIN / DAY_MS, to_day: i64::MAX / DAY_MS };
+    analytics::gaps(&Engine::scoped_requests(state, scope, all_days)).into_iter().map(gap_task).collect()
 }
 
 fn gap_task(gap: Gap) -> KnowledgeTask {

@@ -382,24 +382,10 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
         let dropped = journal.counters().dropped;
         let seen = metrics.log_dropped.get();
         metrics.log_dropped.inc_by(dropped.saturating_sub(seen));
-        if let Some(engine) = state.engine().cloned() {
-            let open = tokio::task::spawn_blocking(move || {
-                let snapshot = journal.snapshot();
-                engine.knowledge_tasks(&snapshot, &search::improvement::Scope::everything(), graph::Date::today()).map(
-                    |tasks| {
-                        tasks
-                            .iter()
-                            .filter(|t| {
-                                t.kind == search::improvement::TaskKind::Gap && t.status == journal::TaskStatus::Open
-                            })
-                            .count() as u64
-                    },
-                )
-            })
-            .await;
-            if let Ok(Ok(open)) = open {
-                metrics.open_gaps.set(open);
-            }
+        let open =
+            tokio::task::spawn_blocking(move || search::Engine::open_gap_tasks(&journal.snapshot()) as u64).await;
+        if let Ok(open) = open {
+            metrics.open_gaps.set(open);
         }
     }
     let mut text = String::new();
