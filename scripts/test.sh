@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # The console first: the server crate embeds console/dist when it is compiled.
 ./scripts/build-console.sh
 cargo test --workspace --release --locked "$@"
-cargo build --release --locked -p gridkb
-# Browser tests: Debian's chromium (.ci/run installs it), the binary just built, the demo corpus.
+# Browser tests: Debian's chromium (.ci/run installs it), the demo corpus, and the binary the
+# tests above built (a test build: it carries the crash points, unarmed; `cargo build` would
+# build every crate again without them).
 export GRIDKB_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/gridkb"
 (cd console && npm test)

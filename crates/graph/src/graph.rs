@@ -173,6 +173,7 @@ impl Graph {
             }
         }
         let _gate = self.gate.write().map_err(|_| poisoned())?;
+        fail::fail_point!("graph.apply");
         transaction.commit()?;
         self.applied_seq.fetch_max(seq, Ordering::AcqRel);
         self.removed.fetch_add(removed, Ordering::AcqRel);

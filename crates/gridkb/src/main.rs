@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gridkb::{FIRST_START_MARKER, SERVE_ADDR_FILE, crash};
 use indicatif::{ProgressBar, ProgressStyle};
 use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest, StoreChoice};
 
@@ -397,6 +398,41 @@ enum Command {
         #[arg(long, value_enum, default_value = "md")]
         format: report::Format,
     },
+    /// Check that every index agrees with the record store: the lexical index holds exactly
+    /// the stored items at their versions, the graph exactly what a fresh load gives, the vector
+    /// index (with a model) exactly the items. Opening brings them up to the store first, as a
+    /// start does. Exits 1 when one disagrees (`gridkb reindex` rebuilds them).
+    Check {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Crash a child gridkb at named points of every write path, again and again, and check
+    /// after each crash that the restart succeeds, nothing acknowledged is lost and the indexes
+    /// agree with the store. Needs a build with crash points (`--features gridkb/crash-points`).
+    Soak {
+        #[arg(long, default_value_t = 1000)]
+        rounds: usize,
+        /// Only these points (repeat the option); all by default.
+        #[arg(long = "point")]
+        points: Vec<String>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the data directories go (default: a temporary directory, kept on a violation).
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// The records each knowledge base starts from.
+        #[arg(long)]
+        fixture: Option<PathBuf>,
+        /// The model for the vector index's rounds (default models/m3e-small when present).
+        #[arg(long, env = "GRIDKB_MODEL")]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Back up a data directory's record store and API keys into the new directory OUT,
     /// consistently: through the running server when one holds the directory (`POST /v1/backup`,
     /// found by DIR/serve.addr or --url; an admin --key on a server with keys), else directly.
@@ -452,10 +488,16 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The soak opens its data directories hundreds of times: only what goes wrong is worth a line.
+    let quiet = std::env::args().nth(1).is_some_and(|c| c == "soak");
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRIDKB_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GRIDKB_LOG")
+                .unwrap_or_else(|_| if quiet { "warn" } else { "info" }.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
+    crash::arm_from_env()?;
     let command = Cli::parse().command;
     if !matches!(command, Command::Corpus { .. } | Command::Embed { .. }) {
         private_files();
@@ -543,6 +585,10 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stats { data, json } => print_stats(&data, json),
+        Command::Check { data, json, model } => check(&data, &model, json),
+        Command::Soak { rounds, points, seed, work, fixture, model, json } => {
+            soak(rounds, points, seed, work, fixture, model, json)
+        }
         Command::Report { data, since, until, format } => run_report(&data, &since, until.as_deref(), format),
         Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
         Command::Keys { command } => keys_command(command),
@@ -920,9 +966,6 @@ fn serve(
     Ok(())
 }
 
-/// The address a running `serve` listens on, in its data directory.
-const SERVE_ADDR_FILE: &str = "serve.addr";
-
 /// `gridkb backup`: directly when no process holds the data directory, else through the server
 /// that does (it writes the backup inside the data directory; it is then moved to `out`).
 fn backup(data: &Path, url: Option<&str>, key: Option<&str>, out: &Path) -> anyhow::Result<()> {
@@ -986,11 +1029,107 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Present while the first start's corpus ingest has not completed: written (durably) before it
-/// starts, removed after it ends. A start that finds it runs the ingest again — unchanged
-/// records are no-ops — so a kill during the first start never leaves a half-filled data
-/// directory that says ready.
-const FIRST_START_MARKER: &str = "first-start-ingest.pending";
+/// `gridkb check`: the projections against the store.
+fn check(data: &Path, model: &ModelArgs, json: bool) -> anyhow::Result<()> {
+    if !data.join("records.redb").exists() {
+        bail!("no knowledge base in {}; ingest one first (gridkb ingest)", data.display());
+    }
+    let engine = open_engine_with(EngineOptions {
+        data_dir: data.to_path_buf(),
+        model: model.choice(),
+        graph_load: GraphLoad::Blocking,
+        ..EngineOptions::default()
+    })?;
+    for repair in engine.repairs() {
+        eprintln!("rebuilt at open: {repair}");
+    }
+    catch_up_vectors(&engine)?;
+    let check = engine.check_projections()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&check)?);
+    } else {
+        println!("store: {} items, sequence {}", check.items, check.store_seq);
+        let show = |name: &str, diff: Option<&search::ProjectionDiff>| match diff {
+            None => println!("{name:<8} off"),
+            Some(d) => {
+                let state = if d.agrees() && d.applied_seq == check.store_seq { "agrees" } else { "DISAGREES" };
+                println!(
+                    "{name:<8} {state} (sequence {}, missing {}, extra {}, stale {})",
+                    d.applied_seq, d.missing, d.extra, d.stale
+                );
+                for example in &d.examples {
+                    println!("           {example}");
+                }
+            }
+        };
+        show("lexical", Some(&check.lexical));
+        show("graph", check.graph.as_ref());
+        show("vectors", check.vectors.as_ref());
+    }
+    if !check.agrees() {
+        bail!("an index disagrees with the store; `gridkb reindex --data {}` rebuilds them", data.display());
+    }
+    Ok(())
+}
+
+/// `gridkb soak`: crash rounds at every write path's crash points.
+fn soak(
+    rounds: usize,
+    points: Vec<String>,
+    seed: u64,
+    work: Option<PathBuf>,
+    fixture: Option<PathBuf>,
+    model: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let temporary = match &work {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("gridkb-soak-").tempdir()?),
+    };
+    let work = work.unwrap_or_else(|| temporary.as_ref().expect("made above").path().to_path_buf());
+    let fixture =
+        fixture.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl"));
+    let model = model.or_else(|| Some(default_model_dir()).filter(|m| m.join("config.json").is_file()));
+    let options = crash::SoakOptions { rounds, points, seed, work: work.clone(), fixture, model };
+    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(rounds as u64) };
+    let report = crash::soak(&options, &|point| {
+        bar.inc(1);
+        bar.set_message(format!("{} {} crashes", point.point, point.crashes));
+    })?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{:<20} {:>6} {:>7} {:>5} {:>6} {:>10}", "point", "rounds", "crashes", "kills", "acked", "violations");
+        for p in &report.points {
+            println!(
+                "{:<20} {:>6} {:>7} {:>5} {:>6} {:>10}{}",
+                p.point,
+                p.rounds,
+                p.crashes,
+                p.kills,
+                p.acknowledged,
+                p.violations.len(),
+                p.skipped.as_deref().map(|s| format!("  skipped: {s}")).unwrap_or_default()
+            );
+            for v in &p.violations {
+                println!("    {v}");
+            }
+        }
+        println!(
+            "{} rounds, {} crashes, {} kills, {} violations in {:.0} s",
+            report.rounds, report.crashes, report.kills, report.violations, report.seconds
+        );
+    }
+    if report.violations > 0 {
+        if let Some(dir) = temporary {
+            let kept = dir.keep();
+            eprintln!("the data directories are kept in {}", kept.display());
+        }
+        bail!("{} violations", report.violations);
+    }
+    Ok(())
+}
 
 /// Ingests the bundled (or given) corpus into an empty data directory, or finishes an ingest a
 /// previous first start did not complete.
@@ -1017,6 +1156,7 @@ fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Resul
         write_durably(&marker, corpus.display().to_string().as_bytes())?;
     }
     ingest_paths(engine, &corpus_record_dirs(&corpus))?;
+    fail::fail_point!("first-start.ingest");
     std::fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
     Ok(())
 }

@@ -146,6 +146,7 @@ pub(crate) fn prune(
 /// Appends lines to the current segment.
 pub(crate) fn write_line(file: &mut impl Write, line: &str) -> io::Result<u64> {
     file.write_all(line.as_bytes())?;
+    fail::fail_point!("journal.append");
     file.write_all(b"\n")?;
     Ok(line.len() as u64 + 1)
 }

@@ -135,6 +135,7 @@ impl LexicalIndex {
             .map_err(|e| Error::Corrupt(e.to_string()))?;
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&payload);
+        fail::fail_point!("lexical.commit");
         prepared.commit()?;
         drop(writer);
         self.reader.reload()?;
@@ -155,6 +156,28 @@ impl LexicalIndex {
         let writer = self.writer.lock().map_err(|_| Error::Corrupt("index writer poisoned".into()))?;
         writer.delete_all_documents()?;
         self.commit(writer, 0)
+    }
+
+    /// Every document visible to searches, as id → item version: what `gridkb check` compares
+    /// with the store. Reads each stored document once (tens of milliseconds on the full corpus).
+    pub fn documents(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        use tantivy::schema::Value;
+        let searcher = self.reader.searcher();
+        let mut out = std::collections::BTreeMap::new();
+        for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
+            let alive = segment.alive_bitset();
+            for doc in 0..segment.max_doc() {
+                if alive.is_some_and(|a| a.is_deleted(doc)) {
+                    continue;
+                }
+                let address = tantivy::DocAddress::new(ordinal as u32, doc);
+                let stored: TantivyDocument = searcher.doc(address)?;
+                let id = stored.get_first(self.fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                let version = stored.get_first(self.fields.version).and_then(|v| v.as_u64()).unwrap_or(0);
+                out.insert(id, version);
+            }
+        }
+        Ok(out)
     }
 
     /// Number of documents visible to searches.

@@ -126,6 +126,12 @@ impl Dense {
         }
     }
 
+    /// The ids the vector index holds, and the store sequence number it has applied.
+    pub(crate) fn ids(&self) -> (std::collections::BTreeSet<String>, u64) {
+        let index = self.read();
+        (index.ids().map(str::to_string).collect(), index.applied_seq())
+    }
+
     pub(crate) fn vector_count(&self) -> usize {
         self.read().vector_count()
     }

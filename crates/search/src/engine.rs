@@ -363,6 +363,7 @@ impl Engine {
                 }
             }
             done += chunk.len();
+            fail::fail_point!("ingest.batch");
             progress(Progress::Stored { done, total: records.len() });
         }
         report.seq = self.catch_up(&guard, progress)?;
@@ -533,6 +534,20 @@ impl Engine {
             Some(dense) => dense.catch_up(&self.store, self.limits.ingest_batch, progress),
             None => Ok(0),
         }
+    }
+
+    /// What the lexical index holds (id → version) and the sequence number it has applied.
+    pub(crate) fn lexical_documents(&self) -> Result<BTreeMap<String, u64>> {
+        Ok(self.lexical.documents()?)
+    }
+
+    pub(crate) fn lexical_applied_seq(&self) -> Result<u64> {
+        Ok(self.lexical.applied_seq()?)
+    }
+
+    /// The ids the vector index holds and its applied sequence number; `None` without a model.
+    pub(crate) fn dense_ids(&self) -> Option<(BTreeSet<String>, u64)> {
+        self.dense.as_ref().map(Dense::ids)
     }
 
     /// The knowledge graph, for domain queries and SPARQL; `None` when switched off or still

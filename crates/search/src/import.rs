@@ -90,6 +90,7 @@ impl Engine {
                 Err(EditError::Engine(e)) => return Err(EditError::Engine(e)),
                 Err(refusal) => report.refused.push(ImportRefusal { id, reason: refusal.to_string() }),
             }
+            fail::fail_point!("import.batch");
             progress(done + 1, total);
         }
         Ok(report)

@@ -7,6 +7,7 @@
 
 pub mod backup;
 mod catalogue;
+pub mod consistency;
 pub mod data_dir;
 mod dense;
 mod duplicates;
@@ -28,6 +29,7 @@ pub mod ticket;
 
 pub use backup::{BackupFile, BackupManifest, RestoreReport, backup_offline, restore, verify_backup};
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
+pub use consistency::{ProjectionCheck, ProjectionDiff};
 pub use data_dir::DataDirLock;
 pub use dense::DenseStatus;
 pub use duplicates::{CandidateScore, Conflict, DraftText, DuplicateCandidate, ItemCheck, NORMATIVE_KINDS, Reason};

@@ -468,6 +468,7 @@ fn write_file(path: &Path, keys: &[KeyRecord]) -> Result<(), KeyError> {
         out.write_all(&bytes).map_err(io_error("write", &temporary))?;
         out.sync_all().map_err(io_error("fsync", &temporary))?;
     }
+    fail::fail_point!("keys.write");
     fs::rename(&temporary, path).map_err(io_error("rename into place", path))?;
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };

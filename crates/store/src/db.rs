@@ -170,7 +170,11 @@ impl RedbStore {
             }
         };
         match (&planned, commit) {
-            (Some(_), Commit::Here) => txn.commit()?,
+            (Some(_), Commit::Here) => {
+                fail::fail_point!("store.commit");
+                txn.commit()?;
+                fail::fail_point!("store.committed");
+            }
             (None, _) | (Some(_), Commit::RecordOnly) => txn.abort()?,
         }
         Ok(planned)

@@ -191,6 +191,11 @@ impl VectorIndex {
         self.by_id.len()
     }
 
+    /// The ids of the live documents, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.by_id.keys().map(String::as_str)
+    }
+
     /// Live vectors (a document with several parts counts each).
     pub fn vector_count(&self) -> usize {
         self.live_slots

@@ -133,6 +133,7 @@ impl VectorIndex {
         // The data file's name must be durable before a manifest names it: otherwise a crash
         // could leave a durable manifest pointing at a file the directory never recorded.
         sync_dir(dir)?;
+        fail::fail_point!("vectors.save");
         let mut manifest = Manifest {
             format_version: FORMAT_VERSION,
             model_id: self.model_id.clone(),
