@@ -278,6 +278,19 @@ fn masking_is_idempotent() {
     }
 }
 
+/// `gridkb fuzz` found digit groups whose masking took more passes than the old cap of four: the
+/// digits a masked card keeps visible join the groups before it into a new card number.
+#[test]
+fn masking_chained_digit_groups_is_idempotent_however_long_the_chain() {
+    let found = "678944578944 678944578944 678944578944 678944578944 6789445689456789";
+    for text in [found.to_string(), [found; 40].join(" ")] {
+        let once = mask(&text).text;
+        assert_eq!(mask(&once).text, once, "{text}");
+        let longest_visible_run = once.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0);
+        assert!(longest_visible_run <= 6, "an unmasked digit run is left: {once}");
+    }
+}
+
 #[test]
 fn masked_serialises_with_snake_case_kinds() {
     let masked = mask("户号：1234567890 电话13812345678");
