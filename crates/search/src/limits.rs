@@ -96,6 +96,17 @@ pub const DUPLICATE_THRESHOLD: f32 = 0.75;
 /// score at most 0.488 (from about 0.98), 0 false alarms among 1,243.
 pub const PRODUCT_MISMATCH_FACTOR: f32 = 0.5;
 
+// Customer portraits and the complaint-risk list (`portraits.rs`).
+
+/// Days of matched tickets a tag proposal looks back over.
+pub const PORTRAIT_WINDOW_DAYS: u32 = 90;
+/// Examples (dated, masked ticket snippets with request ids) a proposal or a risk entry shows.
+pub const PORTRAIT_EVIDENCE: usize = 5;
+/// Items the editors' duplicate-pair scan checks at most (`Engine::duplicate_pairs`), most
+/// recently saved first: each check costs about 15 ms on the full corpus, and the results are
+/// kept per item version, so only changed items are checked again.
+pub const DUPLICATE_SCAN_ITEMS: usize = 2_000;
+
 // The request log's bounds (retention, size, flush interval, queue, comment length) are defined
 // beside it, in `journal::limits`, and carried here with the others.
 pub use journal::limits::{
@@ -155,6 +166,9 @@ pub struct Limits {
     pub follow_poll_ms: u64,
     pub store_stale_after_ms: u64,
     pub follow_ready_lag: u64,
+    pub portrait_window_days: u32,
+    pub portrait_evidence: usize,
+    pub duplicate_scan_items: usize,
 }
 
 impl Default for Limits {
@@ -200,6 +214,9 @@ impl Default for Limits {
             follow_poll_ms: FOLLOW_POLL.as_millis() as u64,
             store_stale_after_ms: STORE_STALE_AFTER.as_millis() as u64,
             follow_ready_lag: FOLLOW_READY_LAG,
+            portrait_window_days: PORTRAIT_WINDOW_DAYS,
+            portrait_evidence: PORTRAIT_EVIDENCE,
+            duplicate_scan_items: DUPLICATE_SCAN_ITEMS,
         }
     }
 }
@@ -221,6 +238,8 @@ impl Limits {
             ("sparql_result_cap", self.sparql_result_cap),
             ("max_concurrent_sparql", self.max_concurrent_sparql),
             ("max_connections", self.max_connections),
+            ("portrait_window_days", self.portrait_window_days as usize),
+            ("portrait_evidence", self.portrait_evidence),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
@@ -353,6 +372,8 @@ mod tests {
             (Limits { sparql_timeout_ms: 0, ..Limits::default() }, "sparql_timeout_ms"),
             (Limits { max_connections: 0, ..Limits::default() }, "max_connections"),
             (Limits { max_concurrent_sparql: 0, ..Limits::default() }, "max_concurrent_sparql"),
+            (Limits { portrait_window_days: 0, ..Limits::default() }, "portrait_window_days"),
+            (Limits { portrait_evidence: 0, ..Limits::default() }, "portrait_evidence"),
         ] {
             assert!(zero.validate().unwrap_err().contains(name), "{name}");
         }
