@@ -1,4 +1,5 @@
-//! The editors' task queue: `GET /v1/tasks/knowledge` and `POST /v1/tasks/knowledge/{id}`.
+//! The editors' task queue: `GET /v1/tasks/knowledge` and `POST /v1/tasks/knowledge/{id}`: flagged and
+//! unhelpful items, knowledge gaps, stale and overdue items, likely duplicate pairs.
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -52,8 +53,8 @@ async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<Vec<K
     operation_id = "knowledge_tasks",
     tag = "improvement",
     params(
-        ("kind" = Option<String>, Query, description = "flagged, low_helpful, gap, stale or overdue_review \
-            (comma-separated; default all)"),
+        ("kind" = Option<String>, Query, description = "flagged, low_helpful, gap, stale, overdue_review or \
+            duplicate (comma-separated; default all)"),
         ("status" = Option<String>, Query, description = "open (default), done, dismissed, or all"),
         ("limit" = Option<usize>, Query, description = "Tasks per page, 1 to 500 (default 50)"),
         ("offset" = Option<usize>, Query, description = "Tasks to skip"),
@@ -81,7 +82,7 @@ pub(crate) async fn list(
                     kinds.push(parse_kind(v).ok_or_else(|| {
                         ApiError::new(
                             ErrorCode::InvalidFilter,
-                            "`kind` takes flagged, low_helpful, gap, stale or overdue_review",
+                            "`kind` takes flagged, low_helpful, gap, stale, overdue_review or duplicate",
                         )
                     })?);
                 }

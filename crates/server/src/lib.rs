@@ -9,6 +9,7 @@ pub mod auth;
 mod backup_routes;
 mod connection;
 pub mod console;
+mod customer_routes;
 mod entity_routes;
 pub mod error;
 mod extract;

@@ -426,6 +426,15 @@ fn matrix() -> Vec<Row> {
         row("GET", "/v1/analytics/zero-results", "/v1/analytics/zero-results", manager),
         row("GET", "/v1/analytics/feedback", "/v1/analytics/feedback", manager),
         row("GET", "/v1/analytics/warranties", "/v1/analytics/warranties", manager),
+        row("GET", "/v1/analytics/complaint-risk", "/v1/analytics/complaint-risk", manager),
+        row("GET", "/v1/customers/tag-proposals", "/v1/customers/tag-proposals", manager),
+        with_body(
+            "POST",
+            "/v1/customers/{id}/tags",
+            "/v1/customers/cust-no-such/tags",
+            r#"{"tag":"情绪化","decision":"reject"}"#,
+            manager,
+        ),
     ]
 }
 
