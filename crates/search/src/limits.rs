@@ -102,10 +102,15 @@ pub const PRODUCT_MISMATCH_FACTOR: f32 = 0.5;
 pub const PORTRAIT_WINDOW_DAYS: u32 = 90;
 /// Examples (dated, masked ticket snippets with request ids) a proposal or a risk entry shows.
 pub const PORTRAIT_EVIDENCE: usize = 5;
-/// Items the editors' duplicate-pair scan checks at most (`Engine::duplicate_pairs`), most
-/// recently saved first: each check costs about 15 ms on the full corpus, and the results are
-/// kept per item version, so only changed items are checked again.
+/// Items the editors' duplicate-pair scan checks at most (`Engine::duplicate_pairs`), drafts and
+/// items in review first, then the most recently saved. The results are kept per item version,
+/// so only changed items (and those whose duplicates changed) are checked again.
 pub const DUPLICATE_SCAN_ITEMS: usize = 2_000;
+/// Time one task-queue request spends checking items for the duplicate-pair scan: a check costs
+/// 15–30 ms on the full corpus (more while embeddings are computed), so the first scan of 2,000
+/// items is spread over the requests that follow (each adds what it checked to the kept results)
+/// instead of holding one request for a minute.
+pub const DUPLICATE_SCAN_BUDGET: Duration = Duration::from_millis(2_000);
 
 // The request log's bounds (retention, size, flush interval, queue, comment length) are defined
 // beside it, in `journal::limits`, and carried here with the others.
@@ -169,6 +174,7 @@ pub struct Limits {
     pub portrait_window_days: u32,
     pub portrait_evidence: usize,
     pub duplicate_scan_items: usize,
+    pub duplicate_scan_budget_ms: u64,
 }
 
 impl Default for Limits {
@@ -217,6 +223,7 @@ impl Default for Limits {
             portrait_window_days: PORTRAIT_WINDOW_DAYS,
             portrait_evidence: PORTRAIT_EVIDENCE,
             duplicate_scan_items: DUPLICATE_SCAN_ITEMS,
+            duplicate_scan_budget_ms: DUPLICATE_SCAN_BUDGET.as_millis() as u64,
         }
     }
 }
@@ -263,6 +270,7 @@ impl Limits {
             ("sparql_timeout_ms", self.sparql_timeout_ms),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("idle_timeout_ms", self.idle_timeout_ms),
+            ("duplicate_scan_budget_ms", self.duplicate_scan_budget_ms),
         ];
         if let Some((name, _)) = durations.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));

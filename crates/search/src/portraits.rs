@@ -234,7 +234,7 @@ fn ticket_says(t: &TicketFact, words: &[String], run: Option<usize>) -> bool {
 
 /// The largest group of tickets on one subject (fault, else category) within `days` days: its
 /// subject and tickets.
-fn repeated<'t>(tickets: &'t [TicketFact], days: i64) -> Option<(String, Vec<&'t TicketFact>)> {
+fn repeated(tickets: &[TicketFact], days: i64) -> Option<(String, Vec<&TicketFact>)> {
     let mut by_subject: BTreeMap<String, Vec<&TicketFact>> = BTreeMap::new();
     for t in tickets {
         let subject = match (&t.fault, &t.category) {
@@ -278,7 +278,7 @@ pub fn propose_tags(
     }
     let mut out = Vec::new();
     for rule in &rules.tags {
-        if customer.facts.tags.iter().any(|t| *t == rule.tag) {
+        if customer.facts.tags.contains(&rule.tag) {
             continue;
         }
         let mut evidence: Vec<String> = Vec::new();

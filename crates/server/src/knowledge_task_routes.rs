@@ -17,6 +17,9 @@ pub struct TaskList {
     /// Tasks that match the filters (all pages).
     pub total: usize,
     pub tasks: Vec<KnowledgeTask>,
+    /// Items the duplicate-pair scan has yet to check: after a start it runs in the background
+    /// (and with every task-queue request), and `duplicate` tasks may still appear until this is 0.
+    pub duplicate_scan_pending: usize,
 }
 
 /// A task's new status.
@@ -35,13 +38,14 @@ fn parse_status(value: &str) -> Option<TaskStatus> {
 }
 
 /// Every task in the caller's scope, with the statuses set so far.
-async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<Vec<KnowledgeTask>, ApiError> {
+async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<(Vec<KnowledgeTask>, usize), ApiError> {
     let journal = state.ready_journal()?;
     let org = principal.org.clone();
     state
         .run_write(move |engine| {
             let scope = engine.scope(org.as_deref())?;
-            Ok(engine.knowledge_tasks(&journal.snapshot(), &scope, graph::Date::today())?)
+            let tasks = engine.knowledge_tasks(&journal.snapshot(), &scope, graph::Date::today())?;
+            Ok((tasks, engine.duplicate_scan_pending()))
         })
         .await
 }
@@ -107,14 +111,14 @@ pub(crate) async fn list(
         }
     }
     let (offset, limit) = crate::items_routes::page(&pairs)?;
-    let tasks: Vec<KnowledgeTask> = tasks_in_scope(&state, &principal)
-        .await?
+    let (tasks, duplicate_scan_pending) = tasks_in_scope(&state, &principal).await?;
+    let tasks: Vec<KnowledgeTask> = tasks
         .into_iter()
         .filter(|t| kinds.is_empty() || kinds.contains(&t.kind))
         .filter(|t| statuses.as_ref().is_none_or(|s| s.contains(&t.status)))
         .collect();
     let total = tasks.len();
-    Ok(Json(TaskList { total, tasks: tasks.into_iter().skip(offset).take(limit).collect() }))
+    Ok(Json(TaskList { total, tasks: tasks.into_iter().skip(offset).take(limit).collect(), duplicate_scan_pending }))
 }
 
 /// `POST /v1/tasks/knowledge/{id}`: mark a task done or dismissed (or open again).
@@ -141,6 +145,7 @@ pub(crate) async fn update(
 ) -> Result<Json<KnowledgeTask>, ApiError> {
     let mut task = tasks_in_scope(&state, &principal)
         .await?
+        .0
         .into_iter()
         .find(|t| t.id == id)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no task with this id in your scope"))?;
