@@ -126,6 +126,11 @@ export const api = {
   startImport: (file, name, { publish } = {}) =>
     post('/v1/import', file, { query: { name, publish: publish ? 'true' : undefined } }),
   importTask: (id) => get(`/v1/tasks/${encodeURIComponent(id)}`),
+  /** Customer portraits: proposed tags with their evidence → `{total, items}`; `status` open|rejected|all. */
+  tagProposals: (query) => get('/v1/customers/tag-proposals', { query }),
+  /** Confirm (written to the customer record) or reject a proposed tag → `{proposal, customer?}`. */
+  decideCustomerTag: (customerId, tag, decision) =>
+    post(`/v1/customers/${encodeURIComponent(customerId)}/tags`, { tag, decision }),
   /** `GET /v1/analytics/{report}` with `since`, `until` and the report's own parameters. */
   analytics: (report, query, { signal } = {}) => get(`/v1/analytics/${report}`, { query, signal }),
 

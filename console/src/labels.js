@@ -117,5 +117,6 @@ export const TASK_KIND_LABELS = {
   gap: '知识缺口',
   stale: '引用旧版标准',
   overdue_review: '复审逾期',
+  duplicate: '疑似重复',
 }
 export const TASK_STATUS_LABELS = { open: '待处理', done: '已完成', dismissed: '已忽略' }

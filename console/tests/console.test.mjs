@@ -100,6 +100,14 @@ test('without keys on loopback the console opens without sign-in, and the agent 
 })
 
 test('the knowledge workspace lists the items and the items that need an editor', async () => {
+  // The duplicate-pair scan runs in the background after a start: wait for its end so that the
+  // queue's count is final.
+  for (let i = 0; ; i++) {
+    const { duplicate_scan_pending: pending } = await (await fetch(`${server.base}/v1/tasks/knowledge?limit=1`)).json()
+    if (pending === 0) break
+    assert.ok(i < 120, `the duplicate-pair scan has ${pending} items left after two minutes`)
+    await new Promise((ok) => setTimeout(ok, 1000))
+  }
   const { page, errors } = await openPage(browser.context, { allow: expected })
   await page.goto(`${server.base}/`)
   await page.locator('a[data-view=editor]').click()
@@ -119,7 +127,7 @@ test('the knowledge workspace lists the items and the items that need an editor'
   await page.close()
 })
 
-const CHARTS = ['hot', 'recurring', 'categories', 'zero', 'gaps', 'feedback', 'warranties']
+const CHARTS = ['hot', 'recurring', 'categories', 'zero', 'gaps', 'feedback', 'warranties', 'risk']
 
 /** Waits until every chart of the dashboard is drawn and its report loaded. */
 async function dashboardLoaded(page) {
@@ -598,6 +606,48 @@ test('the manager dashboard renders every chart with its table, from a manager k
     await page.screenshot({ path: join(REPO, 'docs/console-dashboard.png') })
     await page.setViewportSize(VIEWPORT)
   }
+  assert.deepEqual(errors, [])
+  await page.close()
+})
+
+test('a manager confirms a customer tag proposed from tickets, and that customer’s next ticket gets its strategy', async () => {
+  await ensureKeys()
+  const customer = 'cust-ent-0025' // no tags on record, in the manager's organisation
+  const neutral = '保护装置告警，请派人处理'
+  const match = async (text) => {
+    const r = await fetch(`${server.base}/v1/tickets/match`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${keys.manager}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text, customer_id: customer }),
+    })
+    assert.equal(r.status, 200)
+    return r.json()
+  }
+  const before = await match(neutral)
+  assert.ok(!before.response_strategies.some((s) => s.reason.includes('情绪化')), 'no tag, no tag strategy')
+  await match('又停电了，再不解决就投诉！！')
+  await match('说了多少次了没人管，太差了')
+
+  const { page, errors } = await openPage(browser.context, { allow: expected })
+  await signIn(page, keys.manager)
+  await page.locator('a[data-view=dashboard]').click()
+  await page.locator('[data-test=chart-risk]:not([data-rows=""])').waitFor()
+  const panel = page.locator('[data-test=tag-proposals]')
+  await panel.locator('input[data-test=proposal-customer]').fill(customer)
+  await panel.locator('input[data-test=proposal-customer]').press('Enter')
+  const cell = panel.locator(`[data-proposal="tag:${customer}:情绪化"]`)
+  await cell.waitFor()
+  const evidence = await cell.locator('xpath=ancestor::tr').locator('[data-test=proposal-evidence] li').allInnerTexts()
+  assert.ok(evidence.some((e) => e.includes('再不解决')), `the tickets are the evidence: ${evidence}`)
+  if (SHOTS) await panel.screenshot({ path: join(REPO, 'docs/console-portraits.png') })
+  await cell.locator('[data-test=proposal-confirm]').click()
+  await page.locator('.el-message--success', { hasText: '已确认' }).first().waitFor()
+  await cell.waitFor({ state: 'detached' })
+
+  const after = await match(neutral)
+  assert.ok(after.customer.tags.includes('情绪化'), 'the tag is on the customer record')
+  const strategy = after.response_strategies.find((s) => s.reason === 'customer tags: 情绪化')
+  assert.ok(strategy && strategy.tags.includes('情绪化'), `the tag's strategy is picked: ${JSON.stringify(after.response_strategies)}`)
   assert.deepEqual(errors, [])
   await page.close()
 })

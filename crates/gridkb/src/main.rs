@@ -384,7 +384,8 @@ enum Command {
         json: bool,
     },
     /// The service managers' report for a window: requests, zero results, hot issues, knowledge
-    /// gaps, recurring faults, categories, feedback, open tasks, warranties due. Reads the data
+    /// gaps, recurring faults, categories, feedback, open tasks, warranties due, complaint risk.
+    /// Reads the data
     /// directory (stop `serve` first, or read the same figures from `GET /v1/analytics/...`).
     Report {
         #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]

@@ -36,6 +36,10 @@ pub struct Report {
     pub open_tasks: std::collections::BTreeMap<String, u64>,
     /// Warranties ending within 90 days of `until`.
     pub warranties_due: usize,
+    /// Customers whose tickets in the window look like those that preceded complaints (the
+    /// first ten), and every region with one.
+    pub complaint_risk: Vec<search::portraits::CustomerRisk>,
+    pub risk_regions: Vec<search::portraits::RegionRisk>,
 }
 
 /// Computes the report of `since..=until` (days since 1970-01-01) over everything in the data
@@ -68,6 +72,9 @@ pub fn build(engine: &Engine, snapshot: &journal::Snapshot, since: i64, until: i
         Some(graph) => graph::warranties_expiring(graph, graph::Date::from_days(until), 90, usize::MAX)?.len(),
         None => 0,
     };
+    let risk = engine.complaint_risk(snapshot, &scope, window)?;
+    let mut complaint_risk = risk.customers;
+    complaint_risk.truncate(TOP);
     Ok(Report {
         since: graph::Date::from_days(since).to_string(),
         until: graph::Date::from_days(until).to_string(),
@@ -81,6 +88,8 @@ pub fn build(engine: &Engine, snapshot: &journal::Snapshot, since: i64, until: i
         feedback,
         open_tasks,
         warranties_due,
+        complaint_risk,
+        risk_regions: risk.regions,
     })
 }
 
@@ -131,6 +140,26 @@ pub fn markdown(report: &Report) -> String {
             r.tickets,
             cell(&regions.join(", "))
         );
+    }
+    let _ = writeln!(out, "\n## Complaint risk\n\n| customer | region | score | reasons |\n|---|---|---:|---|");
+    for r in &report.complaint_risk {
+        let reasons: Vec<&str> = r.reasons.iter().map(|x| x.detail.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {} |",
+            cell(&r.customer.label),
+            cell(r.region.as_deref().unwrap_or("")),
+            r.score,
+            cell(&reasons.join("; "))
+        );
+    }
+    if !report.risk_regions.is_empty() {
+        let regions: Vec<String> = report
+            .risk_regions
+            .iter()
+            .map(|r| format!("{} {:.1} ({} customers)", r.region, r.score, r.customers))
+            .collect();
+        let _ = writeln!(out, "\nBy region: {}", cell(&regions.join(", ")));
     }
     let counts = |title: &str, map: &std::collections::BTreeMap<String, u64>, out: &mut String| {
         let _ = writeln!(out, "\n## {title}\n\n| | count |\n|---|---:|");

@@ -17,7 +17,8 @@
 //! Both read the current snapshot of the indexes and a handful of stored records (the candidates
 //! that are scored), so a check is cheap enough to run on every debounced keystroke.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use lexical::{FilterField, LexicalHit, LexicalQuery};
@@ -25,11 +26,53 @@ use serde::{Deserialize, Serialize};
 use store::{Category, EntityClass, Item, ItemKind, Record, Status};
 use utoipa::ToSchema;
 
+use crate::improvement::Scope;
 use crate::limits::{
     CHECK_CANDIDATES, CHECK_EMBED_CHARS, CHECK_QUERY_TERMS, CHECK_TOP_K, CONFLICT_CANDIDATES, DUPLICATE_THRESHOLD,
     PRODUCT_MISMATCH_FACTOR, TITLE_WEIGHT,
 };
 use crate::{Engine, Error, Result};
+
+/// Item kinds the editors' duplicate-pair scan leaves out: records about one contract or one
+/// customer, written from one template, whose likeness is expected.
+const PAIR_SCAN_SKIPS: [ItemKind; 3] = [ItemKind::ContractInfo, ItemKind::FulfilmentInfo, ItemKind::CustomerInfo];
+
+/// The duplicate-pair scan's results per item: the version checked and what the check found
+/// (id, similarity, reasons). Only items whose version changed, or whose found duplicates
+/// changed, are checked again.
+#[derive(Debug, Default)]
+pub(crate) struct PairCache(Mutex<PairScan>);
+
+#[derive(Debug, Default)]
+struct PairScan {
+    found: HashMap<String, (u32, Vec<DuplicateCandidate>)>,
+    /// Items the last call had no time left to check.
+    pending: usize,
+}
+
+/// The analysed title and body terms of items already scored, by (id, version).
+type TermMemo = HashMap<(String, u32), (HashSet<String>, HashSet<String>)>;
+
+/// One side of a duplicate pair.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PairSide {
+    pub id: String,
+    pub title: String,
+    pub kind: String,
+    pub status: String,
+}
+
+/// Two items that say the same thing (the editors' task kind `duplicate`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DuplicatePair {
+    /// The side with the smaller id first.
+    pub a: PairSide,
+    pub b: PairSide,
+    pub similarity: f32,
+    pub why: Vec<Reason>,
+    /// When the later of the two was last saved (ms since the epoch).
+    pub updated_at_ms: u64,
+}
 
 /// The text of an item being written: a saved item, or what the editor has typed so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -190,7 +233,7 @@ impl Engine {
     /// duplicates too (an editor should know another is writing the same thing); conflicts are
     /// with published items only.
     pub fn check_item(&self, draft: &DraftText) -> Result<ItemCheck> {
-        let Scan { scored, situation, semantic } = self.scan(draft)?;
+        let Scan { scored, situation, semantic } = self.scan(draft, true, &mut TermMemo::default())?;
         let mut duplicates: Vec<&Scored> = scored.iter().filter(|s| s.similarity >= DUPLICATE_THRESHOLD).collect();
         duplicates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| a.hit.id.cmp(&b.hit.id)));
         duplicates.truncate(CHECK_TOP_K);
@@ -215,7 +258,7 @@ impl Engine {
     /// unthresholded: what `gridkb eval --duplicates` sweeps thresholds over.
     pub fn duplicate_scores(&self, draft: &DraftText) -> Result<Vec<CandidateScore>> {
         Ok(self
-            .scan(draft)?
+            .scan(draft, true, &mut TermMemo::default())?
             .scored
             .into_iter()
             .map(|s| CandidateScore {
@@ -229,8 +272,9 @@ impl Engine {
             .collect())
     }
 
-    /// Finds and scores the candidates of a draft.
-    fn scan(&self, draft: &DraftText) -> Result<Scan> {
+    /// Finds and scores the candidates of a draft; with `semantic`, the vector index adds
+    /// candidates when a model is loaded (the similarity itself is lexical either way).
+    fn scan(&self, draft: &DraftText, semantic: bool, memo: &mut TermMemo) -> Result<Scan> {
         let started = Instant::now();
         if draft.title.chars().count() > store::record::MAX_TITLE_CHARS
             || draft.body.chars().count() > store::record::MAX_BODY_CHARS
@@ -272,7 +316,7 @@ impl Engine {
         };
 
         // The draft is embedded on its own thread while BM25 runs here.
-        let dense = self.dense_side();
+        let dense = self.dense_side().filter(|_| semantic);
         let text = format!("{title}\n{body}");
         let (vector, lexical) = std::thread::scope(|scope| {
             let embedding =
@@ -328,7 +372,7 @@ impl Engine {
             }
         }
 
-        let scored = self.score(&analysed, draft, hits, &cosines)?;
+        let scored = self.score(&analysed, draft, hits, &cosines, memo)?;
         Ok(Scan { scored, situation, semantic: vector.is_some() })
     }
 
@@ -339,17 +383,23 @@ impl Engine {
         text: &DraftText,
         hits: BTreeMap<String, LexicalHit>,
         cosines: &BTreeMap<String, f32>,
+        memo: &mut TermMemo,
     ) -> Result<Vec<Scored>> {
         let stored = self.store().get_many(hits.keys().map(String::as_str))?;
         let draft_faults: BTreeSet<&String> = text.faults.iter().collect();
         let mut out = Vec::with_capacity(hits.len());
         for ((id, hit), stored) in hits.into_iter().zip(stored) {
             let Some(Record::Item(item)) = stored.map(|s| s.record) else { continue };
-            let title_terms: HashSet<String> = self.query_terms(&item.title).into_iter().collect();
-            let body_terms: HashSet<String> = self.query_terms(&item.body).into_iter().collect();
+            let (title_terms, body_terms) = memo.entry((id.clone(), item.version)).or_insert_with(|| {
+                (
+                    self.query_terms(&item.title).into_iter().collect(),
+                    self.query_terms(&item.body).into_iter().collect(),
+                )
+            });
+            let (title_terms, body_terms) = (&*title_terms, &*body_terms);
             let shared_title: Vec<String> = draft.title.iter().filter(|t| title_terms.contains(*t)).cloned().collect();
             let title_overlap = jaccard_count(shared_title.len(), draft.title.len(), title_terms.len());
-            let body_overlap = jaccard(&draft.body, &body_terms);
+            let body_overlap = jaccard(&draft.body, body_terms);
             let (models, lines) = self.product_scope(&item.products)?;
             let relation = relate(draft, &models, &lines);
             // The shared models, or the shared lines when no model is shared.
@@ -396,6 +446,123 @@ impl Engine {
             }
         }
         Ok((models, lines))
+    }
+}
+
+impl Engine {
+    /// Likely duplicate pairs among the items in `scope` (either side in scope): each of at most
+    /// `limits.duplicate_scan_items` items — drafts and items in review first, then the most
+    /// recently saved — is checked as an editor's save checks it, lexically (the threshold does
+    /// not depend on a model), and every possible duplicate found is a pair. Most similar first.
+    /// One call checks for at most `limits.duplicate_scan_budget_ms`; items it did not reach are
+    /// checked by the next calls (the results are kept per item version), so the pairs of a large
+    /// knowledge base fill in over the first requests.
+    pub fn duplicate_pairs(&self, scope: &Scope) -> Result<Vec<DuplicatePair>> {
+        let mut heads: Vec<crate::ItemSummary> = self.catalogue_read(|c| {
+            c.heads().filter(|s| !PAIR_SCAN_SKIPS.contains(&s.kind) && s.status != Status::Retired).cloned().collect()
+        })?;
+        heads.sort_by(|a, b| {
+            let writing = |s: &crate::ItemSummary| s.status == Status::Published;
+            writing(a).cmp(&writing(b)).then(b.updated_at_ms.cmp(&a.updated_at_ms)).then_with(|| a.id.cmp(&b.id))
+        });
+        heads.truncate(self.limits().duplicate_scan_items);
+        let summaries: HashMap<&str, &crate::ItemSummary> = heads.iter().map(|s| (s.id.as_str(), s)).collect();
+        let mut scan = self.pair_cache().0.lock().unwrap_or_else(|e| e.into_inner());
+        let PairScan { found: cache, pending } = &mut *scan;
+        cache.retain(|id, _| summaries.contains_key(id.as_str()));
+        let changed: HashSet<&str> = heads
+            .iter()
+            .filter(|s| cache.get(&s.id).is_none_or(|(version, _)| *version != s.version))
+            .map(|s| s.id.as_str())
+            .collect();
+        let stale: Vec<&str> = heads
+            .iter()
+            .map(|s| s.id.as_str())
+            .filter(|id| {
+                changed.contains(id)
+                    || cache.get(*id).is_some_and(|(_, found)| found.iter().any(|d| changed.contains(d.id.as_str())))
+            })
+            .collect();
+        let deadline = Instant::now() + std::time::Duration::from_millis(self.limits().duplicate_scan_budget_ms);
+        // Candidates recur across the items of one scan: each is analysed once.
+        let mut memo = TermMemo::default();
+        *pending = stale.len();
+        for id in stale {
+            if Instant::now() >= deadline {
+                // The rest is checked by the requests that follow.
+                break;
+            }
+            let Some(summary) = summaries.get(id) else { continue };
+            let found = match self.store().state(id)?.head().map(|s| &s.record) {
+                Some(Record::Item(item)) => {
+                    let draft = DraftText::from(item);
+                    let Scan { scored, .. } = self.scan(&draft, false, &mut memo)?;
+                    let mut found: Vec<DuplicateCandidate> =
+                        scored.iter().filter(|s| s.similarity >= DUPLICATE_THRESHOLD).map(duplicate).collect();
+                    found.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| a.id.cmp(&b.id)));
+                    found.truncate(CHECK_TOP_K);
+                    found
+                }
+                _ => Vec::new(),
+            };
+            cache.insert(id.to_string(), (summary.version, found));
+            *pending -= 1;
+        }
+        let mut pairs: BTreeMap<(String, String), DuplicatePair> = BTreeMap::new();
+        let orgs: HashMap<String, Option<String>> = self.catalogue_read(|c| {
+            cache
+                .values()
+                .flat_map(|(_, found)| found.iter().map(|d| d.id.clone()))
+                .map(|id| {
+                    let org = c.served(&id).and_then(|s| s.owner_org.clone());
+                    (id, org)
+                })
+                .collect()
+        })?;
+        for summary in &heads {
+            let Some((_, found)) = cache.get(&summary.id) else { continue };
+            for other in found {
+                let other_org = orgs.get(&other.id).cloned().flatten();
+                if !scope.admits(summary.owner_org.as_deref()) && !scope.admits(other_org.as_deref()) {
+                    continue;
+                }
+                let this = PairSide {
+                    id: summary.id.clone(),
+                    title: summary.title.clone(),
+                    kind: summary.kind.code().to_string(),
+                    status: summary.status.code().to_string(),
+                };
+                let that = PairSide {
+                    id: other.id.clone(),
+                    title: other.title.clone(),
+                    kind: other.kind.clone(),
+                    status: other.status.clone(),
+                };
+                let (a, b) = if this.id < that.id { (this, that) } else { (that, this) };
+                let updated_at_ms =
+                    summary.updated_at_ms.max(summaries.get(other.id.as_str()).map_or(0, |s| s.updated_at_ms));
+                let key = (a.id.clone(), b.id.clone());
+                let pair = DuplicatePair { a, b, similarity: other.similarity, why: other.why.clone(), updated_at_ms };
+                match pairs.get(&key) {
+                    Some(kept) if kept.similarity >= pair.similarity => {}
+                    _ => {
+                        pairs.insert(key, pair);
+                    }
+                }
+            }
+        }
+        let mut out: Vec<DuplicatePair> = pairs.into_values().collect();
+        out.sort_by(|x, y| {
+            y.similarity.total_cmp(&x.similarity).then_with(|| x.a.id.cmp(&y.a.id)).then_with(|| x.b.id.cmp(&y.b.id))
+        });
+        Ok(out)
+    }
+}
+
+impl Engine {
+    /// Items the duplicate-pair scan has yet to check (0 once every item's current version is).
+    pub fn duplicate_scan_pending(&self) -> usize {
+        self.pair_cache().0.lock().unwrap_or_else(|e| e.into_inner()).pending
     }
 }
 

@@ -184,6 +184,8 @@ pub struct Engine {
     pub(crate) four_eyes: bool,
     /// Cases and customers for the managers' reports, read again when the store changes.
     history: crate::service_history::HistoryCache,
+    /// The editors' duplicate-pair scan, per item version.
+    pairs: crate::duplicates::PairCache,
     /// Feedback in ranking: the weights, and the verdicts gathered from the request log.
     feedback: RwLock<(crate::feedback::FeedbackWeights, Arc<crate::feedback::FeedbackPrior>)>,
     /// What was found damaged at open and rebuilt from the store.
@@ -265,6 +267,7 @@ impl Engine {
             catalogue: RwLock::new(None),
             four_eyes: options.four_eyes,
             history: Default::default(),
+            pairs: Default::default(),
             feedback: RwLock::new((options.feedback, Arc::default())),
             repairs,
             follow: Mutex::new(Default::default()),
@@ -308,6 +311,10 @@ impl Engine {
 
     pub(crate) fn history_cache(&self) -> &crate::service_history::HistoryCache {
         &self.history
+    }
+
+    pub(crate) fn pair_cache(&self) -> &crate::duplicates::PairCache {
+        &self.pairs
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -199,7 +199,7 @@ impl Engine {
         })
     }
 
-    fn edit_entity(
+    pub(crate) fn edit_entity(
         &self,
         ctx: &EditContext,
         id: &str,

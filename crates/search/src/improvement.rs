@@ -70,6 +70,8 @@ pub enum TaskKind {
     Stale,
     /// The item's review date has passed.
     OverdueReview,
+    /// Two items that say the same thing (`duplicates.rs`, as an editor's save checks it).
+    Duplicate,
 }
 
 impl TaskKind {
@@ -80,6 +82,7 @@ impl TaskKind {
             TaskKind::Gap => "gap",
             TaskKind::Stale => "stale",
             TaskKind::OverdueReview => "overdue_review",
+            TaskKind::Duplicate => "duplicate",
         }
     }
 }
@@ -95,7 +98,7 @@ pub struct TaskSubject {
 /// One entry of the editors' task queue.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KnowledgeTask {
-    /// Stable: `<kind>:<item id>`, or the gap cluster's id.
+    /// Stable: `<kind>:<item id>`, `duplicate:<id>+<id>` for a pair, or the gap cluster's id.
     pub id: String,
     pub kind: TaskKind,
     pub subject: TaskSubject,
@@ -246,6 +249,9 @@ impl Engine {
                 [],
             ));
         }
+        for pair in self.duplicate_pairs(scope)? {
+            tasks.push(duplicate_task(pair));
+        }
         for task in &mut tasks {
             apply_status(task, state);
         }
@@ -320,6 +326,8 @@ impl Engine {
                     customer: r.customer.clone(),
                     device: r.device.clone(),
                     source: Source::Ticket,
+                    category: r.category.clone(),
+                    hours_to_restore: None,
                 })
             })
             .collect();
@@ -398,6 +406,38 @@ fn task(
 fn gap_tasks(state: &Snapshot, scope: &Scope) -> Vec<KnowledgeTask> {
     let all_days = Window { from_day: i64::MIN / DAY_MS, to_day: i64::MAX / DAY_MS };
     analytics::gaps(&Engine::scoped_requests(state, scope, all_days)).into_iter().map(gap_task).collect()
+}
+
+fn duplicate_task(pair: crate::duplicates::DuplicatePair) -> KnowledgeTask {
+    use crate::duplicates::Reason;
+    let mut evidence = vec![format!("similarity {:.3}", pair.similarity)];
+    for why in &pair.why {
+        evidence.push(match why {
+            Reason::BodyOverlap { jaccard } => format!("body terms in common (Jaccard) {jaccard:.3}"),
+            Reason::SharedTitleTerms { terms } => format!("shared title terms: {}", terms.join(" ")),
+            Reason::SemanticCosine { value } => format!("semantic cosine {value:.3}"),
+            Reason::SameProductAndFault { products, faults } => {
+                format!("same product ({}) and fault ({})", products.join(", "), faults.join(", "))
+            }
+        });
+    }
+    for side in [&pair.a, &pair.b] {
+        evidence.push(format!("{} ({}, {}): {}", side.id, side.kind, side.status, side.title));
+    }
+    let saved = i64::try_from(pair.updated_at_ms).ok();
+    KnowledgeTask {
+        id: format!("{}:{}+{}", TaskKind::Duplicate.code(), pair.a.id, pair.b.id),
+        kind: TaskKind::Duplicate,
+        subject: TaskSubject { id: Some(pair.a.id.clone()), label: format!("{} ↔ {}", pair.a.title, pair.b.title) },
+        evidence,
+        count: 1,
+        first_seen_ms: saved,
+        // A pair marked done opens again when either item is saved after it and still matches.
+        last_seen_ms: saved,
+        status: TaskStatus::Open,
+        closed_by: None,
+        closed_at_ms: None,
+    }
 }
 
 fn gap_task(gap: Gap) -> KnowledgeTask {

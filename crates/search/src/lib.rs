@@ -22,6 +22,7 @@ pub mod import;
 pub mod improvement;
 pub mod knowledge_stats;
 pub mod limits;
+pub mod portraits;
 pub mod rag;
 mod request;
 pub mod service_history;
@@ -32,7 +33,10 @@ pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use consistency::{ProjectionCheck, ProjectionDiff};
 pub use data_dir::DataDirLock;
 pub use dense::DenseStatus;
-pub use duplicates::{CandidateScore, Conflict, DraftText, DuplicateCandidate, ItemCheck, NORMATIVE_KINDS, Reason};
+pub use duplicates::{
+    CandidateScore, Conflict, DraftText, DuplicateCandidate, DuplicatePair, ItemCheck, NORMATIVE_KINDS, PairSide,
+    Reason,
+};
 pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats, StoreChoice};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};

@@ -96,6 +96,22 @@ pub const DUPLICATE_THRESHOLD: f32 = 0.75;
 /// score at most 0.488 (from about 0.98), 0 false alarms among 1,243.
 pub const PRODUCT_MISMATCH_FACTOR: f32 = 0.5;
 
+// Customer portraits and the complaint-risk list (`portraits.rs`).
+
+/// Days of matched tickets a tag proposal looks back over.
+pub const PORTRAIT_WINDOW_DAYS: u32 = 90;
+/// Examples (dated, masked ticket snippets with request ids) a proposal or a risk entry shows.
+pub const PORTRAIT_EVIDENCE: usize = 5;
+/// Items the editors' duplicate-pair scan checks at most (`Engine::duplicate_pairs`), drafts and
+/// items in review first, then the most recently saved. The results are kept per item version,
+/// so only changed items (and those whose duplicates changed) are checked again.
+pub const DUPLICATE_SCAN_ITEMS: usize = 2_000;
+/// Time one task-queue request spends checking items for the duplicate-pair scan: a check costs
+/// 15–30 ms on the full corpus (more while embeddings are computed), so the first scan of 2,000
+/// items is spread over the requests that follow (each adds what it checked to the kept results)
+/// instead of holding one request for a minute.
+pub const DUPLICATE_SCAN_BUDGET: Duration = Duration::from_millis(2_000);
+
 // The request log's bounds (retention, size, flush interval, queue, comment length) are defined
 // beside it, in `journal::limits`, and carried here with the others.
 pub use journal::limits::{
@@ -155,6 +171,10 @@ pub struct Limits {
     pub follow_poll_ms: u64,
     pub store_stale_after_ms: u64,
     pub follow_ready_lag: u64,
+    pub portrait_window_days: u32,
+    pub portrait_evidence: usize,
+    pub duplicate_scan_items: usize,
+    pub duplicate_scan_budget_ms: u64,
 }
 
 impl Default for Limits {
@@ -200,6 +220,10 @@ impl Default for Limits {
             follow_poll_ms: FOLLOW_POLL.as_millis() as u64,
             store_stale_after_ms: STORE_STALE_AFTER.as_millis() as u64,
             follow_ready_lag: FOLLOW_READY_LAG,
+            portrait_window_days: PORTRAIT_WINDOW_DAYS,
+            portrait_evidence: PORTRAIT_EVIDENCE,
+            duplicate_scan_items: DUPLICATE_SCAN_ITEMS,
+            duplicate_scan_budget_ms: DUPLICATE_SCAN_BUDGET.as_millis() as u64,
         }
     }
 }
@@ -221,6 +245,8 @@ impl Limits {
             ("sparql_result_cap", self.sparql_result_cap),
             ("max_concurrent_sparql", self.max_concurrent_sparql),
             ("max_connections", self.max_connections),
+            ("portrait_window_days", self.portrait_window_days as usize),
+            ("portrait_evidence", self.portrait_evidence),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
@@ -244,6 +270,7 @@ impl Limits {
             ("sparql_timeout_ms", self.sparql_timeout_ms),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("idle_timeout_ms", self.idle_timeout_ms),
+            ("duplicate_scan_budget_ms", self.duplicate_scan_budget_ms),
         ];
         if let Some((name, _)) = durations.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
@@ -353,6 +380,8 @@ mod tests {
             (Limits { sparql_timeout_ms: 0, ..Limits::default() }, "sparql_timeout_ms"),
             (Limits { max_connections: 0, ..Limits::default() }, "max_connections"),
             (Limits { max_concurrent_sparql: 0, ..Limits::default() }, "max_concurrent_sparql"),
+            (Limits { portrait_window_days: 0, ..Limits::default() }, "portrait_window_days"),
+            (Limits { portrait_evidence: 0, ..Limits::default() }, "portrait_evidence"),
         ] {
             assert!(zero.validate().unwrap_err().contains(name), "{name}");
         }

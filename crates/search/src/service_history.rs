@@ -25,7 +25,7 @@ pub enum Source {
 }
 
 /// One fault on one product model on one day.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Occurrence {
     /// Days since 1970-01-01.
     pub day: i64,
@@ -36,6 +36,10 @@ pub struct Occurrence {
     pub customer: Option<String>,
     pub device: Option<String>,
     pub source: Source,
+    /// The case's service category (`quality_complaint` is a complaint on record).
+    pub category: Option<String>,
+    /// Hours until supply or service was restored, as the case records it.
+    pub hours_to_restore: Option<f64>,
 }
 
 /// A customer's place: region and organisation.
@@ -45,12 +49,27 @@ pub struct Place {
     pub org: Option<String>,
 }
 
+/// What the store says about one customer, for the portraits (`portraits.rs`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerFacts {
+    pub label: String,
+    /// The record's `type` attribute (医院, 数据中心, 供电企业, ...).
+    pub kind: Option<String>,
+    /// The tags on the customer record now (confirmed ones included).
+    pub tags: Vec<String>,
+    /// Devices on record that belong to the customer, and those of them at a substation
+    /// (`变电站` in the device's site).
+    pub devices: u64,
+    pub substation_devices: u64,
+}
+
 /// Cases and customers as read at one store sequence number.
 #[derive(Debug, Default)]
 pub struct ServiceHistory {
     seq: u64,
     pub cases: Vec<Occurrence>,
     pub customers: HashMap<String, Place>,
+    pub customer_facts: HashMap<String, CustomerFacts>,
     /// Labels of the entities cases name (faults, models, orgs, customers), for reports.
     pub labels: HashMap<String, String>,
 }
@@ -93,19 +112,39 @@ impl Engine {
                             customer: first_link(&entity, "customer"),
                             device: first_link(&entity, "device"),
                             source: Source::Case,
+                            category: attr(&entity, "category"),
+                            hours_to_restore: entity.attrs.get("hours_to_restore").and_then(|v| v.as_f64()),
                         });
                     }
                 }
                 EntityClass::Customer => {
                     let place = Place { region: attr(&entity, "region"), org: first_link(&entity, "org") };
                     history.customers.insert(entity.id.clone(), place);
+                    let facts = history.customer_facts.entry(entity.id.clone()).or_default();
+                    facts.label = entity.label.clone();
+                    facts.kind = attr(&entity, "type");
+                    facts.tags = entity
+                        .attrs
+                        .get("tags")
+                        .and_then(|v| v.as_array())
+                        .map(|list| list.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    history.labels.insert(entity.id, entity.label);
+                }
+                EntityClass::Device => {
+                    if let Some(customer) = first_link(&entity, "customer") {
+                        let facts = history.customer_facts.entry(customer).or_default();
+                        facts.devices += 1;
+                        if attr(&entity, "site").is_some_and(|site| site.contains("变电站")) {
+                            facts.substation_devices += 1;
+                        }
+                    }
                     history.labels.insert(entity.id, entity.label);
                 }
                 EntityClass::Fault
                 | EntityClass::ProductModel
                 | EntityClass::Organisation
-                | EntityClass::ProductLine
-                | EntityClass::Device => {
+                | EntityClass::ProductLine => {
                     history.labels.insert(entity.id, entity.label);
                 }
                 _ => {}
@@ -222,6 +261,8 @@ mod tests {
             customer: Some(format!("cust-{day}")),
             device: Some("dev-1".into()),
             source,
+            category: None,
+            hours_to_restore: None,
         }
     }
 

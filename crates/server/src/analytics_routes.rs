@@ -1,5 +1,5 @@
 //! The service managers' analytics: `GET /v1/analytics/...` — hot issues, knowledge gaps,
-//! recurring faults, category mix, zero-result rate, feedback, warranty expiries. Each report is
+//! recurring faults, category mix, zero-result rate, feedback, warranty expiries, complaint risk. Each report is
 //! limited to the key's organisation scope, deterministic, and paginated where it is a list.
 
 use axum::Json;
@@ -27,10 +27,10 @@ const DEFAULT_WARRANTY_DAYS: i64 = 90;
 
 /// The parameters every report shares.
 #[derive(Debug, Clone)]
-struct Params {
-    window: Window,
-    offset: usize,
-    limit: usize,
+pub(crate) struct Params {
+    pub(crate) window: Window,
+    pub(crate) offset: usize,
+    pub(crate) limit: usize,
     period: Period,
     periods: usize,
     min_count: u64,
@@ -55,7 +55,7 @@ fn number<T: std::str::FromStr + PartialOrd>(name: &str, value: &str, min: T, ma
 }
 
 /// Reads `since`, `until`, `limit`, `offset` and the report's own parameters (`allowed`).
-fn params(pairs: &[(String, String)], allowed: &[&str]) -> Result<Params, ApiError> {
+pub(crate) fn params(pairs: &[(String, String)], allowed: &[&str]) -> Result<Params, ApiError> {
     let today = graph::Date::today().days();
     let mut until = today;
     let mut since = None;
@@ -117,7 +117,7 @@ pub struct ReportPage<T> {
     pub items: Vec<T>,
 }
 
-fn page<T>(params: &Params, all: Vec<T>) -> ReportPage<T> {
+pub(crate) fn page<T>(params: &Params, all: Vec<T>) -> ReportPage<T> {
     ReportPage {
         since: graph::Date::from_days(params.window.from_day).to_string(),
         until: graph::Date::from_days(params.window.to_day).to_string(),
@@ -128,7 +128,7 @@ fn page<T>(params: &Params, all: Vec<T>) -> ReportPage<T> {
 }
 
 /// Runs `report` with the engine, the journal's snapshot and the caller's scope.
-async fn report<T: Serialize + Send + 'static>(
+pub(crate) async fn report<T: Serialize + Send + 'static>(
     state: &AppState,
     principal: &Principal,
     report: impl FnOnce(&search::Engine, &journal::Snapshot, &Scope) -> Result<T, ApiError> + Send + 'static,
@@ -403,6 +403,65 @@ pub(crate) async fn warranties(
             })
             .collect();
         Ok(page(&p, in_scope))
+    })
+    .await
+}
+
+/// One page of the complaint-risk list, with the regions of every customer at risk.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ComplaintRiskPage {
+    pub since: String,
+    pub until: String,
+    /// Customers at risk on all pages.
+    pub total: usize,
+    pub offset: usize,
+    /// Customers at risk, highest score first, each with its reasons.
+    pub items: Vec<search::portraits::CustomerRisk>,
+    /// Every region with a customer at risk: the customers' scores summed, highest first.
+    pub regions: Vec<search::portraits::RegionRisk>,
+}
+
+/// `GET /v1/analytics/complaint-risk?since=&until=`: customers (and their regions) whose recent
+/// tickets look like those that preceded complaints.
+#[utoipa::path(
+    get,
+    path = "/v1/analytics/complaint-risk",
+    operation_id = "complaint_risk",
+    tag = "analytics",
+    params(
+        ("since" = Option<String>, Query, description = "First day, YYYY-MM-DD (default 27 days before `until`)"),
+        ("until" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default today, UTC)"),
+        ("limit" = Option<usize>, Query, description = "Customers per page, 1 to 500 (default 50)"),
+        ("offset" = Option<usize>, Query, description = "Customers to skip"),
+    ),
+    responses(
+        (status = 200, description = "Customers whose tickets in the window score at least the rules' minimum \
+            (repeated contact on one fault, emotional wording, escalation words, outages and long restorations, \
+            complaint categories, no `solved` verdict), with the reasons; ticket snippets are masked",
+            body = ComplaintRiskPage),
+        (status = 400, description = "`invalid_parameter`, `unknown_parameter`, `invalid_limit` or `invalid_offset`",
+            body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`forbidden`: managers, editors, reviewers and admins", body = ApiError),
+    ),
+)]
+pub(crate) async fn complaint_risk(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Response, ApiError> {
+    let p = params(&pairs, &[])?;
+    report(&state, &principal, move |engine, snapshot, scope| {
+        let risk = engine.complaint_risk(snapshot, scope, p.window)?;
+        let page = page(&p, risk.customers);
+        Ok(ComplaintRiskPage {
+            since: page.since,
+            until: page.until,
+            total: page.total,
+            offset: page.offset,
+            items: page.items,
+            regions: risk.regions,
+        })
     })
     .await
 }

@@ -7,6 +7,7 @@
 //! | role            | may call                                                                      |
 //! |-----------------|-------------------------------------------------------------------------------|
 //! | `agent`, `bot`  | search, ticket matching, retrieval (`/v1/retrieve`, Dify `/retrieval`), devices, warranties |
+//! | `manager`       | the above, the analytics (`/v1/analytics/...`) and customer tag proposals (`/v1/customers/...`: confirm or reject) within the key's organisation |
 //! | `editor`        | the above, SPARQL, stale items, and the write routes under `/v1/items` within the key's organisation |
 //! | `reviewer`      | the above, approve / reject / retire / restore within the key's organisation, `/v1/audit` |
 //! | `admin`         | everything, including `/metrics`, `/v1/stats` and any route not listed in [`required_role`] |
@@ -355,6 +356,8 @@ pub fn required_role(route: Option<&str>) -> Access {
         "/v1/audit" => Access::Role(Role::Reviewer),
         "/v1/feedback" => Access::Role(Role::Bot),
         r if r.starts_with("/v1/analytics/") => Access::Role(Role::Manager),
+        // Customer portraits: managers and editors confirm or reject proposed tags.
+        "/v1/customers/tag-proposals" | "/v1/customers/{id}/tags" => Access::Role(Role::Manager),
         "/v1/tasks/knowledge" | "/v1/tasks/knowledge/{id}" => Access::Role(Role::Editor),
         "/v1/import" | "/v1/tasks/{id}" => Access::Role(Role::Editor),
         r if r == "/v1/entities" || r.starts_with("/v1/entities/") => Access::Role(Role::Editor),

@@ -1,4 +1,5 @@
-//! The editors' task queue: `GET /v1/tasks/knowledge` and `POST /v1/tasks/knowledge/{id}`.
+//! The editors' task queue: `GET /v1/tasks/knowledge` and `POST /v1/tasks/knowledge/{id}`: flagged and
+//! unhelpful items, knowledge gaps, stale and overdue items, likely duplicate pairs.
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -16,6 +17,9 @@ pub struct TaskList {
     /// Tasks that match the filters (all pages).
     pub total: usize,
     pub tasks: Vec<KnowledgeTask>,
+    /// Items the duplicate-pair scan has yet to check: after a start it runs in the background
+    /// (and with every task-queue request), and `duplicate` tasks may still appear until this is 0.
+    pub duplicate_scan_pending: usize,
 }
 
 /// A task's new status.
@@ -34,13 +38,14 @@ fn parse_status(value: &str) -> Option<TaskStatus> {
 }
 
 /// Every task in the caller's scope, with the statuses set so far.
-async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<Vec<KnowledgeTask>, ApiError> {
+async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<(Vec<KnowledgeTask>, usize), ApiError> {
     let journal = state.ready_journal()?;
     let org = principal.org.clone();
     state
         .run_write(move |engine| {
             let scope = engine.scope(org.as_deref())?;
-            Ok(engine.knowledge_tasks(&journal.snapshot(), &scope, graph::Date::today())?)
+            let tasks = engine.knowledge_tasks(&journal.snapshot(), &scope, graph::Date::today())?;
+            Ok((tasks, engine.duplicate_scan_pending()))
         })
         .await
 }
@@ -52,8 +57,8 @@ async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<Vec<K
     operation_id = "knowledge_tasks",
     tag = "improvement",
     params(
-        ("kind" = Option<String>, Query, description = "flagged, low_helpful, gap, stale or overdue_review \
-            (comma-separated; default all)"),
+        ("kind" = Option<String>, Query, description = "flagged, low_helpful, gap, stale, overdue_review or \
+            duplicate (comma-separated; default all)"),
         ("status" = Option<String>, Query, description = "open (default), done, dismissed, or all"),
         ("limit" = Option<usize>, Query, description = "Tasks per page, 1 to 500 (default 50)"),
         ("offset" = Option<usize>, Query, description = "Tasks to skip"),
@@ -81,7 +86,7 @@ pub(crate) async fn list(
                     kinds.push(parse_kind(v).ok_or_else(|| {
                         ApiError::new(
                             ErrorCode::InvalidFilter,
-                            "`kind` takes flagged, low_helpful, gap, stale or overdue_review",
+                            "`kind` takes flagged, low_helpful, gap, stale, overdue_review or duplicate",
                         )
                     })?);
                 }
@@ -106,14 +111,14 @@ pub(crate) async fn list(
         }
     }
     let (offset, limit) = crate::items_routes::page(&pairs)?;
-    let tasks: Vec<KnowledgeTask> = tasks_in_scope(&state, &principal)
-        .await?
+    let (tasks, duplicate_scan_pending) = tasks_in_scope(&state, &principal).await?;
+    let tasks: Vec<KnowledgeTask> = tasks
         .into_iter()
         .filter(|t| kinds.is_empty() || kinds.contains(&t.kind))
         .filter(|t| statuses.as_ref().is_none_or(|s| s.contains(&t.status)))
         .collect();
     let total = tasks.len();
-    Ok(Json(TaskList { total, tasks: tasks.into_iter().skip(offset).take(limit).collect() }))
+    Ok(Json(TaskList { total, tasks: tasks.into_iter().skip(offset).take(limit).collect(), duplicate_scan_pending }))
 }
 
 /// `POST /v1/tasks/knowledge/{id}`: mark a task done or dismissed (or open again).
@@ -140,6 +145,7 @@ pub(crate) async fn update(
 ) -> Result<Json<KnowledgeTask>, ApiError> {
     let mut task = tasks_in_scope(&state, &principal)
         .await?
+        .0
         .into_iter()
         .find(|t| t.id == id)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no task with this id in your scope"))?;

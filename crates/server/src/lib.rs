@@ -9,6 +9,7 @@ pub mod auth;
 mod backup_routes;
 mod connection;
 pub mod console;
+mod customer_routes;
 mod entity_routes;
 pub mod error;
 mod extract;
@@ -141,6 +142,25 @@ impl AppState {
                 }
                 Err(e) => tracing::error!(error = %e, "the request log cannot be opened; requests are not logged"),
             }
+        }
+        // The editors' duplicate-pair scan, brought to its end in the background so that the task
+        // queue is complete soon after a start (each slice is bounded; requests interleave).
+        let weak = Arc::downgrade(&engine);
+        let warm = std::thread::Builder::new().name("duplicate-scan".into()).spawn(move || {
+            loop {
+                let Some(engine) = weak.upgrade() else { return };
+                match engine.duplicate_pairs(&search::improvement::Scope::everything()) {
+                    Ok(_) if engine.duplicate_scan_pending() == 0 => return,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the duplicate-pair scan stopped; task-queue requests go on with it");
+                        return;
+                    }
+                }
+            }
+        });
+        if let Err(e) = warm {
+            tracing::warn!(error = %e, "cannot start the duplicate-pair scan; task-queue requests run it");
         }
         let _ = self.inner.engine.set(engine);
     }

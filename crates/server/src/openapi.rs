@@ -74,6 +74,9 @@ use crate::{ApiError, ErrorCode};
         crate::analytics_routes::zero_results,
         crate::analytics_routes::feedback,
         crate::analytics_routes::warranties,
+        crate::analytics_routes::complaint_risk,
+        crate::customer_routes::list,
+        crate::customer_routes::decide,
         crate::metrics::scrape,
         crate::stats::stats,
         crate::backup_routes::backup,
@@ -89,8 +92,10 @@ use crate::{ApiError, ErrorCode};
         (name = "editing", description = "The editors' workspace: items with review, versions, diffs and audit"),
         (name = "feedback", description = "Agents' and bots' verdicts on answers (by the answer's X-Request-Id)"),
         (name = "improvement", description = "The editors' task queue: flagged and unhelpful items, knowledge gaps, \
-            stale and overdue items"),
+            stale and overdue items, likely duplicate pairs"),
         (name = "analytics", description = "Service managers' reports from the request log, the cases and the graph"),
+        (name = "customers", description = "Customer portraits (客户画像): proposed tags with their evidence, confirmed \
+            or rejected by managers and editors"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
 )]

@@ -426,6 +426,15 @@ fn matrix() -> Vec<Row> {
         row("GET", "/v1/analytics/zero-results", "/v1/analytics/zero-results", manager),
         row("GET", "/v1/analytics/feedback", "/v1/analytics/feedback", manager),
         row("GET", "/v1/analytics/warranties", "/v1/analytics/warranties", manager),
+        row("GET", "/v1/analytics/complaint-risk", "/v1/analytics/complaint-risk", manager),
+        row("GET", "/v1/customers/tag-proposals", "/v1/customers/tag-proposals", manager),
+        with_body(
+            "POST",
+            "/v1/customers/{id}/tags",
+            "/v1/customers/cust-no-such/tags",
+            r#"{"tag":"情绪化","decision":"reject"}"#,
+            manager,
+        ),
     ]
 }
 
@@ -554,4 +563,50 @@ async fn with_keys_any_host_name_is_served() {
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
+}
+
+/// A customer's tag proposals are seen and decided only within the customer's organisation: a
+/// manager of another unit neither lists nor confirms them; an admin does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_tag_proposals_stay_within_the_keys_organisation() {
+    let (server, keys) = start(&[Role::Admin], false).await;
+    let elsewhere = keys::create(server.data(), Role::Manager, Some("org-elsewhere"), Some("test")).expect("key").key;
+    wait_for(&server, "/v1/customers/tag-proposals", &elsewhere, StatusCode::OK).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("customer.jsonl");
+    std::fs::write(
+        &path,
+        r#"{"class":"Customer","id":"cust-scope","label":"范围测试公司","attrs":{"type":"工业企业"}}"#,
+    )
+    .expect("write");
+    let engine = server._engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let batch = ingest::read_paths(&[path]).expect("records");
+        let records: Vec<_> = batch.records.into_iter().map(|(_, r)| r).collect();
+        engine.ingest(&records, "test", &|_| {}).expect("ingest");
+    })
+    .await
+    .expect("ingest");
+    let send = |path: &str, key: &str, body: Value| {
+        reqwest::Client::new().post(server.url(path)).bearer_auth(key).json(&body).send()
+    };
+    for text in ["通道告警又来了，再不解决就投诉！！", "还是通道告警，太差了"] {
+        let response =
+            send("/v1/tickets/match", &keys[0], serde_json::json!({"text": text, "customer_id": "cust-scope"}))
+                .await
+                .expect("ticket");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let (status, all) = get(&server.url("/v1/customers/tag-proposals?customer=cust-scope"), Some(&keys[0])).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert!(all["items"].as_array().unwrap().iter().any(|p| p["tag"] == "情绪化"), "the admin sees it: {all}");
+    let (status, none) = get(&server.url("/v1/customers/tag-proposals"), Some(&elsewhere)).await;
+    assert_eq!((status, none["total"].as_u64()), (StatusCode::OK, Some(0)), "{none}");
+    let decision = serde_json::json!({"tag": "情绪化", "decision": "confirm"});
+    let refused = send("/v1/customers/cust-scope/tags", &elsewhere, decision.clone()).await.expect("decide");
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let (status, risk) = get(&server.url("/v1/analytics/complaint-risk"), Some(&elsewhere)).await;
+    assert_eq!((status, risk["total"].as_u64()), (StatusCode::OK, Some(0)), "{risk}");
+    let confirmed = send("/v1/customers/cust-scope/tags", &keys[0], decision).await.expect("decide");
+    assert_eq!(confirmed.status(), StatusCode::OK);
 }

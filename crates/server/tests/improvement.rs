@@ -205,3 +205,165 @@ async fn feedback_on_everything_a_ticket_shows() {
     let solutions = ticket["solutions"].as_array().map_or(0, Vec::len);
     assert_eq!(zero, Some(u64::from(solutions == 0)), "{rates}");
 }
+
+/// Adds records (JSONL lines) to the test server's engine.
+async fn ingest(server: &common::TestServer, lines: &[&str]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("extra.jsonl");
+    std::fs::write(&path, lines.join("\n")).expect("write");
+    let engine = server.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let batch = ingest::read_paths(&[path]).expect("records");
+        let records: Vec<_> = batch.records.into_iter().map(|(_, r)| r).collect();
+        engine.ingest(&records, "test", &|_| {}).expect("ingest");
+    })
+    .await
+    .expect("ingest");
+}
+
+async fn ticket(base: &str, text: &str, customer: &str) -> Value {
+    let (status, _, body) =
+        post(&format!("{base}/v1/tickets/match"), json!({"text": text, "customer_id": customer})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn strategies(ticket: &Value) -> Vec<(String, String)> {
+    ticket["response_strategies"]
+        .as_array()
+        .expect("strategies")
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Customer portraits end to end: tickets of one customer earn proposed tags with masked
+/// evidence; a rejection holds until a newer ticket adds to the evidence; a confirmed tag is on
+/// the customer record and ticket matching then picks that tag's strategy, saying why; the
+/// complaint-risk list names the customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_portraits_from_tickets_to_strategies() {
+    let server = common::start(Limits::default()).await;
+    let base = server.base.clone();
+    ingest(
+        &server,
+        &[
+            r#"{"class":"Customer","id":"cust-e2e","label":"岚东测试化工有限公司","attrs":{"level":"county","type":"工业企业","region":"岚东省溯平市"}}"#,
+            r#"{"id":"kb-rs-emotional","kind":"response_strategy","title":"情绪化客户的应对策略","body":"客户情绪激动时先安抚，复述诉求，给出明确的处理时限并主动回访。","tags":["应对策略","情绪化"],"category":"service_complaint"}"#,
+        ],
+    )
+    .await;
+    let customer = "cust-e2e";
+    let neutral = "931保护通道告警，请派人处理";
+    let before = ticket(&base, neutral, customer).await;
+    assert_eq!(before["customer"]["id"], customer, "{before}");
+    assert!(
+        strategies(&before).iter().all(|(id, reason)| id != "kb-rs-emotional" && !reason.contains("customer tags")),
+        "no tag yet, only the category's strategies: {:?}",
+        strategies(&before)
+    );
+    let phone = "13912345678";
+    let t1 = ticket(&base, &format!("931保护通道告警，又停电了，再不解决就投诉！！联系我{phone}"), customer).await;
+    ticket(&base, "还是停电，通道告警没人管，太差了", customer).await;
+
+    // Proposed: 情绪化 and 停电敏感, with masked evidence naming the tickets.
+    let url = format!("{base}/v1/customers/tag-proposals?customer={customer}");
+    let (status, page) = common::get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let tags: Vec<&str> = page["items"].as_array().unwrap().iter().map(|p| p["tag"].as_str().unwrap()).collect();
+    assert!(tags.contains(&"情绪化") && tags.contains(&"停电敏感"), "{page}");
+    assert!(!page.to_string().contains(phone), "evidence is masked: {page}");
+    let emotional = page["items"].as_array().unwrap().iter().find(|p| p["tag"] == "情绪化").unwrap().clone();
+    assert_eq!(emotional["id"], "tag:cust-e2e:情绪化");
+    assert_eq!(emotional["tickets"], 2);
+    assert!(emotional["request_ids"].as_array().unwrap().contains(&t1["request_id"]), "{emotional}");
+    assert!(emotional["reason"].as_str().unwrap().contains("threshold"), "{emotional}");
+
+    // Bad input: 4xx `{code, message}` that does not repeat what was sent.
+    let decide_url = format!("{base}/v1/customers/{customer}/tags");
+    let decide = |body: Value| post(&decide_url, body);
+    let (status, _, bad) = decide(json!({"tag": "不存在的标签甲乙", "decision": "confirm"})).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_parameter")), "{bad}");
+    assert!(!bad.to_string().contains("不存在的标签甲乙"), "{bad}");
+    let (status, _, bad) = decide(json!({"tag": "情绪化", "decision": "maybe-later"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(!bad.to_string().contains("maybe-later"), "{bad}");
+    let (status, _, bad) =
+        post(&format!("{base}/v1/customers/cust-nobody/tags"), json!({"tag": "情绪化", "decision": "confirm"})).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{bad}");
+    let (status, bad) = common::get(&format!("{base}/v1/customers/tag-proposals?status=maybe")).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_filter")), "{bad}");
+
+    // Rejected: gone from the open list, remembered with who decided.
+    let (status, _, rejected) = decide(json!({"tag": "停电敏感", "decision": "reject"})).await;
+    assert_eq!((status, rejected["proposal"]["status"].as_str()), (StatusCode::OK, Some("rejected")), "{rejected}");
+    let (_, open) = common::get(&url).await;
+    assert!(open["items"].as_array().unwrap().iter().all(|p| p["tag"] != "停电敏感"), "{open}");
+    let (_, gone) = common::get(&format!("{url}&status=rejected")).await;
+    assert_eq!(gone["items"][0]["tag"], "停电敏感", "{gone}");
+    assert_eq!(gone["items"][0]["decided_by"], "local");
+
+    // Confirmed: on the record (a new version), no longer proposed, and it picks the strategy.
+    let (status, _, confirmed) = decide(json!({"tag": "情绪化", "decision": "confirm"})).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["proposal"]["status"], "confirmed");
+    assert_eq!(confirmed["customer"]["version"], 2, "{confirmed}");
+    assert!(confirmed["customer"]["record"]["attrs"]["tags"].as_array().unwrap().contains(&json!("情绪化")));
+    let (_, open) = common::get(&url).await;
+    assert!(open["items"].as_array().unwrap().iter().all(|p| p["tag"] != "情绪化"), "{open}");
+    let (status, _, again) = decide(json!({"tag": "情绪化", "decision": "confirm"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
+    let after = ticket(&base, neutral, customer).await;
+    let picked = strategies(&after);
+    assert_eq!(
+        picked.first().map(|(id, reason)| (id.as_str(), reason.as_str())),
+        Some(("kb-rs-emotional", "customer tags: 情绪化")),
+        "{picked:?}"
+    );
+    assert!(after["customer"]["tags"].as_array().unwrap().contains(&json!("情绪化")), "{after}");
+
+    // A newer outage ticket reopens the rejected proposal.
+    ticket(&base, "今天又停电了", customer).await;
+    let (_, reopened) = common::get(&url).await;
+    assert!(reopened["items"].as_array().unwrap().iter().any(|p| p["tag"] == "停电敏感"), "{reopened}");
+
+    // The complaint-risk list: this customer, with its reasons, masked; its region summed.
+    let (status, risk) = common::get(&format!("{base}/v1/analytics/complaint-risk")).await;
+    assert_eq!(status, StatusCode::OK, "{risk}");
+    assert_eq!(risk["items"][0]["customer"]["id"], customer, "{risk}");
+    let kinds: Vec<&str> =
+        risk["items"][0]["reasons"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"escalation") && kinds.contains(&"emotional") && kinds.contains(&"outage"), "{kinds:?}");
+    assert_eq!(risk["regions"][0]["region"], "岚东省溯平市", "{risk}");
+    assert!(!risk.to_string().contains(phone), "{risk}");
+    let (status, bad) = common::get(&format!("{base}/v1/analytics/complaint-risk?since=2026-02-30")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+}
+
+/// A near-copy of an item is one `duplicate` task for the pair, closed like any other task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_copy_is_a_duplicate_pair_task() {
+    let server = common::start(Limits::default()).await;
+    let base = server.base.clone();
+    let (_, none) = common::get(&format!("{base}/v1/tasks/knowledge?kind=duplicate")).await;
+    assert_eq!(none["total"], 0, "the fixture has no duplicates: {none}");
+    ingest(
+        &server,
+        &[
+            r#"{"id":"kb-tp-ct-copy","kind":"technical_point","title":"CT断线告警的检查方法（转载）","body":"CT断线告警表示某相电流消失而其他相正常，或零序电流长期存在。检查电流回路端子是否松动，测量二次回路直阻；确认断线后差动保护会被闭锁，应尽快恢复回路，严禁在电流回路带电时开路。","products":["pl-line-prot"],"faults":["f-ct-break"],"category":"fault_repair"}"#,
+        ],
+    )
+    .await;
+    let (status, tasks) = common::get(&format!("{base}/v1/tasks/knowledge?kind=duplicate")).await;
+    assert_eq!(status, StatusCode::OK, "{tasks}");
+    assert_eq!(tasks["total"], 1, "one task per pair: {tasks}");
+    let task = &tasks["tasks"][0];
+    assert_eq!(task["id"], "duplicate:kb-tp-ct+kb-tp-ct-copy", "{task}");
+    assert!(task["evidence"][0].as_str().unwrap().starts_with("similarity"), "{task}");
+    let (status, _, done) =
+        post(&format!("{base}/v1/tasks/knowledge/duplicate:kb-tp-ct+kb-tp-ct-copy"), json!({"status": "dismissed"}))
+            .await;
+    assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("dismissed")), "{done}");
+    let (_, open) = common::get(&format!("{base}/v1/tasks/knowledge?kind=duplicate")).await;
+    assert_eq!(open["total"], 0, "{open}");
+}
