@@ -7,16 +7,21 @@
 //! Architecture invariant: this is the only crate that imports tantivy. User text never reaches
 //! tantivy's query parser; queries are built here from the analyser's terms.
 
+mod filters;
 mod schema;
 mod search;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use analysis::Analyzer;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::schema::Value;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+
+use filters::{Codes, FilterTable};
 
 pub use schema::SCHEMA_VERSION;
 use schema::{Fields, TOKENIZER};
@@ -73,6 +78,8 @@ pub struct LexicalIndex {
     writer: Mutex<IndexWriter<TantivyDocument>>,
     fields: Fields,
     analyzer: Analyzer,
+    /// The filterable codes of every visible document (see `filters.rs`).
+    filters: RwLock<FilterTable>,
 }
 
 impl std::fmt::Debug for LexicalIndex {
@@ -107,8 +114,12 @@ impl LexicalIndex {
         index.set_default_multithread_executor()?;
         index.tokenizers().register(TOKENIZER, analyzer.tokenizer());
         let writer = index.writer(WRITER_MEMORY_BYTES)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(LexicalIndex { index, reader, writer: Mutex::new(writer), fields, analyzer })
+        let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let mut table = FilterTable::default();
+        for_each_stored(&reader.searcher(), |doc| {
+            table.insert(fields.text(doc, fields.id), fields.codes(doc));
+        })?;
+        Ok(LexicalIndex { index, reader, writer: Mutex::new(writer), fields, analyzer, filters: RwLock::new(table) })
     }
 
     /// The store sequence number of the last committed batch (0 for a new index).
@@ -126,7 +137,29 @@ impl LexicalIndex {
         for doc in upserts {
             writer.add_document(self.fields.document(doc))?;
         }
-        self.commit(writer, seq)
+        // The table changes right after the commit becomes visible (the engine's single writer
+        // orders commits), so a new document lacks its codes for microseconds at most.
+        self.commit(writer, seq)?;
+        let mut table = self.filters.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for id in deletes {
+            table.remove(id);
+        }
+        for doc in upserts {
+            table.insert(doc.id.clone(), Codes::of(doc));
+        }
+        Ok(())
+    }
+
+    /// The ids among `ids` that are indexed and pass `query`'s filters and status rules (its
+    /// terms are not looked at): what dense and graph candidates are held to. In memory.
+    pub fn passing(&self, ids: &[String], query: &LexicalQuery) -> BTreeSet<String> {
+        let table = self.filters.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.iter().filter(|id| table.passes(id, query)).cloned().collect()
+    }
+
+    /// Items in the in-memory filter table (equal to the visible documents).
+    pub fn filter_rows(&self) -> usize {
+        self.filters.read().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 
     /// Commits durably with `seq` in the payload, then makes the commit visible to searches.
@@ -155,28 +188,19 @@ impl LexicalIndex {
     pub fn clear(&self) -> Result<()> {
         let writer = self.writer.lock().map_err(|_| Error::Corrupt("index writer poisoned".into()))?;
         writer.delete_all_documents()?;
-        self.commit(writer, 0)
+        self.commit(writer, 0)?;
+        self.filters.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        Ok(())
     }
 
     /// Every document visible to searches, as id → item version: what `gridkb check` compares
     /// with the store. Reads each stored document once (tens of milliseconds on the full corpus).
-    pub fn documents(&self) -> Result<std::collections::BTreeMap<String, u64>> {
-        use tantivy::schema::Value;
-        let searcher = self.reader.searcher();
-        let mut out = std::collections::BTreeMap::new();
-        for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
-            let alive = segment.alive_bitset();
-            for doc in 0..segment.max_doc() {
-                if alive.is_some_and(|a| a.is_deleted(doc)) {
-                    continue;
-                }
-                let address = tantivy::DocAddress::new(ordinal as u32, doc);
-                let stored: TantivyDocument = searcher.doc(address)?;
-                let id = stored.get_first(self.fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-                let version = stored.get_first(self.fields.version).and_then(|v| v.as_u64()).unwrap_or(0);
-                out.insert(id, version);
-            }
-        }
+    pub fn documents(&self) -> Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for_each_stored(&self.reader.searcher(), |doc| {
+            let version = doc.get_first(self.fields.version).and_then(|v| v.as_u64()).unwrap_or(0);
+            out.insert(self.fields.text(doc, self.fields.id), version);
+        })?;
         Ok(out)
     }
 
@@ -188,6 +212,21 @@ impl LexicalIndex {
     pub fn analyzer(&self) -> &Analyzer {
         &self.analyzer
     }
+}
+
+/// Calls `visit` with every visible document's stored fields.
+fn for_each_stored(searcher: &Searcher, mut visit: impl FnMut(&TantivyDocument)) -> Result<()> {
+    for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
+        let alive = segment.alive_bitset();
+        for doc in 0..segment.max_doc() {
+            if alive.is_some_and(|a| a.is_deleted(doc)) {
+                continue;
+            }
+            let stored: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ordinal as u32, doc))?;
+            visit(&stored);
+        }
+    }
+    Ok(())
 }
 
 fn read_payload(index: &Index) -> Result<Option<Payload>> {

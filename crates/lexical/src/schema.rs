@@ -8,7 +8,7 @@ use tantivy::schema::{
 use crate::IndexDoc;
 
 /// Bumped whenever the fields or their analysis change; an index with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Name under which the jieba tokenizer is registered.
 pub(crate) const TOKENIZER: &str = analysis::TOKENIZER_NAME;
@@ -53,10 +53,10 @@ pub(crate) fn build() -> (Schema, Fields) {
         related: builder.add_text_field("related", segmented(false)),
         kind: builder.add_text_field("kind", STRING | STORED),
         category: builder.add_text_field("category", STRING | STORED),
-        major: builder.add_text_field("major", STRING),
+        major: builder.add_text_field("major", STRING | STORED),
         status: builder.add_text_field("status", STRING | STORED),
-        owner: builder.add_text_field("owner", STRING),
-        owner_level: builder.add_text_field("owner_level", STRING),
+        owner: builder.add_text_field("owner", STRING | STORED),
+        owner_level: builder.add_text_field("owner_level", STRING | STORED),
         products: builder.add_text_field("products", STRING | STORED),
         faults: builder.add_text_field("faults", STRING | STORED),
         tags: builder.add_text_field("tags", STRING | STORED),
@@ -96,6 +96,25 @@ impl Fields {
         out
     }
 
+    /// The first text value of `field` in a stored document ("" when absent).
+    pub(crate) fn text(&self, doc: &TantivyDocument, field: Field) -> String {
+        use tantivy::schema::Value;
+        doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    }
+
+    /// A stored document's filterable codes.
+    pub(crate) fn codes(&self, doc: &TantivyDocument) -> crate::filters::Codes {
+        use tantivy::schema::Value;
+        let mut codes = crate::filters::Codes::default();
+        for field in FilterField::ALL {
+            codes.set(
+                field,
+                doc.get_all(self.filter_field(field)).filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            );
+        }
+        codes
+    }
+
     /// The filterable field called `name` in requests.
     pub(crate) fn filter_field(&self, name: FilterField) -> Field {
         match name {
@@ -110,6 +129,21 @@ impl Fields {
             FilterField::Tag => self.tags,
         }
     }
+}
+
+impl FilterField {
+    /// Every filterable field, in declaration order (`field as usize` indexes it).
+    pub const ALL: [FilterField; 9] = [
+        FilterField::Kind,
+        FilterField::Category,
+        FilterField::Major,
+        FilterField::Status,
+        FilterField::Owner,
+        FilterField::OwnerLevel,
+        FilterField::Product,
+        FilterField::Fault,
+        FilterField::Tag,
+    ];
 }
 
 /// Fields a search can be restricted by (exact codes).

@@ -31,7 +31,7 @@ use crate::limits::{
     CHECK_CANDIDATES, CHECK_EMBED_CHARS, CHECK_QUERY_TERMS, CHECK_TOP_K, CONFLICT_CANDIDATES, DUPLICATE_THRESHOLD,
     PRODUCT_MISMATCH_FACTOR, TITLE_WEIGHT,
 };
-use crate::{Engine, Error, Result};
+use crate::{Engine, Error, Invalid, Result};
 
 /// Item kinds the editors' duplicate-pair scan leaves out: records about one contract or one
 /// customer, written from one template, whose likeness is expected.
@@ -280,7 +280,7 @@ impl Engine {
             || draft.body.chars().count() > store::record::MAX_BODY_CHARS
         {
             return Err(Error::invalid(
-                "draft_too_long",
+                Invalid::DraftTooLong,
                 format!(
                     "a draft's title may have at most {} characters and its body {}",
                     store::record::MAX_TITLE_CHARS,

@@ -617,7 +617,7 @@ impl Engine {
         drop(guard);
         let item = self
             .view_of(&done.state, done.state.head())?
-            .ok_or_else(|| EditError::Engine(Error::invalid("internal", "an edit left no item")))?;
+            .ok_or_else(|| EditError::Engine(Error::Internal("an edit left no item".into())))?;
         Ok(EditOutcome { item, audit: done.audit })
     }
 

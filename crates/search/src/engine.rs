@@ -16,7 +16,7 @@ use crate::dense::{Dense, DenseStatus, QUERY_EMBED_BUDGET};
 use crate::fusion::{FUSION_DEPTH, Fusion, Retriever, fuse};
 use crate::request::LinkedEntity;
 use crate::request::{Explanation, Hit, SearchRequest, SearchResponse};
-use crate::{Error, Limits, Result, Stop};
+use crate::{Error, Invalid, Limits, Result, Stop};
 
 /// Where each part of a data directory lives.
 const STORE_FILE: &str = "records.redb";
@@ -152,6 +152,9 @@ type LinksAndSynonyms = (Vec<graph::Link>, Vec<(String, f32)>);
 pub(crate) struct Shared {
     /// The masked query text these belong to.
     text: String,
+    /// The request text last analysed, with its masked text and terms: masking, normalising
+    /// and segmenting run once for the searches of one ticket.
+    analysed: Option<(String, String, Vec<String>)>,
     vector: Option<std::result::Result<Vec<f32>, String>>,
     /// Dense neighbours before filtering, and how many were fetched.
     dense: Option<(usize, Vec<(String, f32)>)>,
@@ -644,14 +647,10 @@ impl Engine {
         let stop = stop.within(self.limits.search_deadline());
         checkpoint(&stop)?;
         let limit = request.validate(&self.limits)?;
-        // Normalise first, then mask: a zero-width space, an NBSP or full-width digits inside a
-        // phone number must not survive into the query text, its terms, its embedding, the entity
-        // links or anything echoed. Every route (search, retrieve, Dify, tickets) comes through here.
-        let masked = analysis::mask(&analysis::normalize(&request.q)).text;
-        let terms = self.query_terms(&masked);
+        let (masked, terms) = self.analyse(&request.q, shared);
         if terms.is_empty() && request.filters.is_empty() {
             return Err(Error::invalid(
-                "empty_query",
+                Invalid::EmptyQuery,
                 "the query has no searchable words (only punctuation or masked personal data)",
             ));
         }
@@ -663,9 +662,6 @@ impl Engine {
         // Entities the query names (once the graph is loaded): for the response, graph expansion
         // and the synonyms added to the lexical query.
         let ready = self.graph.as_ref().and_then(graph::LiveGraph::ready);
-        if shared.text != masked {
-            *shared = Shared { text: masked.clone(), ..Shared::default() };
-        }
         let (links, expansions) = match ready {
             Some((_, linker)) if !terms.is_empty() => shared
                 .links
@@ -871,6 +867,25 @@ impl Engine {
         })
     }
 
+    /// The masked text of a query and its terms, from `shared` when it holds this text's.
+    /// Normalise first, then mask: a zero-width space, an NBSP or full-width digits inside a
+    /// phone number must not survive into the query text, its terms, its embedding, the entity
+    /// links or anything echoed. Every route (search, retrieve, Dify, tickets) comes through here.
+    pub(crate) fn analyse(&self, q: &str, shared: &mut Shared) -> (String, Vec<String>) {
+        if let Some((raw, masked, terms)) = &shared.analysed
+            && raw == q
+        {
+            return (masked.clone(), terms.clone());
+        }
+        let masked = analysis::mask(&analysis::normalize(q)).text;
+        let terms = self.query_terms(&masked);
+        if shared.text != masked {
+            *shared = Shared { text: masked.clone(), ..Shared::default() };
+        }
+        shared.analysed = Some((q.to_string(), masked.clone(), terms.clone()));
+        (masked, terms)
+    }
+
     /// Lexical terms for the synonyms of the linked things (their other aliases and preferred
     /// labels), analysed like the query, without the query's own terms, at most
     /// [`graph::limits::MAX_SYNONYM_TERMS`], each weighted [`SYNONYM_WEIGHT`].
@@ -894,7 +909,7 @@ impl Engine {
     /// The ids among `ids` that the query's filters and status rules let through: candidates
     /// of the dense and graph retrievers are held to the same rules as lexical hits.
     fn passing(&self, ids: &[String], query: &LexicalQuery) -> Result<BTreeSet<String>> {
-        Ok(self.lexical.lookup(ids, query)?.into_iter().map(|h| h.id).collect())
+        Ok(self.lexical.passing(ids, query))
     }
 
     /// The ids one retriever (or the fusion of all, with `None`) ranks for `text`, best first,

@@ -74,7 +74,7 @@ impl Engine {
     pub fn entity_view(&self, id: &str) -> Result<Option<EntityView>> {
         let state = self.store.state(id)?;
         let Some(entity) = entity_of(&state) else { return Ok(None) };
-        let served = state.served.as_ref().ok_or_else(|| Error::invalid("internal", "an entity without a record"))?;
+        let served = state.served.as_ref().ok_or_else(|| Error::Internal("an entity without a record".into()))?;
         let links = self.catalogue_read(|c| {
             entity
                 .links
@@ -211,9 +211,8 @@ impl Engine {
         // with the items that link to this entity — are brought up to the write before answering.
         self.catch_up_locked(&guard)?;
         drop(guard);
-        let entity = self
-            .entity_view(id)?
-            .ok_or_else(|| EditError::Engine(Error::invalid("internal", "an entity edit left no entity")))?;
+        let entity =
+            self.entity_view(id)?.ok_or_else(|| EditError::Engine(Error::Internal("an entity edit left no entity".into())))?;
         Ok(EntityOutcome { entity, audit: done.audit })
     }
 

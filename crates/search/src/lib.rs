@@ -56,7 +56,10 @@ pub use ticket::{TicketMatch, TicketRequest};
 pub enum Error {
     /// The request breaks a rule; the message says which and how to fix it.
     #[error("{message}")]
-    InvalidRequest { code: &'static str, message: String },
+    InvalidRequest { code: Invalid, message: String },
+    /// A rule of ours broke (a bug); the message is for the log.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
@@ -74,8 +77,49 @@ pub enum Error {
     Abandoned,
 }
 
+/// What is wrong with a request: one code each, which the API maps without a catch-all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    EmptyQuery,
+    QueryTooLong,
+    Limit,
+    Offset,
+    Filter,
+    /// Another parameter (the message names it).
+    Parameter,
+    /// A Dify metadata condition.
+    Condition,
+    /// A Dify retrieval setting (`top_k`, `score_threshold`).
+    RetrievalSetting,
+    /// A RAG answer's token budget.
+    Budget,
+    /// A Dify `knowledge_id` that names no knowledge.
+    UnknownKnowledge,
+    /// An editor's draft past what the duplicate check reads.
+    DraftTooLong,
+}
+
+impl Invalid {
+    /// The code as the API writes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Invalid::EmptyQuery => "empty_query",
+            Invalid::QueryTooLong => "query_too_long",
+            Invalid::Limit => "invalid_limit",
+            Invalid::Offset => "invalid_offset",
+            Invalid::Filter => "invalid_filter",
+            Invalid::Parameter => "invalid_parameter",
+            Invalid::Condition => "invalid_condition",
+            Invalid::RetrievalSetting => "invalid_retrieval_setting",
+            Invalid::Budget => "invalid_budget",
+            Invalid::UnknownKnowledge => "unknown_knowledge",
+            Invalid::DraftTooLong => "draft_too_long",
+        }
+    }
+}
+
 impl Error {
-    pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(code: Invalid, message: impl Into<String>) -> Self {
         Error::InvalidRequest { code, message: message.into() }
     }
 }

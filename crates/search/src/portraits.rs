@@ -671,7 +671,7 @@ impl Engine {
                     *other = serde_json::Value::Array(Vec::new());
                     match other {
                         serde_json::Value::Array(list) => list,
-                        _ => return Err(EditError::Engine(Error::invalid("internal", "tags are not a list"))),
+                        _ => return Err(EditError::Engine(Error::Internal("tags are not a list".into()))),
                     }
                 }
             };

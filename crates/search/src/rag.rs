@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::fusion::{Fusion, Retriever};
 use crate::request::{SearchRequest, SearchResponse};
-use crate::{Engine, Error, Result, Stop};
+use crate::{Engine, Error, Invalid, Result, Stop};
 
 /// `top_k` when a Dify request does not send one.
 pub const DIFY_DEFAULT_TOP_K: usize = 5;
@@ -718,7 +718,7 @@ pub struct DifyResponse {
 }
 
 fn invalid_setting(message: String) -> Error {
-    Error::invalid("invalid_retrieval_setting", message)
+    Error::invalid(Invalid::RetrievalSetting, message)
 }
 
 impl DifyRetrievalSetting {
@@ -771,7 +771,7 @@ fn knowledge_scope(knowledge_id: &str) -> Result<Option<ItemKind>> {
     ItemKind::from_code(id).map(Some).ok_or_else(|| {
         let kinds: Vec<&str> = ItemKind::ALL.iter().map(|k| k.code()).collect();
         Error::invalid(
-            "unknown_knowledge",
+            Invalid::UnknownKnowledge,
             format!(
                 "`knowledge_id` names no knowledge base; use \"default\" (or \"gridkb\") for the whole knowledge \
                  base, or one kind: {}",
@@ -841,12 +841,12 @@ impl Engine {
         let (top_k, threshold) =
             request.retrieval_setting.clone().unwrap_or_default().resolve(self.limits().max_limit)?;
         let condition = match &request.metadata_condition {
-            Some(value) => MetadataCondition::parse(value).map_err(|m| Error::invalid("invalid_condition", m))?,
+            Some(value) => MetadataCondition::parse(value).map_err(|m| Error::invalid(Invalid::Condition, m))?,
             None => None,
         }
         .filter(|c| !c.conditions.is_empty());
         if request.query.trim().is_empty() {
-            return Err(Error::invalid("empty_query", "`query` must not be empty"));
+            return Err(Error::invalid(Invalid::EmptyQuery, "`query` must not be empty"));
         }
         let mut filters = BTreeMap::new();
         if let Some(kind) = scope {
@@ -860,7 +860,7 @@ impl Engine {
             // Only a kind scope would be left to search by: a browse is no answer to a query.
             Ok(_) => Vec::new(),
             // Words were sent, but none is searchable (punctuation, masked personal data): no match.
-            Err(Error::InvalidRequest { code: "empty_query", .. }) => Vec::new(),
+            Err(Error::InvalidRequest { code: Invalid::EmptyQuery, .. }) => Vec::new(),
             Err(e) => return Err(e),
         };
         let records = found
@@ -974,7 +974,7 @@ impl Engine {
         let budget = request.token_budget.unwrap_or(DEFAULT_TOKEN_BUDGET);
         if budget == 0 || budget > MAX_TOKEN_BUDGET {
             return Err(Error::invalid(
-                "invalid_budget",
+                Invalid::Budget,
                 format!("token_budget must be between 1 and {MAX_TOKEN_BUDGET}"),
             ));
         }

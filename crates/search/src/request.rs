@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::fusion::{Fusion, Retriever, Standing};
-use crate::{Error, Limits, Result};
+use crate::{Error, Invalid, Limits, Result};
 
 /// A search as agents and bots send it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -149,20 +149,20 @@ impl SearchRequest {
         let chars = self.q.chars().count();
         if chars > limits.max_query_chars {
             return Err(Error::invalid(
-                "query_too_long",
+                Invalid::QueryTooLong,
                 format!("query has {chars} characters; at most {} are allowed", limits.max_query_chars),
             ));
         }
         if self.q.trim().is_empty() && self.filters.is_empty() {
-            return Err(Error::invalid("empty_query", "give a query text `q`, or at least one filter"));
+            return Err(Error::invalid(Invalid::EmptyQuery, "give a query text `q`, or at least one filter"));
         }
         let limit = self.limit.unwrap_or(limits.default_limit);
         if limit == 0 || limit > limits.max_limit {
-            return Err(Error::invalid("invalid_limit", format!("limit must be between 1 and {}", limits.max_limit)));
+            return Err(Error::invalid(Invalid::Limit, format!("limit must be between 1 and {}", limits.max_limit)));
         }
         if self.offset.saturating_add(limit) > limits.max_window {
             return Err(Error::invalid(
-                "invalid_offset",
+                Invalid::Offset,
                 format!(
                     "offset + limit must not exceed {}; narrow the query instead of paging deeper",
                     limits.max_window
@@ -170,18 +170,18 @@ impl SearchRequest {
             ));
         }
         if let Some(fusion) = &self.fusion {
-            fusion.validate().map_err(|m| Error::invalid("invalid_parameter", m))?;
+            fusion.validate().map_err(|m| Error::invalid(Invalid::Parameter, m))?;
         }
         if self.retrievers.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::invalid(
-                "invalid_parameter",
+                Invalid::Parameter,
                 "retrievers must name at least one of lexical, dense, graph",
             ));
         }
         for (field, values) in &self.filters {
             if values.is_empty() || values.len() > limits.max_filter_values {
                 return Err(Error::invalid(
-                    "invalid_filter",
+                    Invalid::Filter,
                     format!(
                         "filter `{}` must list 1 to {} values",
                         serde_json::to_value(field)
@@ -193,7 +193,7 @@ impl SearchRequest {
                 ));
             }
             if values.iter().any(|v| v.is_empty() || v.len() > 128) {
-                return Err(Error::invalid("invalid_filter", "filter values must be 1 to 128 bytes"));
+                return Err(Error::invalid(Invalid::Filter, "filter values must be 1 to 128 bytes"));
             }
         }
         Ok(limit)
@@ -208,7 +208,7 @@ mod tests {
     fn limits_are_enforced_with_codes() {
         let limits = Limits::default();
         let code = |r: SearchRequest| match r.validate(&limits) {
-            Err(Error::InvalidRequest { code, .. }) => code,
+            Err(Error::InvalidRequest { code, .. }) => code.code(),
             other => panic!("expected a refusal, got {other:?}"),
         };
         let q = |q: &str| SearchRequest { q: q.into(), ..Default::default() };

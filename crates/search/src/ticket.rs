@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 
 use crate::engine::Shared;
 use crate::fusion::Retriever;
-use crate::{Engine, Error, Hit, LinkedEntity, Result, SearchRequest, Stop};
+use crate::{Engine, Error, Hit, Invalid, LinkedEntity, Result, SearchRequest, Stop};
 
 /// Longest ticket accepted, in characters; the first `max_query_chars` are searched.
 pub const MAX_TICKET_CHARS: usize = 4_000;
@@ -451,17 +451,17 @@ impl Engine {
         let chars = request.text.chars().count();
         if chars > MAX_TICKET_CHARS {
             return Err(Error::invalid(
-                "query_too_long",
+                Invalid::QueryTooLong,
                 format!("a ticket has at most {MAX_TICKET_CHARS} characters, this one has {chars}"),
             ));
         }
         if request.text.trim().is_empty() {
-            return Err(Error::invalid("empty_query", "`text` must hold the ticket's words"));
+            return Err(Error::invalid(Invalid::EmptyQuery, "`text` must hold the ticket's words"));
         }
         let limit = request.limit.unwrap_or(DEFAULT_SOLUTIONS);
         if limit == 0 || limit > self.limits().max_limit {
             return Err(Error::invalid(
-                "invalid_limit",
+                Invalid::Limit,
                 format!("limit must be between 1 and {}", self.limits().max_limit),
             ));
         }
@@ -469,7 +469,7 @@ impl Engine {
             if let Some(value) = value
                 && (value.trim().is_empty() || value.len() > 128)
             {
-                return Err(Error::invalid("invalid_parameter", format!("`{field}` must be 1 to 128 bytes")));
+                return Err(Error::invalid(Invalid::Parameter, format!("`{field}` must be 1 to 128 bytes")));
             }
         }
 
@@ -477,11 +477,13 @@ impl Engine {
         let masked = analysis::mask(&normalized).text;
         // Search with the head of the ticket: the limit on query length applies to searches.
         let q: String = masked.chars().take(self.limits().max_query_chars).collect();
+        // Analysed once, for every search below (they share `shared`).
+        let mut shared = Shared::default();
         // The searches below carry kind filters, which would turn a query without words into a
         // browse of everything: refuse it here.
-        if self.query_terms(&q).is_empty() {
+        if self.analyse(&q, &mut shared).1.is_empty() {
             return Err(Error::invalid(
-                "empty_query",
+                Invalid::EmptyQuery,
                 "the ticket has no searchable words (only punctuation or masked personal data)",
             ));
         }
@@ -494,7 +496,6 @@ impl Engine {
         let mut notes = Vec::new();
         // The first search computes what the three share (query vector, dense neighbours, entity
         // links, graph expansion); the other two then run side by side.
-        let mut shared = Shared::default();
         let solutions = search(&SOLUTION_KINDS, limit, &mut shared)?;
         notes.extend(solutions.degraded.clone());
         let (cases, guidance) = std::thread::scope(|scope| {
@@ -516,8 +517,8 @@ impl Engine {
         let customer_tags: BTreeSet<&str> =
             customer.as_ref().map(|c| c.tags.iter().map(String::as_str).collect()).unwrap_or_default();
 
-        let answer_standard = self.pick_answer_standard(&q, minor, &guidance.hits)?;
-        let response_strategies = self.pick_strategies(&q, minor, &customer_tags, &guidance.hits)?;
+        let answer_standard = self.pick_answer_standard(&q, &shared, minor, &guidance.hits, stop)?;
+        let response_strategies = self.pick_strategies(&q, &shared, minor, &customer_tags, &guidance.hits, stop)?;
 
         let mut similar_cases = cases.hits;
         similar_cases.truncate(SIMILAR_CASES);
@@ -600,13 +601,26 @@ impl Engine {
 
     /// The answer standard of the predicted category that matches the ticket best: from the
     /// guidance list if one is there, otherwise the best of that category by text.
-    fn pick_answer_standard(&self, q: &str, minor: Category, guidance: &[Hit]) -> Result<Option<Guidance>> {
+    fn pick_answer_standard(
+        &self,
+        q: &str,
+        shared: &Shared,
+        minor: Category,
+        guidance: &[Hit],
+        stop: &Stop,
+    ) -> Result<Option<Guidance>> {
         let is_standard = |h: &&Hit| h.kind == ItemKind::AnswerStandard.code();
         let in_category = |h: &&Hit| h.category.as_deref() == Some(minor.code());
         let chosen = match guidance.iter().filter(is_standard).find(in_category) {
             Some(hit) => Some(hit.id.clone()),
             None => self
-                .guidance_search(q, ItemKind::AnswerStandard, FilterField::Category, &[minor.code()], 1)?
+                .guidance_search(
+                    (q, shared, stop),
+                    ItemKind::AnswerStandard,
+                    FilterField::Category,
+                    &[minor.code()],
+                    1,
+                )?
                 .into_iter()
                 .next(),
         };
@@ -619,9 +633,11 @@ impl Engine {
     fn pick_strategies(
         &self,
         q: &str,
+        shared: &Shared,
         minor: Category,
         customer_tags: &BTreeSet<&str>,
         guidance: &[Hit],
+        stop: &Stop,
     ) -> Result<Vec<Guidance>> {
         let mut chosen: Vec<(String, String)> = Vec::new();
         let push = |chosen: &mut Vec<(String, String)>, id: String, reason: &str| {
@@ -638,7 +654,13 @@ impl Engine {
                 .filter(is_strategy)
                 .filter(|h| h.tags.iter().any(|t| customer_tags.contains(t.as_str())))
                 .map(|h| h.id.clone());
-            let by_tag = self.guidance_search(q, ItemKind::ResponseStrategy, FilterField::Tag, &tags, STRATEGIES)?;
+            let by_tag = self.guidance_search(
+                (q, shared, stop),
+                ItemKind::ResponseStrategy,
+                FilterField::Tag,
+                &tags,
+                STRATEGIES,
+            )?;
             for id in tagged.chain(by_tag) {
                 push(&mut chosen, id, &reason);
             }
@@ -655,7 +677,7 @@ impl Engine {
         }
         if chosen.len() < STRATEGIES {
             let by_category = self.guidance_search(
-                q,
+                (q, shared, stop),
                 ItemKind::ResponseStrategy,
                 FilterField::Category,
                 &[minor.code()],
@@ -670,9 +692,11 @@ impl Engine {
 
     /// Items of one kind restricted by one more filter, best first for the ticket's words
     /// (lexical only: the ticket's embedding already took part in the main searches).
+    /// The ids of the best `limit` items of `kind` with one of `values` in `field` for the
+    /// ticket's text (analysed once: `shared`), or any such items when none shares a word.
     fn guidance_search(
         &self,
-        q: &str,
+        (q, shared, stop): (&str, &Shared, &Stop),
         kind: ItemKind,
         field: FilterField,
         values: &[&str],
@@ -688,11 +712,12 @@ impl Engine {
             retrievers: Some(vec![Retriever::Lexical]),
             ..SearchRequest::default()
         };
-        let mut ids: Vec<String> = self.search(&request)?.hits.into_iter().map(|h| h.id).collect();
+        let mut ids: Vec<String> =
+            self.search_sharing(&request, &mut shared.clone(), stop)?.hits.into_iter().map(|h| h.id).collect();
         if ids.is_empty() {
             // No word in common: any item of the kind and filter will do.
             let browse = SearchRequest { q: String::new(), limit: Some(limit), filters, ..SearchRequest::default() };
-            ids = self.search(&browse)?.hits.into_iter().map(|h| h.id).collect();
+            ids = self.search_until(&browse, stop)?.hits.into_iter().map(|h| h.id).collect();
         }
         Ok(ids)
     }

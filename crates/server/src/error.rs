@@ -21,6 +21,16 @@ pub enum ErrorCode {
     InvalidLimit,
     InvalidOffset,
     InvalidFilter,
+    /// A RAG request's token budget is outside its bounds.
+    InvalidBudget,
+    /// A Dify metadata condition that cannot be read.
+    InvalidCondition,
+    /// A Dify retrieval setting out of range.
+    InvalidRetrievalSetting,
+    /// A Dify `knowledge_id` that names no knowledge.
+    UnknownKnowledge,
+    /// An editor's draft past what the duplicate check reads.
+    DraftTooLong,
     InvalidSparql,
     SparqlRefused,
     SparqlTimeout,
@@ -66,6 +76,10 @@ impl ErrorCode {
             | ErrorCode::InvalidLimit
             | ErrorCode::InvalidOffset
             | ErrorCode::InvalidFilter
+            | ErrorCode::InvalidBudget
+            | ErrorCode::InvalidCondition
+            | ErrorCode::InvalidRetrievalSetting
+            | ErrorCode::DraftTooLong
             | ErrorCode::InvalidSparql
             | ErrorCode::SparqlRefused
             | ErrorCode::SparqlTimeout
@@ -78,7 +92,7 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::VersionConflict | ErrorCode::AlreadyExists | ErrorCode::InvalidState => StatusCode::CONFLICT,
             ErrorCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::NotFound | ErrorCode::UnknownKnowledge => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::HostNotAllowed => StatusCode::MISDIRECTED_REQUEST,
             ErrorCode::NotReady | ErrorCode::Overloaded | ErrorCode::StoreUnavailable => {
@@ -88,15 +102,21 @@ impl ErrorCode {
         }
     }
 
-    /// The code named by the search crate's validation.
-    fn from_search_code(code: &str) -> ErrorCode {
+    /// The code of the search crate's refusal: one each, no catch-all.
+    fn from_invalid(code: search::Invalid) -> ErrorCode {
+        use search::Invalid as I;
         match code {
-            "empty_query" => ErrorCode::EmptyQuery,
-            "query_too_long" => ErrorCode::QueryTooLong,
-            "invalid_limit" => ErrorCode::InvalidLimit,
-            "invalid_offset" => ErrorCode::InvalidOffset,
-            "invalid_filter" => ErrorCode::InvalidFilter,
-            _ => ErrorCode::InvalidParameter,
+            I::EmptyQuery => ErrorCode::EmptyQuery,
+            I::QueryTooLong => ErrorCode::QueryTooLong,
+            I::Limit => ErrorCode::InvalidLimit,
+            I::Offset => ErrorCode::InvalidOffset,
+            I::Filter => ErrorCode::InvalidFilter,
+            I::Parameter => ErrorCode::InvalidParameter,
+            I::Condition => ErrorCode::InvalidCondition,
+            I::RetrievalSetting => ErrorCode::InvalidRetrievalSetting,
+            I::Budget => ErrorCode::InvalidBudget,
+            I::UnknownKnowledge => ErrorCode::UnknownKnowledge,
+            I::DraftTooLong => ErrorCode::DraftTooLong,
         }
     }
 }
@@ -149,9 +169,7 @@ impl From<search::EditError> for ApiError {
 impl From<search::Error> for ApiError {
     fn from(error: search::Error) -> Self {
         match error {
-            search::Error::InvalidRequest { code, message } => {
-                ApiError::new(ErrorCode::from_search_code(code), message)
-            }
+            search::Error::InvalidRequest { code, message } => ApiError::new(ErrorCode::from_invalid(code), message),
             // Nobody reads it: the client is gone.
             search::Error::Abandoned => ApiError::new(ErrorCode::Overloaded, "the request was abandoned"),
             search::Error::Store(store::Error::Unavailable(reason)) => {
@@ -254,6 +272,27 @@ pub(crate) async fn plain_errors_as_json(request: axum::extract::Request, next: 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_search_refusal_keeps_its_own_code() {
+        use search::Invalid as I;
+        for (invalid, expected) in [
+            (I::Budget, "invalid_budget"),
+            (I::Condition, "invalid_condition"),
+            (I::RetrievalSetting, "invalid_retrieval_setting"),
+            (I::UnknownKnowledge, "unknown_knowledge"),
+            (I::DraftTooLong, "draft_too_long"),
+            (I::Limit, "invalid_limit"),
+            (I::EmptyQuery, "empty_query"),
+        ] {
+            let error = ApiError::from(search::Error::InvalidRequest { code: invalid, message: "m".into() });
+            let code = serde_json::to_value(error.code).expect("json");
+            assert_eq!(code, expected, "{invalid:?}");
+            assert_eq!(invalid.code(), expected, "the search crate's name for it is the API's");
+            let status = if invalid == I::UnknownKnowledge { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST };
+            assert_eq!(error.code.status(), status, "{invalid:?}");
+        }
+    }
+
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;

@@ -80,12 +80,15 @@ impl From<search::Error> for DifyError {
     fn from(error: search::Error) -> Self {
         match error {
             search::Error::InvalidRequest { code, message } => {
+                use search::Invalid as I;
                 let (status, error_code) = match code {
-                    "unknown_knowledge" => (StatusCode::NOT_FOUND, 2001),
-                    "invalid_condition" => (StatusCode::BAD_REQUEST, 3002),
-                    "invalid_retrieval_setting" | "invalid_limit" => (StatusCode::BAD_REQUEST, 3003),
-                    "empty_query" | "query_too_long" => (StatusCode::BAD_REQUEST, 3004),
-                    _ => (StatusCode::BAD_REQUEST, 3001),
+                    I::UnknownKnowledge => (StatusCode::NOT_FOUND, 2001),
+                    I::Condition => (StatusCode::BAD_REQUEST, 3002),
+                    I::RetrievalSetting | I::Limit => (StatusCode::BAD_REQUEST, 3003),
+                    I::EmptyQuery | I::QueryTooLong => (StatusCode::BAD_REQUEST, 3004),
+                    I::Offset | I::Filter | I::Parameter | I::Budget | I::DraftTooLong => {
+                        (StatusCode::BAD_REQUEST, 3001)
+                    }
                 };
                 DifyError::new(status, error_code, message)
             }
@@ -212,12 +215,14 @@ mod tests {
 
     #[test]
     fn search_codes_map_to_dify_codes() {
-        let dify = |code: &'static str| DifyError::from(search::Error::InvalidRequest { code, message: "m".into() });
-        assert_eq!(dify("unknown_knowledge").error_code, 2001);
-        assert_eq!(dify("unknown_knowledge").status, StatusCode::NOT_FOUND);
-        assert_eq!(dify("invalid_condition").error_code, 3002);
-        assert_eq!(dify("invalid_retrieval_setting").error_code, 3003);
-        assert_eq!(dify("query_too_long").error_code, 3004);
+        let dify = |code: search::Invalid| DifyError::from(search::Error::InvalidRequest { code, message: "m".into() });
+        use search::Invalid as I;
+        assert_eq!(dify(I::UnknownKnowledge).error_code, 2001);
+        assert_eq!(dify(I::UnknownKnowledge).status, StatusCode::NOT_FOUND);
+        assert_eq!(dify(I::Condition).error_code, 3002);
+        assert_eq!(dify(I::RetrievalSetting).error_code, 3003);
+        assert_eq!(dify(I::QueryTooLong).error_code, 3004);
+        assert_eq!(dify(I::Budget).error_code, 3001);
         assert_eq!(DifyError::from(AuthFailure::Malformed).error_code, 1001);
         assert_eq!(DifyError::from(AuthFailure::InvalidKey).error_code, 1002);
         let busy = DifyError::from(ApiError::new(ErrorCode::Overloaded, "busy"));

@@ -396,8 +396,8 @@ async fn retrieve_packs_cited_passages_within_the_budget() {
     assert!(!passages.is_empty() && passages.iter().all(|p| p["citation"]["kind"] == "regulation"), "{body}");
 
     for (request, code) in [
-        (json!({"query": "通道", "token_budget": 0}), "invalid_parameter"),
-        (json!({"query": "通道", "token_budget": 8001}), "invalid_parameter"),
+        (json!({"query": "通道", "token_budget": 0}), "invalid_budget"),
+        (json!({"query": "通道", "token_budget": 8001}), "invalid_budget"),
         (json!({"query": "通道", "token_budget": -5}), "invalid_parameter"),
         (json!({"query": "通道", "token_budget": 1e99}), "invalid_parameter"),
         (json!({"query": "通道", "limit": 0}), "invalid_limit"),

@@ -1,0 +1,73 @@
+//! The filterable codes of every indexed item, in memory. Dense and graph candidates must pass
+//! the same filters and status rules as lexical hits; checking them here costs a hash lookup per
+//! candidate instead of a tantivy query that reads stored documents. Kept equal to the index:
+//! filled from the stored documents at open, changed with every commit.
+
+use std::collections::HashMap;
+
+use crate::{FilterField, IndexDoc, LexicalQuery};
+
+/// One item's codes per filterable field (indexed by `FilterField as usize`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Codes([Vec<String>; FilterField::ALL.len()]);
+
+impl Codes {
+    pub(crate) fn of(doc: &IndexDoc) -> Codes {
+        let one = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
+        Codes([
+            vec![doc.kind.clone()],
+            one(&doc.category),
+            one(&doc.major),
+            vec![doc.status.clone()],
+            one(&doc.owner),
+            one(&doc.owner_level),
+            doc.products.clone(),
+            doc.faults.clone(),
+            doc.tags.clone(),
+        ])
+    }
+
+    pub(crate) fn set(&mut self, field: FilterField, values: Vec<String>) {
+        self.0[field as usize] = values;
+    }
+
+    fn has_any(&self, field: FilterField, wanted: &[String]) -> bool {
+        self.0[field as usize].iter().any(|v| wanted.contains(v))
+    }
+
+    /// The tantivy rule of `search.rs`'s `with_filters`: each filter's values OR-ed, filters
+    /// AND-ed, and without a status filter the excluded statuses left out.
+    fn passes(&self, query: &LexicalQuery) -> bool {
+        query.filters.iter().all(|(field, values)| self.has_any(*field, values))
+            && (query.filters.contains_key(&FilterField::Status)
+                || !self.has_any(FilterField::Status, &query.exclude_status))
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FilterTable {
+    rows: HashMap<String, Codes>,
+}
+
+impl FilterTable {
+    pub(crate) fn insert(&mut self, id: String, codes: Codes) {
+        self.rows.insert(id, codes);
+    }
+
+    pub(crate) fn remove(&mut self, id: &str) {
+        self.rows.remove(id);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rows.clear();
+    }
+
+    /// Whether the item `id` is indexed and passes the query's filters and status rules.
+    pub(crate) fn passes(&self, id: &str, query: &LexicalQuery) -> bool {
+        self.rows.get(id).is_some_and(|codes| codes.passes(query))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
