@@ -211,8 +211,9 @@ impl Engine {
         // with the items that link to this entity — are brought up to the write before answering.
         self.catch_up_locked(&guard)?;
         drop(guard);
-        let entity =
-            self.entity_view(id)?.ok_or_else(|| EditError::Engine(Error::Internal("an entity edit left no entity".into())))?;
+        let entity = self
+            .entity_view(id)?
+            .ok_or_else(|| EditError::Engine(Error::Internal("an entity edit left no entity".into())))?;
         Ok(EntityOutcome { entity, audit: done.audit })
     }
 
