@@ -10,6 +10,10 @@ pub const MAX_QUERY_CHARS: usize = 512;
 pub const MAX_LIMIT: usize = 100;
 /// Deepest page: `offset + limit` may not exceed this.
 pub const MAX_WINDOW: usize = 1_000;
+/// Longest ticket text, in characters (its head, `max_query_chars` of it, is what is searched).
+pub const MAX_TICKET_CHARS: usize = 4_000;
+/// Largest token budget a RAG request (`/v1/retrieve`) may ask for.
+pub const MAX_TOKEN_BUDGET: usize = 8_000;
 /// Hits returned when a request does not say.
 pub const DEFAULT_LIMIT: usize = 10;
 /// Most values one filter may list.
@@ -132,6 +136,8 @@ pub use ingest::limits::{
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     pub max_query_chars: usize,
+    pub max_ticket_chars: usize,
+    pub max_token_budget: usize,
     pub max_limit: usize,
     pub max_window: usize,
     pub default_limit: usize,
@@ -181,6 +187,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_query_chars: MAX_QUERY_CHARS,
+            max_ticket_chars: MAX_TICKET_CHARS,
+            max_token_budget: MAX_TOKEN_BUDGET,
             max_limit: MAX_LIMIT,
             max_window: MAX_WINDOW,
             default_limit: DEFAULT_LIMIT,
@@ -233,6 +241,8 @@ impl Limits {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("max_query_chars", self.max_query_chars),
+            ("max_ticket_chars", self.max_ticket_chars),
+            ("max_token_budget", self.max_token_budget),
             ("max_limit", self.max_limit),
             ("max_window", self.max_window),
             ("default_limit", self.default_limit),

@@ -38,8 +38,6 @@ pub const MAX_CONDITION_VALUE_CHARS: usize = 512;
 
 /// Token budget of `/v1/retrieve` when a request does not say.
 pub const DEFAULT_TOKEN_BUDGET: usize = 1_500;
-/// Largest token budget a request may ask for.
-pub const MAX_TOKEN_BUDGET: usize = 8_000;
 /// Top items whose passages `/v1/retrieve` considers when a request does not say.
 pub const DEFAULT_RETRIEVE_ITEMS: usize = 5;
 /// A paragraph longer than this (estimated tokens) is split at sentence ends into windows of at
@@ -972,11 +970,9 @@ impl Engine {
     pub fn retrieve_until(&self, request: &RetrieveRequest, stop: &Stop) -> Result<RetrieveResponse> {
         let started = Instant::now();
         let budget = request.token_budget.unwrap_or(DEFAULT_TOKEN_BUDGET);
-        if budget == 0 || budget > MAX_TOKEN_BUDGET {
-            return Err(Error::invalid(
-                Invalid::Budget,
-                format!("token_budget must be between 1 and {MAX_TOKEN_BUDGET}"),
-            ));
+        let most = self.limits().max_token_budget;
+        if budget == 0 || budget > most {
+            return Err(Error::invalid(Invalid::Budget, format!("token_budget must be between 1 and {most}")));
         }
         let search = SearchRequest {
             q: request.query.clone(),

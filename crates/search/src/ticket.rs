@@ -26,8 +26,6 @@ use crate::engine::Shared;
 use crate::fusion::Retriever;
 use crate::{Engine, Error, Hit, Invalid, LinkedEntity, Result, SearchRequest, Stop};
 
-/// Longest ticket accepted, in characters; the first `max_query_chars` are searched.
-pub const MAX_TICKET_CHARS: usize = 4_000;
 /// Solutions returned when the request does not say.
 pub const DEFAULT_SOLUTIONS: usize = 5;
 /// Similar solved cases returned.
@@ -449,10 +447,11 @@ impl Engine {
     pub fn match_ticket_until(&self, request: &TicketRequest, stop: &Stop) -> Result<TicketMatch> {
         let started = Instant::now();
         let chars = request.text.chars().count();
-        if chars > MAX_TICKET_CHARS {
+        let most = self.limits().max_ticket_chars;
+        if chars > most {
             return Err(Error::invalid(
                 Invalid::QueryTooLong,
-                format!("a ticket has at most {MAX_TICKET_CHARS} characters, this one has {chars}"),
+                format!("a ticket has at most {most} characters, this one has {chars}"),
             ));
         }
         if request.text.trim().is_empty() {

@@ -60,6 +60,8 @@ struct Inner {
     tasks: import_routes::Tasks,
     /// The request log, opened in the engine's data directory with the engine (or given).
     journal: OnceLock<Arc<journal::Journal>>,
+    /// `/openapi.json` with this server's limits, made at the first request.
+    openapi: OnceLock<axum::body::Bytes>,
 }
 
 /// Which bounded pool a piece of work runs in.
@@ -117,6 +119,7 @@ impl AppState {
                 auth: OnceLock::new(),
                 tasks: import_routes::Tasks::default(),
                 journal: OnceLock::new(),
+                openapi: OnceLock::new(),
                 limits,
             }),
         }
@@ -187,6 +190,14 @@ impl AppState {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The OpenAPI document with this server's limits (see [`openapi::document_json_for`]).
+    pub(crate) fn openapi_document(&self) -> axum::body::Bytes {
+        self.inner
+            .openapi
+            .get_or_init(|| axum::body::Bytes::from(openapi::document_json_for(&self.inner.limits)))
+            .clone()
     }
 
     pub(crate) fn tasks(&self) -> &import_routes::Tasks {

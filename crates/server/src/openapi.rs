@@ -12,11 +12,10 @@
 
 #![allow(dead_code, reason = "the mirror types exist only for their schemas")]
 
-use std::sync::LazyLock;
-
-use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use search::Limits;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -142,7 +141,66 @@ pub fn document_json() -> String {
     text
 }
 
-static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| Bytes::from(document_json()));
+/// The document as this server's limits make it: the bounds that `--limits` may change
+/// (`limit`'s and `token_budget`'s maximum, the longest query and ticket) are written from
+/// `limits` rather than from the defaults the annotations carry. With the defaults it is
+/// `docs/openapi.json` exactly.
+pub fn document_json_for(limits: &Limits) -> String {
+    let defaults = Limits::default();
+    if *limits == defaults {
+        return document_json();
+    }
+    let mut value = serde_json::to_value(document()).unwrap_or_default();
+    let bounds: [(&str, &str, usize, usize); 4] = [
+        ("limit", "maximum", defaults.max_limit, limits.max_limit),
+        ("token_budget", "maximum", defaults.max_token_budget, limits.max_token_budget),
+        ("q", "maxLength", defaults.max_query_chars, limits.max_query_chars),
+        ("text", "maxLength", defaults.max_ticket_chars, limits.max_ticket_chars),
+    ];
+    set_bounds(&mut value, &bounds);
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Rewrites, anywhere in the document, a named property's (or query parameter's) bound that
+/// holds the default to the configured value.
+fn set_bounds(value: &mut serde_json::Value, bounds: &[(&str, &str, usize, usize)]) {
+    use serde_json::Value;
+    let rewrite = |schema: &mut Value, keyword: &str, default: usize, configured: usize| {
+        if let Some(bound) = schema.get_mut(keyword)
+            && bound.as_u64() == Some(default as u64)
+        {
+            *bound = Value::from(configured);
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                for (name, keyword, default, configured) in bounds {
+                    if let Some(schema) = properties.get_mut(*name) {
+                        rewrite(schema, keyword, *default, *configured);
+                    }
+                }
+            }
+            let parameter = map.get("in").is_some_and(|i| i == "query");
+            if parameter && let Some(name) = map.get("name").and_then(Value::as_str).map(str::to_string) {
+                for (bounded, keyword, default, configured) in bounds {
+                    if name == *bounded
+                        && let Some(schema) = map.get_mut("schema")
+                    {
+                        rewrite(schema, keyword, *default, *configured);
+                    }
+                }
+            }
+            for child in map.values_mut() {
+                set_bounds(child, bounds);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| set_bounds(item, bounds)),
+        _ => {}
+    }
+}
 
 /// This document.
 #[utoipa::path(
@@ -153,8 +211,8 @@ static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| Bytes::from(document_json())
     security(()),
     responses((status = 200, description = "The OpenAPI document of this API", body = serde_json::Value)),
 )]
-pub(crate) async fn serve() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.clone()).into_response()
+pub(crate) async fn serve(State(state): State<crate::AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi_document()).into_response()
 }
 
 /// `GET /healthz`.

@@ -457,3 +457,22 @@ async fn schemas_describe_real_answers_and_values() {
         .collect();
     assert_eq!(documented_filters, engine_filters, "the Filters schema (crates/search/src/request.rs) is out of date");
 }
+
+/// The served document states the bounds this server enforces: `--limits` that lower the most
+/// hits, the token budget and the longest query are what `/openapi.json` says, and the defaults
+/// give `docs/openapi.json` byte for byte.
+#[test]
+fn the_document_states_the_configured_limits() {
+    assert_eq!(server::openapi::document_json_for(&Limits::default()), server::openapi::document_json());
+    let limits = Limits { max_limit: 50, max_token_budget: 4_000, max_query_chars: 200, ..Limits::default() };
+    let document: Value = serde_json::from_str(&server::openapi::document_json_for(&limits)).expect("json");
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(schemas["SearchRequest"]["properties"]["limit"]["maximum"], 50);
+    assert_eq!(schemas["SearchRequest"]["properties"]["q"]["maxLength"], 200);
+    assert_eq!(schemas["RetrieveRequest"]["properties"]["limit"]["maximum"], 50);
+    assert_eq!(schemas["RetrieveRequest"]["properties"]["token_budget"]["maximum"], 4_000);
+    // Nothing else moved: the minimum beside the rewritten maximum, other schemas untouched.
+    assert_eq!(schemas["SearchRequest"]["properties"]["limit"]["minimum"], 1);
+    let default: Value = serde_json::from_str(&server::openapi::document_json()).expect("json");
+    assert_eq!(document["paths"], default["paths"]);
+}
