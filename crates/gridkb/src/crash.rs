@@ -261,7 +261,7 @@ impl Round<'_> {
         if let Some(base) = wait_for_address(&mut child, &addr_file)? {
             let work = self.runtime.block_on(self.server_work(&base, &mut acknowledged));
             if let Err(e) = work
-                && !exits_soon(&mut child)?
+                && !exits_within(&mut child, Duration::from_secs(2))?
             {
                 // The server answered wrongly but did not die: that is a violation, not a crash.
                 report.violations.push(format!("round {}: {e:#}", self.number));
@@ -529,28 +529,23 @@ fn wait_for_address(child: &mut Child, addr_file: &Path) -> anyhow::Result<Optio
     }
 }
 
-/// Whether a child whose requests just failed ends within two seconds (it is dying at the point).
-fn exits_soon(child: &mut Child) -> anyhow::Result<bool> {
+/// Whether `child` ends within `patience` (a child dying at its crash point takes a moment).
+fn exits_within(child: &mut Child, patience: Duration) -> anyhow::Result<bool> {
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(2) {
+    loop {
         if child.try_wait()?.is_some() {
             return Ok(true);
         }
+        if started.elapsed() >= patience {
+            return Ok(false);
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
-    Ok(false)
 }
 
 /// Ends a child: it aborted at the point, or it is killed with SIGKILL now.
 fn end(mut child: Child) -> anyhow::Result<Ending> {
-    if child.try_wait()?.is_none() {
-        // Give a child that is dying at the point a moment to finish dying.
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_millis(200) && child.try_wait()?.is_none() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-    if child.try_wait()?.is_none() {
+    if !exits_within(&mut child, Duration::from_millis(200))? {
         child.kill()?;
         child.wait()?;
         return Ok(Ending::Killed);

@@ -751,9 +751,7 @@ fn ingest(
 }
 
 fn search(data: &Path, model: &ModelArgs, limit: usize, json: bool, query: String) -> anyhow::Result<()> {
-    if !data.join("records.redb").exists() {
-        bail!("no knowledge base in {}; run `gridkb ingest --data {} PATH...` first", data.display(), data.display());
-    }
+    require_knowledge_base(data)?;
     let engine = open_engine(data, model)?;
     let response = engine.search(&SearchRequest { q: query, limit: Some(limit), ..SearchRequest::default() })?;
     let mut out = std::io::stdout().lock();
@@ -1032,9 +1030,7 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 /// `gridkb check`: the projections against the store.
 fn check(data: &Path, model: &ModelArgs, json: bool) -> anyhow::Result<()> {
-    if !data.join("records.redb").exists() {
-        bail!("no knowledge base in {}; ingest one first (gridkb ingest)", data.display());
-    }
+    require_knowledge_base(data)?;
     let engine = open_engine_with(EngineOptions {
         data_dir: data.to_path_buf(),
         model: model.choice(),
@@ -1361,10 +1357,16 @@ fn evaluate_duplicates(data: Option<PathBuf>, model: &ModelArgs) -> anyhow::Resu
     eval_duplicates::run(&engine)
 }
 
-fn print_stats(data: &Path, json: bool) -> anyhow::Result<()> {
+/// Refuses a data directory without a record store, saying how to make one.
+fn require_knowledge_base(data: &Path) -> anyhow::Result<()> {
     if !data.join("records.redb").exists() {
         bail!("no knowledge base in {}; run `gridkb ingest --data {} PATH...` first", data.display(), data.display());
     }
+    Ok(())
+}
+
+fn print_stats(data: &Path, json: bool) -> anyhow::Result<()> {
+    require_knowledge_base(data)?;
     // No model: the vector counts come from the saved index's manifest.
     let engine =
         open_engine_with(EngineOptions { data_dir: data.to_path_buf(), model: None, ..EngineOptions::default() })?;

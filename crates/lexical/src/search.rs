@@ -182,7 +182,7 @@ impl LexicalIndex {
         query: &LexicalQuery,
         snippets: Option<&(SnippetGenerator, SnippetGenerator)>,
     ) -> LexicalHit {
-        let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let text = |field: Field| self.fields.text(doc, field);
         let all = |field: Field| doc.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect();
         let (title, body) = (text(self.fields.title), text(self.fields.body));
         let snippet = match snippets {

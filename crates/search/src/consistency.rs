@@ -104,7 +104,7 @@ impl Engine {
             }
             Ok(())
         })?;
-        let lexical = ProjectionDiff::of(self.lexical_applied_seq()?, &items, &self.lexical_documents()?);
+        let lexical = ProjectionDiff::of(self.lexical_seq()?, &items, &self.lexical_documents()?);
         let graph = match self.graph() {
             None => None,
             Some(live) => {

@@ -551,10 +551,6 @@ impl Engine {
         Ok(self.lexical.documents()?)
     }
 
-    pub(crate) fn lexical_applied_seq(&self) -> Result<u64> {
-        Ok(self.lexical.applied_seq()?)
-    }
-
     /// The ids the vector index holds and its applied sequence number; `None` without a model.
     pub(crate) fn dense_ids(&self) -> Option<(BTreeSet<String>, u64)> {
         self.dense.as_ref().map(Dense::ids)
