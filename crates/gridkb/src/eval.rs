@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, bail};
 use search::{Engine, Fusion, Retriever};
@@ -302,20 +301,23 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
         sweep: BTreeMap::new(),
     };
     let bar = indicatif::ProgressBar::new(((methods.len() + sweep_settings.len()) * queries.len()) as u64);
-    for (index, (name, retriever, fusion)) in methods.iter().chain(&sweep_settings).enumerate() {
-        let mut scores = Scores::default();
-        let mut by_category: BTreeMap<String, Scores> = BTreeMap::new();
-        for query in &queries {
-            let started = Instant::now();
-            let ranked = match engine.rank(&query.text, *retriever, *fusion, DEEP) {
+    let settings: Vec<&(String, Option<Retriever>, Option<Fusion>)> = methods.iter().chain(&sweep_settings).collect();
+    let asked: Vec<(Option<Retriever>, Option<Fusion>)> = settings.iter().map(|(_, r, f)| (*r, *f)).collect();
+    let mut scores: Vec<Scores> = settings.iter().map(|_| Scores::default()).collect();
+    let mut by_category: BTreeMap<String, Scores> = BTreeMap::new();
+    // Each query is analysed and embedded once for every setting (`Engine::rank_each`).
+    for query in &queries {
+        let gold = &dataset.qrels[&query.id];
+        for (((name, _, _), ranked), score) in
+            settings.iter().zip(engine.rank_each(&query.text, &asked, DEEP)).zip(&mut scores)
+        {
+            let (ranked, ms) = match ranked {
                 Ok(ranked) => ranked,
                 // A query with nothing searchable in it ranks nothing.
-                Err(search::Error::InvalidRequest { .. }) => Vec::new(),
+                Err(search::Error::InvalidRequest { .. }) => (Vec::new(), 0.0),
                 Err(e) => return Err(e.into()),
             };
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            let gold = &dataset.qrels[&query.id];
-            scores.add(&ranked, gold, ms);
+            score.add(&ranked, gold, ms);
             if name == "fused"
                 && let Some(category) = &query.category
             {
@@ -323,14 +325,16 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
             }
             bar.inc(1);
         }
+    }
+    for (index, ((name, _, _), scores)) in settings.iter().zip(scores).enumerate() {
         if index < methods.len() {
             report.methods.insert(name.clone(), scores.finish());
         } else {
             report.sweep.insert(name.clone(), scores.finish());
         }
-        if !by_category.is_empty() {
-            report.per_category.insert("fused".into(), by_category.into_iter().map(|(c, s)| (c, s.finish())).collect());
-        }
+    }
+    if !by_category.is_empty() {
+        report.per_category.insert("fused".into(), by_category.into_iter().map(|(c, s)| (c, s.finish())).collect());
     }
     bar.finish_and_clear();
     Ok(report)

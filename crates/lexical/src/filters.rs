@@ -31,6 +31,10 @@ impl Codes {
         self.0[field as usize] = values;
     }
 
+    pub(crate) fn get(&self, field: FilterField) -> &[String] {
+        &self.0[field as usize]
+    }
+
     fn has_any(&self, field: FilterField, wanted: &[String]) -> bool {
         self.0[field as usize].iter().any(|v| wanted.contains(v))
     }
@@ -65,6 +69,10 @@ impl FilterTable {
     /// Whether the item `id` is indexed and passes the query's filters and status rules.
     pub(crate) fn passes(&self, id: &str, query: &LexicalQuery) -> bool {
         self.rows.get(id).is_some_and(|codes| codes.passes(query))
+    }
+
+    pub(crate) fn codes(&self, id: &str) -> Option<&Codes> {
+        self.rows.get(id)
     }
 
     pub(crate) fn len(&self) -> usize {

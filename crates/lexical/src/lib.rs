@@ -10,6 +10,7 @@
 mod filters;
 mod schema;
 mod search;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -26,6 +27,7 @@ use filters::{Codes, FilterTable};
 pub use schema::SCHEMA_VERSION;
 use schema::{Fields, TOKENIZER};
 pub use search::{FilterField, LexicalHit, LexicalQuery, LexicalResults};
+pub use snapshot::Snapshot;
 
 /// Memory the indexing threads may use before flushing a segment.
 pub const WRITER_MEMORY_BYTES: usize = 96 * 1024 * 1024;
@@ -96,7 +98,7 @@ impl LexicalIndex {
         let dir_error = |message: String| Error::Directory { path: dir.display().to_string(), message };
         std::fs::create_dir_all(dir).map_err(|e| dir_error(e.to_string()))?;
         let (schema, fields) = schema::build();
-        let mut index = if dir.join("meta.json").exists() {
+        let index = if dir.join("meta.json").exists() {
             let directory = MmapDirectory::open(dir).map_err(|e| dir_error(e.to_string()))?;
             let index = Index::open(directory)?;
             if read_payload(&index)?.is_some_and(|p| p.schema == SCHEMA_VERSION) && index.schema() == schema {
@@ -111,7 +113,6 @@ impl LexicalIndex {
         } else {
             Index::create_in_dir(dir, schema)?
         };
-        index.set_default_multithread_executor()?;
         index.tokenizers().register(TOKENIZER, analyzer.tokenizer());
         let writer = index.writer(WRITER_MEMORY_BYTES)?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
@@ -155,6 +156,33 @@ impl LexicalIndex {
     pub fn passing(&self, ids: &[String], query: &LexicalQuery) -> BTreeSet<String> {
         let table = self.filters.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         ids.iter().filter(|id| table.passes(id, query)).cloned().collect()
+    }
+
+    /// Hits for `ids` from the in-memory filter table alone, in that order (ids not indexed are
+    /// left out): id, kind, category, status, products, faults and tags, with an empty title and
+    /// snippet and a score of 0. For hits that are counted (votes, choices by kind or tag) but
+    /// not shown: no stored document is read.
+    pub fn briefs(&self, ids: &[String]) -> Vec<LexicalHit> {
+        let table = self.filters.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.iter()
+            .filter_map(|id| {
+                let codes = table.codes(id)?;
+                let first = |field| codes.get(field).first().cloned();
+                Some(LexicalHit {
+                    id: id.clone(),
+                    score: 0.0,
+                    title: String::new(),
+                    kind: first(FilterField::Kind).unwrap_or_default(),
+                    category: first(FilterField::Category),
+                    status: first(FilterField::Status).unwrap_or_default(),
+                    products: codes.get(FilterField::Product).to_vec(),
+                    faults: codes.get(FilterField::Fault).to_vec(),
+                    tags: codes.get(FilterField::Tag).to_vec(),
+                    snippet: String::new(),
+                    matched_terms: Vec::new(),
+                })
+            })
+            .collect()
     }
 
     /// Items in the in-memory filter table (equal to the visible documents).

@@ -9,9 +9,10 @@ use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+use tantivy::{SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
 pub use crate::schema::FilterField;
+use crate::snapshot::Snapshot;
 use crate::{LexicalIndex, Result};
 
 /// Weight of a term found in the title, relative to the body.
@@ -72,48 +73,56 @@ pub struct LexicalResults {
 impl LexicalIndex {
     /// Runs a query on the current snapshot.
     pub fn search(&self, query: &LexicalQuery) -> Result<LexicalResults> {
-        let searcher = self.reader.searcher();
+        self.snapshot().search(query)
+    }
+
+    /// [`LexicalIndex::search`] on `snapshot`, with its term statistics.
+    pub(crate) fn search_in(&self, snapshot: &Snapshot<'_>, query: &LexicalQuery) -> Result<LexicalResults> {
         let text_query = self.text_query(query);
-        let full_query = self.with_filters(text_query.box_clone(), query);
+        let full_query = self.with_filters(text_query, query);
         let collector = Deadline {
             inner: (TopDocs::with_limit(query.limit.max(1)).and_offset(query.offset).order_by_score(), Count),
             deadline: query.deadline,
             skipped: AtomicBool::new(false),
         };
-        let (top, total) = searcher.search(&*full_query, &collector)?;
+        let (top, total) = snapshot.searcher.search_with_statistics_provider(&*full_query, &collector, snapshot)?;
         let top = if query.limit == 0 { Vec::new() } else { top };
 
         let partial = collector.skipped.load(Ordering::Relaxed) || query.deadline.is_some_and(|d| Instant::now() >= d);
-        let hits = self.read_hits(&searcher, top, &*text_query, query, partial || query.skip_snippets)?;
+        let hits = self.read_hits(snapshot, top, query, partial || query.skip_snippets)?;
         Ok(LexicalResults { total, hits, partial })
     }
 
     /// The documents among `ids` that pass the query's filters and status exclusions, scored by
-    /// the query's terms (0 when none matches), best first, with snippets. Used to show hits
-    /// found by other retrievers as lexical hits are shown.
+    /// the query's terms (0 when none matches), best first, with snippets: hits found by other
+    /// means, checked against the filters by tantivy itself. (A search's page is shown with
+    /// [`Snapshot::show`], which reads the ids without a query.)
     pub fn lookup(&self, ids: &[String], query: &LexicalQuery) -> Result<Vec<LexicalHit>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let searcher = self.reader.searcher();
+        let snapshot = self.snapshot();
         let text_query = self.text_query(query);
         let any_id: Vec<(Occur, Box<dyn Query>)> =
             ids.iter().map(|id| (Occur::Should, exact(self.fields.id, id))).collect();
         let scoped: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
             (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any_id)), 0.0)) as Box<dyn Query>),
-            (Occur::Should, text_query.box_clone()),
+            (Occur::Should, text_query),
         ]));
         let full_query = self.with_filters(scoped, query);
-        let top = searcher.search(&*full_query, &TopDocs::with_limit(ids.len()).order_by_score())?;
+        let top = snapshot.searcher.search_with_statistics_provider(
+            &*full_query,
+            &TopDocs::with_limit(ids.len()).order_by_score(),
+            &snapshot,
+        )?;
         let late = query.deadline.is_some_and(|d| Instant::now() >= d);
-        self.read_hits(&searcher, top, &*text_query, query, late || query.skip_snippets)
+        self.read_hits(&snapshot, top, query, late || query.skip_snippets)
     }
 
     fn read_hits(
         &self,
-        searcher: &Searcher,
+        snapshot: &Snapshot<'_>,
         top: Vec<(f32, tantivy::DocAddress)>,
-        text_query: &dyn Query,
         query: &LexicalQuery,
         skip_snippets: bool,
     ) -> Result<Vec<LexicalHit>> {
@@ -121,13 +130,13 @@ impl LexicalIndex {
             None
         } else {
             Some((
-                self.snippet_generator(searcher, text_query, self.fields.body)?,
-                self.snippet_generator(searcher, text_query, self.fields.title)?,
+                snapshot.snippet_generator(query, self.fields.body)?,
+                snapshot.snippet_generator(query, self.fields.title)?,
             ))
         };
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
+            let doc: TantivyDocument = snapshot.searcher.doc(address)?;
             hits.push(self.hit(&doc, score, query, snippets.as_ref()));
         }
         Ok(hits)
@@ -169,13 +178,7 @@ impl LexicalIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    fn snippet_generator(&self, searcher: &Searcher, query: &dyn Query, field: Field) -> Result<SnippetGenerator> {
-        let mut generator = SnippetGenerator::create(searcher, query, field)?;
-        generator.set_max_num_chars(SNIPPET_CHARS);
-        Ok(generator)
-    }
-
-    fn hit(
+    pub(crate) fn hit(
         &self,
         doc: &TantivyDocument,
         score: f32,

@@ -283,3 +283,36 @@ fn passing_agrees_with_the_tantivy_filters_for_every_combination() {
     reopened.clear().unwrap();
     assert_eq!(reopened.filter_rows(), 0);
 }
+
+/// A page is shown by id from one snapshot: in the order asked, each hit as a search would show
+/// it (stored fields, snippet, matched terms), ids deleted after the snapshot still shown from
+/// it, unknown ids left out; briefs carry the filter codes without reading documents.
+#[test]
+fn a_snapshot_shows_ids_in_order_as_search_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.apply(&corpus(), &[], 1).unwrap();
+    let q = query(&index, "GOOSE断链");
+    let searched = index.search(&q).unwrap().hits;
+    let snapshot = index.snapshot();
+    index.apply(&[], &["kb-body"], 2).unwrap();
+
+    let wanted: Vec<String> = ["kb-body", "kb-missing", "kb-title"].map(String::from).to_vec();
+    let shown = snapshot.show(&wanted, &q, true).unwrap();
+    assert_eq!(shown.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["kb-body", "kb-title"]);
+    for hit in &shown {
+        let same = searched.iter().find(|h| h.id == hit.id).unwrap();
+        assert_eq!((&hit.title, &hit.snippet, &hit.matched_terms), (&same.title, &same.snippet, &same.matched_terms));
+        assert!(hit.snippet.contains("<em>"), "{}", hit.snippet);
+    }
+    let plain = snapshot.show(&wanted[2..], &q, false).unwrap();
+    assert!(!plain[0].snippet.contains("<em>"), "without snippets the head of the body is shown");
+    assert!(index.snapshot().show(&wanted[..1], &q, true).unwrap().is_empty(), "a new snapshot sees the delete");
+
+    let briefs = index.briefs(&["kb-title".to_string(), "kb-body".to_string(), "kb-answer".to_string()]);
+    assert_eq!(briefs.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["kb-title", "kb-answer"]);
+    assert_eq!(briefs[0].products, ["gkb-931a", "line-protection"]);
+    assert_eq!(briefs[0].faults, ["goose-link-down"]);
+    assert_eq!((briefs[1].kind.as_str(), briefs[1].category.as_deref()), ("answer_standard", Some("fault_repair")));
+    assert!(briefs.iter().all(|h| h.title.is_empty() && h.snippet.is_empty()));
+}

@@ -5,7 +5,6 @@
 //! catching up runs apart from the write path (a background thread in `serve`, a progress bar in
 //! `ingest`); searches meanwhile use what is there and say the dense side is behind.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -37,6 +36,22 @@ pub struct DenseStatus {
 
 type QueryJob = (String, SyncSender<std::result::Result<Vec<f32>, String>>);
 
+/// A query embedding on its way from the embedding thread, or why it will not come.
+pub(crate) struct PendingVector(std::result::Result<Receiver<std::result::Result<Vec<f32>, String>>, String>);
+
+impl PendingVector {
+    /// The vector, waiting at most `budget` for it.
+    pub(crate) fn wait(self, budget: Duration) -> std::result::Result<Vec<f32>, String> {
+        match self.0?.recv_timeout(budget) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => {
+                Err(format!("the query embedding took longer than {} ms", budget.as_millis()))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err("the query embedder stopped".into()),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Dense {
     embedder: Arc<Embedder>,
@@ -46,15 +61,10 @@ pub(crate) struct Dense {
     /// One catch-up at a time.
     sync: Mutex<()>,
     queries: SyncSender<QueryJob>,
-    /// The last few query vectors: a ticket match searches the same text several times.
-    recent: Mutex<VecDeque<(String, Vec<f32>)>>,
     /// Why the saved index was set aside at open (missing or damaged), when it was: the
     /// catch-up then rebuilds it from the store.
     repaired: Option<String>,
 }
-
-/// Query vectors kept for reuse.
-const RECENT_QUERIES: usize = 32;
 
 /// The text of an item that is embedded.
 pub(crate) fn item_text(item: &Item) -> String {
@@ -99,16 +109,7 @@ impl Dense {
             .spawn(move || embed_queries(&worker, &jobs))
             .map_err(|e| Error::DataDir { path: data_dir.display().to_string(), message: e.to_string() })?;
         tracing::info!(model = embedder.model_id(), vectors = index.len(), "dense retrieval ready");
-        Ok(Dense {
-            embedder,
-            index: RwLock::new(index),
-            cache,
-            dir,
-            sync: Mutex::new(()),
-            queries,
-            recent: Mutex::new(VecDeque::with_capacity(RECENT_QUERIES)),
-            repaired,
-        })
+        Ok(Dense { embedder, index: RwLock::new(index), cache, dir, sync: Mutex::new(()), queries, repaired })
     }
 
     /// Why the saved vector index was set aside and is rebuilt, when it was.
@@ -148,36 +149,16 @@ impl Dense {
         self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Embeds a query on the embedding thread, waiting at most `budget`; a text embedded
-    /// moments ago is answered from memory.
-    pub(crate) fn query_vector(&self, text: &str, budget: Duration) -> std::result::Result<Vec<f32>, String> {
-        let recent = || self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, vector)) = recent().iter().find(|(t, _)| t == text) {
-            return Ok(vector.clone());
-        }
-        let vector = self.embed_on_worker(text, budget)?;
-        let mut recent = recent();
-        if recent.len() == RECENT_QUERIES {
-            recent.pop_front();
-        }
-        recent.push_back((text.to_string(), vector.clone()));
-        Ok(vector)
-    }
-
-    fn embed_on_worker(&self, text: &str, budget: Duration) -> std::result::Result<Vec<f32>, String> {
+    /// Hands a query to the embedding thread and returns at once: the caller searches while
+    /// it is embedded, then collects it with [`PendingVector::wait`]. (A request's searches keep
+    /// the vector in their analysed query: one embedding per request.)
+    pub(crate) fn request_vector(&self, text: &str) -> PendingVector {
         let (reply, answer) = sync_channel(1);
-        match self.queries.try_send((text.to_string(), reply)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err("the query embedder is busy".into()),
-            Err(TrySendError::Disconnected(_)) => return Err("the query embedder stopped".into()),
-        }
-        match answer.recv_timeout(budget) {
-            Ok(result) => result,
-            Err(RecvTimeoutError::Timeout) => {
-                Err(format!("the query embedding took longer than {} ms", budget.as_millis()))
-            }
-            Err(RecvTimeoutError::Disconnected) => Err("the query embedder stopped".into()),
-        }
+        PendingVector(match self.queries.try_send((text.to_string(), reply)) {
+            Ok(()) => Ok(answer),
+            Err(TrySendError::Full(_)) => Err("the query embedder is busy".into()),
+            Err(TrySendError::Disconnected(_)) => Err("the query embedder stopped".into()),
+        })
     }
 
     /// The vector a document text would be indexed with (one vector: the mean of its windows):

@@ -3,33 +3,26 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 use analysis::Analyzer;
 use embed::EmbedConfig;
-use lexical::{IndexDoc, LexicalHit, LexicalIndex, LexicalQuery};
+use lexical::{IndexDoc, LexicalIndex};
 use serde::Serialize;
 use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
 use crate::data_dir::DataDirLock;
-use crate::dense::{Dense, DenseStatus, QUERY_EMBED_BUDGET};
-use crate::fusion::{FUSION_DEPTH, Fusion, Retriever, fuse};
-use crate::request::LinkedEntity;
-use crate::request::{Explanation, Hit, SearchRequest, SearchResponse};
-use crate::{Error, Invalid, Limits, Result, Stop};
+use crate::dense::{Dense, DenseStatus};
+use crate::fusion::{Fusion, Retriever};
+use crate::query::Shown;
+use crate::request::{SearchRequest, SearchResponse};
+use crate::{Error, Limits, Result, Stop};
 
 /// Where each part of a data directory lives.
 const STORE_FILE: &str = "records.redb";
 const LEXICAL_DIR: &str = "lexical";
 
 /// Statuses agents do not see unless they filter for them.
-const UNPUBLISHED: [Status; 3] = [Status::Draft, Status::Review, Status::Retired];
-
-/// How much a synonym of a thing the query names (another alias or the preferred label of a
-/// linked fault, product or concept) counts next to the query's own words. Chosen on the ticket
-/// dev split (`gridkb eval corpus/tickets --split dev --no-dense`, lexical nDCG@10): 0.30 gave
-/// 0.4424, 0.15 gave 0.4446 (and a higher MRR@10); without synonyms 0.4279.
-const SYNONYM_WEIGHT: f32 = 0.15;
+pub(crate) const UNPUBLISHED: [Status; 3] = [Status::Draft, Status::Review, Status::Retired];
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -143,41 +136,21 @@ pub struct Stats {
     pub dense: Option<DenseStatus>,
 }
 
-/// Entities linked in a query, and the weighted synonym terms they add to the lexical query.
-type LinksAndSynonyms = (Vec<graph::Link>, Vec<(String, f32)>);
-
-/// What the searches of one text share (see [`Engine::search_sharing`]); reset when the text
-/// changes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Shared {
-    /// The masked query text these belong to.
-    text: String,
-    /// The request text last analysed, with its masked text and terms: masking, normalising
-    /// and segmenting run once for the searches of one ticket.
-    analysed: Option<(String, String, Vec<String>)>,
-    vector: Option<std::result::Result<Vec<f32>, String>>,
-    /// Dense neighbours before filtering, and how many were fetched.
-    dense: Option<(usize, Vec<(String, f32)>)>,
-    /// Entity links and the synonym terms they add.
-    links: Option<LinksAndSynonyms>,
-    expansion: Option<graph::Expansion>,
-}
-
 /// The store and its projections, with the single write path through them.
 #[derive(Debug)]
 pub struct Engine {
     /// Shared with the background graph loader.
     pub(crate) store: Arc<Store>,
-    lexical: LexicalIndex,
-    dense: Option<Dense>,
+    pub(crate) lexical: LexicalIndex,
+    pub(crate) dense: Option<Dense>,
     /// Why there is no dense retrieval, when there is none.
-    dense_missing: Option<String>,
+    pub(crate) dense_missing: Option<String>,
     /// The knowledge graph (in memory, loaded from the store, possibly still loading) and the
     /// entity linker built from its thesaurus; `None` when switched off.
-    graph: Option<graph::LiveGraph>,
-    fusion: Fusion,
-    analyzer: Analyzer,
-    limits: Limits,
+    pub(crate) graph: Option<graph::LiveGraph>,
+    pub(crate) fusion: Fusion,
+    pub(crate) analyzer: Analyzer,
+    pub(crate) limits: Limits,
     data_dir: PathBuf,
     /// One writer at a time: held across a store write and the catch-up that follows it.
     writer: Mutex<()>,
@@ -307,7 +280,7 @@ impl Engine {
         self.feedback.write().unwrap_or_else(|e| e.into_inner()).0 = weights;
     }
 
-    fn feedback(&self) -> (crate::feedback::FeedbackWeights, Arc<crate::feedback::FeedbackPrior>) {
+    pub(crate) fn feedback(&self) -> (crate::feedback::FeedbackWeights, Arc<crate::feedback::FeedbackPrior>) {
         let slot = self.feedback.read().unwrap_or_else(|e| e.into_inner());
         (slot.0, Arc::clone(&slot.1))
     }
@@ -622,290 +595,12 @@ impl Engine {
     /// flagged partial; once the caller abandons it, the search ends at the next stage with
     /// [`Error::Abandoned`].
     pub fn search_until(&self, request: &SearchRequest, stop: &Stop) -> Result<SearchResponse> {
-        self.search_sharing(request, &mut Shared::default(), stop)
+        self.search_analysed(request, &self.analyse(&request.q), stop, Shown::All)
     }
 
     /// A stop at the search deadline from now, which nobody abandons.
     pub(crate) fn default_stop(&self) -> Stop {
         Stop::after(self.limits.search_deadline())
-    }
-
-    /// [`Engine::search`], reusing what an earlier search of the same text computed (its
-    /// query vector, dense neighbours, entity links and graph expansion) and recording what
-    /// this one computes. For several searches of one text with different filters.
-    pub(crate) fn search_sharing(
-        &self,
-        request: &SearchRequest,
-        shared: &mut Shared,
-        stop: &Stop,
-    ) -> Result<SearchResponse> {
-        let started = Instant::now();
-        let stop = stop.within(self.limits.search_deadline());
-        checkpoint(&stop)?;
-        let limit = request.validate(&self.limits)?;
-        let (masked, terms) = self.analyse(&request.q, shared);
-        if terms.is_empty() && request.filters.is_empty() {
-            return Err(Error::invalid(
-                Invalid::EmptyQuery,
-                "the query has no searchable words (only punctuation or masked personal data)",
-            ));
-        }
-        let fusion = request.fusion.unwrap_or(self.fusion);
-        let wanted = |r: Retriever| request.retrievers.as_ref().is_none_or(|list| list.contains(&r));
-        let deadline = stop.deadline();
-        let window = request.offset + limit;
-        let depth = window.max(FUSION_DEPTH);
-        // Entities the query names (once the graph is loaded): for the response, graph expansion
-        // and the synonyms added to the lexical query.
-        let ready = self.graph.as_ref().and_then(graph::LiveGraph::ready);
-        let (links, expansions) = match ready {
-            Some((_, linker)) if !terms.is_empty() => shared
-                .links
-                .get_or_insert_with(|| {
-                    let linker = linker.current();
-                    let links = linker.link(&masked);
-                    let expansions = self.synonym_terms(&linker, &links, &terms);
-                    (links, expansions)
-                })
-                .clone(),
-            _ => (Vec::new(), Vec::new()),
-        };
-        let mut query = LexicalQuery {
-            terms: terms.clone(),
-            expansions,
-            filters: request.filters.clone(),
-            exclude_status: UNPUBLISHED.iter().map(|s| s.code().to_string()).collect(),
-            limit: depth,
-            offset: 0,
-            deadline: Some(deadline),
-            skip_snippets: true,
-        };
-        let mut degraded = Vec::new();
-        let mut lists: Vec<(Retriever, Vec<(String, f32)>)> = Vec::new();
-        let mut total = 0;
-        let mut partial = false;
-
-        // The query embedding runs on its own thread while BM25 runs here.
-        let dense_wanted = wanted(Retriever::Dense) && !terms.is_empty();
-        let run_lexical = || (wanted(Retriever::Lexical) || terms.is_empty()).then(|| self.lexical.search(&query));
-        let (vector, lexical_results) = match (&self.dense, dense_wanted) {
-            (Some(_), true) if shared.vector.is_some() => (shared.vector.clone(), run_lexical()),
-            (Some(dense), true) => std::thread::scope(|scope| {
-                let embedding = scope.spawn(|| dense.query_vector(&masked, QUERY_EMBED_BUDGET));
-                let lexical = run_lexical();
-                (Some(embedding.join().unwrap_or_else(|_| Err("the query embedder failed".into()))), lexical)
-            }),
-            _ => (None, run_lexical()),
-        };
-        if vector.is_some() {
-            shared.vector.clone_from(&vector);
-        }
-        // Past the deadline the stages still to come (dense neighbours, graph expansion) are
-        // skipped; an abandoned search ends here.
-        let in_time = checkpoint(&stop)?;
-        partial |= !in_time;
-        if let Some(results) = lexical_results {
-            let results = results?;
-            total = results.total;
-            partial |= results.partial;
-            lists.push((Retriever::Lexical, results.hits.into_iter().map(|h| (h.id, h.score)).collect()));
-        }
-        if dense_wanted && in_time {
-            match (&self.dense, vector) {
-                (None, _) => degraded.extend(self.dense_missing.clone()),
-                (Some(_), Some(Err(reason))) => degraded.push(format!("dense retrieval skipped: {reason}")),
-                (Some(dense), Some(Ok(vector))) => {
-                    let status = dense.status();
-                    let store_seq = self.store.last_seq()?;
-                    if status.applied_seq < store_seq {
-                        let why = if dense.repaired().is_some() {
-                            "the vector index was damaged and is being rebuilt from the store"
-                        } else {
-                            "embeddings are being computed"
-                        };
-                        degraded
-                            .push(format!("{why} ({} items so far); dense results may be incomplete", status.vectors));
-                    }
-                    // Over-fetch: filters and unpublished items are applied afterwards.
-                    let found = match &shared.dense {
-                        Some((fetched, found)) if *fetched >= depth * 2 => found.clone(),
-                        _ => {
-                            let found = dense.search(&vector, depth * 2)?;
-                            shared.dense = Some((depth * 2, found.clone()));
-                            found
-                        }
-                    };
-                    let ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
-                    let allowed = self.passing(&ids, &query)?;
-                    let kept: Vec<(String, f32)> =
-                        found.into_iter().filter(|(id, _)| allowed.contains(id)).take(depth).collect();
-                    total = total.max(kept.len());
-                    lists.push((Retriever::Dense, kept));
-                }
-                (Some(_), None) => {}
-            }
-        }
-
-        let mut linked = Vec::new();
-        let mut paths: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        if let Some(state) = self.graph_state().filter(|s| *s != graph::LoadState::Ready)
-            && !terms.is_empty()
-        {
-            degraded.push(match state {
-                graph::LoadState::Failed(reason) => {
-                    format!("the knowledge graph did not load ({reason}); no entity links or graph results")
-                }
-                _ => "the knowledge graph is loading; no entity links or graph results yet".to_string(),
-            });
-        }
-        let in_time = in_time && checkpoint(&stop)?;
-        partial |= !in_time;
-        if let Some((graph, _)) = ready
-            && !terms.is_empty()
-        {
-            linked = links
-                .iter()
-                .map(|l| LinkedEntity {
-                    id: l.id.clone(),
-                    class: l.class.code().to_string(),
-                    label: l.label.clone(),
-                    matched: l.matched.clone(),
-                })
-                .collect();
-            if wanted(Retriever::Graph) && !links.is_empty() && in_time {
-                let expansion = match &shared.expansion {
-                    Some(expansion) => expansion.clone(),
-                    None => {
-                        let seeds = graph::Seed::from_links_in(graph, &links)?;
-                        let expansion = graph::expand(graph, &seeds)?;
-                        shared.expansion = Some(expansion.clone());
-                        expansion
-                    }
-                };
-                let ids: Vec<String> = expansion.candidates.iter().map(|c| c.id.clone()).collect();
-                let allowed = self.passing(&ids, &query)?;
-                let mut list = Vec::new();
-                for candidate in expansion.candidates.into_iter().filter(|c| allowed.contains(&c.id)).take(depth) {
-                    if let Some(path) = candidate.paths.first() {
-                        let mut shown = vec![path.seed.clone()];
-                        for step in &path.steps {
-                            shown.push(step.predicate.clone());
-                            shown.push(step.node.clone());
-                        }
-                        paths.insert(candidate.id.clone(), shown);
-                    }
-                    list.push((candidate.id, candidate.score));
-                }
-                total = total.max(list.len());
-                lists.push((Retriever::Graph, list));
-            }
-        }
-
-        checkpoint(&stop)?;
-        let mut fused = fuse(&lists, fusion);
-        // Feedback moves items within its bounds (an item without verdicts is not moved).
-        let (weights, prior) = self.feedback();
-        let mut effects = prior.effects(weights, &terms, fused.iter().map(|f| (f.id.as_str(), f.score)));
-        if !effects.is_empty() {
-            for f in &mut fused {
-                f.score += effects.get(&f.id).map_or(0.0, |e| e.boost);
-            }
-            fused.sort_by(|a, b| b.score.total_cmp(&a.score));
-        }
-        total = total.max(fused.len());
-        let page: Vec<_> = fused.into_iter().skip(request.offset).take(limit).collect();
-        query.skip_snippets = false;
-        let ids: Vec<String> = page.iter().map(|f| f.id.clone()).collect();
-        let mut shown: BTreeMap<String, LexicalHit> =
-            self.lexical.lookup(&ids, &query)?.into_iter().map(|h| (h.id.clone(), h)).collect();
-        let hits = page
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, fused)| {
-                let hit = shown.remove(&fused.id)?;
-                Some(Hit {
-                    rank: request.offset + i + 1,
-                    score: fused.score,
-                    explanation: Explanation {
-                        matched_terms: hit.matched_terms,
-                        lexical: fused.lexical,
-                        semantic: fused.dense,
-                        graph: fused.graph,
-                        graph_path: paths.remove(&fused.id).unwrap_or_default(),
-                        feedback: effects.remove(&fused.id),
-                        fused_score: fused.score,
-                    },
-                    id: hit.id,
-                    title: hit.title,
-                    kind: hit.kind,
-                    category: hit.category,
-                    status: hit.status,
-                    products: hit.products,
-                    faults: hit.faults,
-                    tags: hit.tags,
-                    snippet: hit.snippet,
-                })
-            })
-            .collect();
-        Ok(SearchResponse {
-            request_id: None,
-            query: masked,
-            terms,
-            total,
-            offset: request.offset,
-            hits,
-            partial: partial || Instant::now() >= deadline,
-            retrievers: lists.iter().map(|(r, _)| r.name().to_string()).collect(),
-            degraded: (!degraded.is_empty()).then(|| degraded.join("; ")),
-            linked,
-            fusion,
-            took_ms: started.elapsed().as_secs_f64() * 1e3,
-        })
-    }
-
-    /// The masked text of a query and its terms, from `shared` when it holds this text's.
-    /// Normalise first, then mask: a zero-width space, an NBSP or full-width digits inside a
-    /// phone number must not survive into the query text, its terms, its embedding, the entity
-    /// links or anything echoed. Every route (search, retrieve, Dify, tickets) comes through here.
-    pub(crate) fn analyse(&self, q: &str, shared: &mut Shared) -> (String, Vec<String>) {
-        if let Some((raw, masked, terms)) = &shared.analysed
-            && raw == q
-        {
-            return (masked.clone(), terms.clone());
-        }
-        let masked = analysis::mask(&analysis::normalize(q)).text;
-        let terms = self.query_terms(&masked);
-        if shared.text != masked {
-            *shared = Shared { text: masked.clone(), ..Shared::default() };
-        }
-        shared.analysed = Some((q.to_string(), masked.clone(), terms.clone()));
-        (masked, terms)
-    }
-
-    /// Lexical terms for the synonyms of the linked things (their other aliases and preferred
-    /// labels), analysed like the query, without the query's own terms, at most
-    /// [`graph::limits::MAX_SYNONYM_TERMS`], each weighted [`SYNONYM_WEIGHT`].
-    fn synonym_terms(&self, linker: &graph::Linker, links: &[graph::Link], terms: &[String]) -> Vec<(String, f32)> {
-        let mut out: Vec<(String, f32)> = Vec::new();
-        for link in links {
-            for synonym in linker.synonyms(link) {
-                for term in self.analyzer.query_terms(synonym) {
-                    if out.len() == graph::limits::MAX_SYNONYM_TERMS {
-                        return out;
-                    }
-                    if !terms.contains(&term) && !out.iter().any(|(t, _)| *t == term) {
-                        out.push((term, SYNONYM_WEIGHT));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// The ids among `ids` that the query's filters and status rules let through: candidates
-    /// of the dense and graph retrievers are held to the same rules as lexical hits.
-    fn passing(&self, ids: &[String], query: &LexicalQuery) -> Result<BTreeSet<String>> {
-        Ok(self.lexical.passing(ids, query))
     }
 
     /// The ids one retriever (or the fusion of all, with `None`) ranks for `text`, best first,
@@ -917,14 +612,35 @@ impl Engine {
         fusion: Option<Fusion>,
         depth: usize,
     ) -> Result<Vec<String>> {
-        let request = SearchRequest {
-            q: text.to_string(),
-            limit: Some(depth.min(self.limits.max_limit)),
-            retrievers: retriever.map(|r| vec![r]),
-            fusion,
-            ..SearchRequest::default()
-        };
-        Ok(self.search(&request)?.hits.into_iter().map(|h| h.id).collect())
+        let mut ranked = self.rank_each(text, &[(retriever, fusion)], depth);
+        ranked.pop().unwrap_or_else(|| Ok((Vec::new(), 0.0))).map(|(ids, _)| ids)
+    }
+
+    /// [`Engine::rank`] for several settings of one text, analysed (and embedded) once: each
+    /// setting's ids with the milliseconds its search took (the first one's include waiting
+    /// for the query embedding).
+    pub fn rank_each(
+        &self,
+        text: &str,
+        settings: &[(Option<Retriever>, Option<Fusion>)],
+        depth: usize,
+    ) -> Vec<Result<(Vec<String>, f64)>> {
+        let query = self.analyse(text);
+        let stop = self.default_stop();
+        settings
+            .iter()
+            .map(|(retriever, fusion)| {
+                let request = SearchRequest {
+                    q: text.to_string(),
+                    limit: Some(depth.min(self.limits.max_limit)),
+                    retrievers: retriever.map(|r| vec![r]),
+                    fusion: *fusion,
+                    ..SearchRequest::default()
+                };
+                let response = self.search_analysed(&request, &query, &stop, Shown::First(0))?;
+                Ok((response.hits.into_iter().map(|h| h.id).collect(), response.took_ms))
+            })
+            .collect()
     }
 
     /// The change-log sequence number the lexical index has applied.

@@ -23,6 +23,7 @@ pub mod improvement;
 pub mod knowledge_stats;
 pub mod limits;
 pub mod portraits;
+mod query;
 pub mod rag;
 mod request;
 pub mod service_history;

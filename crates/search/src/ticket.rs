@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use store::{Category, EntityClass, ItemKind, Record};
 use utoipa::ToSchema;
 
-use crate::engine::Shared;
 use crate::fusion::Retriever;
+use crate::query::{AnalysedQuery, Shown};
 use crate::{Engine, Error, Hit, Invalid, LinkedEntity, Result, SearchRequest, Stop};
 
 /// Solutions returned when the request does not say.
@@ -476,32 +476,33 @@ impl Engine {
         let masked = analysis::mask(&normalized).text;
         // Search with the head of the ticket: the limit on query length applies to searches.
         let q: String = masked.chars().take(self.limits().max_query_chars).collect();
-        // Analysed once, for every search below (they share `shared`).
-        let mut shared = Shared::default();
+        // Analysed once, for every search below.
+        let query = self.analyse(&q);
         // The searches below carry kind filters, which would turn a query without words into a
         // browse of everything: refuse it here.
-        if self.analyse(&q, &mut shared).1.is_empty() {
+        if query.terms.is_empty() {
             return Err(Error::invalid(
                 Invalid::EmptyQuery,
                 "the ticket has no searchable words (only punctuation or masked personal data)",
             ));
         }
-        let search = |kinds: &[ItemKind], limit: usize, shared: &mut Shared| -> Result<crate::SearchResponse> {
+        let search = |kinds: &[ItemKind], limit: usize, shown: Shown| -> Result<crate::SearchResponse> {
             let mut filters = BTreeMap::new();
             filters.insert(FilterField::Kind, kinds.iter().map(|k| k.code().to_string()).collect());
             let request = SearchRequest { q: q.clone(), limit: Some(limit), filters, ..SearchRequest::default() };
-            self.search_sharing(&request, shared, stop)
+            self.search_analysed(&request, &query, stop, shown)
         };
         let mut notes = Vec::new();
         // The first search computes what the three share (query vector, dense neighbours, entity
-        // links, graph expansion); the other two then run side by side.
-        let solutions = search(&SOLUTION_KINDS, limit, &mut shared)?;
+        // links, graph expansion); the other two then run side by side. Guidance hits are votes
+        // and candidates, never shown as they are: they are not read back.
+        let solutions = search(&SOLUTION_KINDS, limit, Shown::All)?;
         notes.extend(solutions.degraded.clone());
         let (cases, guidance) = std::thread::scope(|scope| {
-            let mut for_cases = shared.clone();
-            let cases = scope.spawn(move || search(&[ItemKind::SolvedCase], SIMILAR_CASES.max(VOTERS), &mut for_cases));
+            let cases =
+                scope.spawn(|| search(&[ItemKind::SolvedCase], SIMILAR_CASES.max(VOTERS), Shown::First(SIMILAR_CASES)));
             let guidance =
-                search(&[ItemKind::AnswerStandard, ItemKind::ResponseStrategy], GUIDANCE_DEPTH, &mut shared.clone());
+                search(&[ItemKind::AnswerStandard, ItemKind::ResponseStrategy], GUIDANCE_DEPTH, Shown::First(0));
             // A panic in the other search is a bug: carry it on (the server answers 500).
             let cases = cases.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (cases, guidance)
@@ -516,8 +517,8 @@ impl Engine {
         let customer_tags: BTreeSet<&str> =
             customer.as_ref().map(|c| c.tags.iter().map(String::as_str).collect()).unwrap_or_default();
 
-        let answer_standard = self.pick_answer_standard(&q, &shared, minor, &guidance.hits, stop)?;
-        let response_strategies = self.pick_strategies(&q, &shared, minor, &customer_tags, &guidance.hits, stop)?;
+        let answer_standard = self.pick_answer_standard(&query, minor, &guidance.hits, stop)?;
+        let response_strategies = self.pick_strategies(&query, minor, &customer_tags, &guidance.hits, stop)?;
 
         let mut similar_cases = cases.hits;
         similar_cases.truncate(SIMILAR_CASES);
@@ -602,8 +603,7 @@ impl Engine {
     /// guidance list if one is there, otherwise the best of that category by text.
     fn pick_answer_standard(
         &self,
-        q: &str,
-        shared: &Shared,
+        query: &AnalysedQuery<'_>,
         minor: Category,
         guidance: &[Hit],
         stop: &Stop,
@@ -613,13 +613,7 @@ impl Engine {
         let chosen = match guidance.iter().filter(is_standard).find(in_category) {
             Some(hit) => Some(hit.id.clone()),
             None => self
-                .guidance_search(
-                    (q, shared, stop),
-                    ItemKind::AnswerStandard,
-                    FilterField::Category,
-                    &[minor.code()],
-                    1,
-                )?
+                .guidance_search((query, stop), ItemKind::AnswerStandard, FilterField::Category, &[minor.code()], 1)?
                 .into_iter()
                 .next(),
         };
@@ -631,8 +625,7 @@ impl Engine {
     /// each list in the order the ticket's text ranks them.
     fn pick_strategies(
         &self,
-        q: &str,
-        shared: &Shared,
+        query: &AnalysedQuery<'_>,
         minor: Category,
         customer_tags: &BTreeSet<&str>,
         guidance: &[Hit],
@@ -653,13 +646,8 @@ impl Engine {
                 .filter(is_strategy)
                 .filter(|h| h.tags.iter().any(|t| customer_tags.contains(t.as_str())))
                 .map(|h| h.id.clone());
-            let by_tag = self.guidance_search(
-                (q, shared, stop),
-                ItemKind::ResponseStrategy,
-                FilterField::Tag,
-                &tags,
-                STRATEGIES,
-            )?;
+            let by_tag =
+                self.guidance_search((query, stop), ItemKind::ResponseStrategy, FilterField::Tag, &tags, STRATEGIES)?;
             for id in tagged.chain(by_tag) {
                 push(&mut chosen, id, &reason);
             }
@@ -676,7 +664,7 @@ impl Engine {
         }
         if chosen.len() < STRATEGIES {
             let by_category = self.guidance_search(
-                (q, shared, stop),
+                (query, stop),
                 ItemKind::ResponseStrategy,
                 FilterField::Category,
                 &[minor.code()],
@@ -692,10 +680,10 @@ impl Engine {
     /// Items of one kind restricted by one more filter, best first for the ticket's words
     /// (lexical only: the ticket's embedding already took part in the main searches).
     /// The ids of the best `limit` items of `kind` with one of `values` in `field` for the
-    /// ticket's text (analysed once: `shared`), or any such items when none shares a word.
+    /// ticket's text (analysed once: `query`), or any such items when none shares a word.
     fn guidance_search(
         &self,
-        (q, shared, stop): (&str, &Shared, &Stop),
+        (query, stop): (&AnalysedQuery<'_>, &Stop),
         kind: ItemKind,
         field: FilterField,
         values: &[&str],
@@ -705,14 +693,14 @@ impl Engine {
         filters.insert(FilterField::Kind, vec![kind.code().to_string()]);
         filters.insert(field, values.iter().map(|v| (*v).to_string()).collect());
         let request = SearchRequest {
-            q: q.to_string(),
+            q: query.text.clone(),
             limit: Some(limit),
             filters: filters.clone(),
             retrievers: Some(vec![Retriever::Lexical]),
             ..SearchRequest::default()
         };
         let mut ids: Vec<String> =
-            self.search_sharing(&request, &mut shared.clone(), stop)?.hits.into_iter().map(|h| h.id).collect();
+            self.search_analysed(&request, query, stop, Shown::First(0))?.hits.into_iter().map(|h| h.id).collect();
         if ids.is_empty() {
             // No word in common: any item of the kind and filter will do.
             let browse = SearchRequest { q: String::new(), limit: Some(limit), filters, ..SearchRequest::default() };

@@ -1,0 +1,133 @@
+//! One request's view of the index. A ticket runs several searches over the same words (its
+//! solutions, similar cases, answer standards) and then shows a page of each; with a snapshot
+//! they all see the same commit, each term's document frequency is read from the term
+//! dictionaries once (for BM25 and for snippet scores alike), and the page is read back by id
+//! without running the text query again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use tantivy::query::Bm25StatisticsProvider;
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term};
+
+use crate::search::{LexicalHit, LexicalQuery, LexicalResults, SNIPPET_CHARS};
+use crate::{LexicalIndex, Result};
+
+/// The index at one commit, with the term statistics its searches have looked up.
+pub struct Snapshot<'a> {
+    pub(crate) index: &'a LexicalIndex,
+    pub(crate) searcher: Searcher,
+    doc_freqs: Mutex<HashMap<Term, u64>>,
+    tokens: Mutex<HashMap<Field, u64>>,
+}
+
+impl std::fmt::Debug for Snapshot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("docs", &self.searcher.num_docs()).finish()
+    }
+}
+
+impl LexicalIndex {
+    /// The index as it is now, for the searches of one request.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            index: self,
+            searcher: self.reader.searcher(),
+            doc_freqs: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Snapshot<'_> {
+    /// Runs a BM25 query (see [`LexicalIndex::search`]).
+    pub fn search(&self, query: &LexicalQuery) -> Result<LexicalResults> {
+        self.index.search_in(self, query)
+    }
+
+    /// The stored fields of `ids`, in that order, shown as hits: with snippets for the query's
+    /// terms when `snippets` is set, else the head of the body. Ids not in this snapshot are left
+    /// out. Filters are not checked (the ids come from retrievers that applied them) and no score
+    /// is computed (`score` is 0: the caller ranked them).
+    pub fn show(&self, ids: &[String], query: &LexicalQuery, snippets: bool) -> Result<Vec<LexicalHit>> {
+        let generators = if snippets && !query.terms.is_empty() {
+            Some((
+                self.snippet_generator(query, self.index.fields.body)?,
+                self.snippet_generator(query, self.index.fields.title)?,
+            ))
+        } else {
+            None
+        };
+        let mut hits = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(address) = self.address(id)? {
+                let doc: TantivyDocument = self.searcher.doc(address)?;
+                hits.push(self.index.hit(&doc, 0.0, query, generators.as_ref()));
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Where the live document with `id` is: one term lookup per segment.
+    fn address(&self, id: &str) -> Result<Option<DocAddress>> {
+        let term = Term::from_field_text(self.index.fields.id, id);
+        for (ordinal, segment) in self.searcher.segment_readers().iter().enumerate() {
+            let inverted = segment.inverted_index(self.index.fields.id)?;
+            let Some(mut postings) =
+                inverted.read_postings(&term, IndexRecordOption::Basic).map_err(tantivy::TantivyError::from)?
+            else {
+                continue;
+            };
+            let alive = segment.alive_bitset();
+            let mut doc = postings.doc();
+            while doc != tantivy::TERMINATED {
+                if !alive.is_some_and(|a| a.is_deleted(doc)) {
+                    return Ok(Some(DocAddress::new(ordinal as u32, doc)));
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(None)
+    }
+
+    /// A snippet generator for `field` that scores the query's terms (expansions included) as
+    /// tantivy's own does, by 1 / (1 + document frequency), with frequencies from this snapshot.
+    pub(crate) fn snippet_generator(&self, query: &LexicalQuery, field: Field) -> Result<SnippetGenerator> {
+        let mut terms_text = BTreeMap::new();
+        for term in query.terms.iter().chain(query.expansions.iter().map(|(t, _)| t)) {
+            let doc_freq = self.doc_freq(&Term::from_field_text(field, term))?;
+            if doc_freq > 0 {
+                terms_text.insert(term.clone(), 1.0 / (1.0 + doc_freq as f32));
+            }
+        }
+        let tokenizer = self.searcher.index().tokenizer_for_field(field)?;
+        Ok(SnippetGenerator::new(terms_text, tokenizer, field, SNIPPET_CHARS))
+    }
+}
+
+impl Bm25StatisticsProvider for Snapshot<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let mut memo = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(total) = memo.get(&field) {
+            return Ok(*total);
+        }
+        let total = self.searcher.total_num_tokens(field)?;
+        memo.insert(field, total);
+        Ok(total)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        self.searcher.total_num_docs()
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        if let Some(found) = self.doc_freqs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(term) {
+            return Ok(*found);
+        }
+        let found = self.searcher.doc_freq(term)?;
+        self.doc_freqs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(term.clone(), found);
+        Ok(found)
+    }
+}

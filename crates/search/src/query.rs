@@ -1,0 +1,422 @@
+//! The query path. A request's text is analysed once into an [`AnalysedQuery`]; each search of
+//! the request (one for a search, several with different filters for a ticket) then runs three
+//! stages over it:
+//!
+//! 1. **candidates** — BM25 (while the query embedding is computed), dense neighbours and graph
+//!    expansion each propose ids; dense and graph candidates are held to the filters through the
+//!    lexical index's in-memory filter table;
+//! 2. **fusion** — the lists become one ranking, moved by agents' feedback within its bounds;
+//! 3. **presentation** — only the hits shown are read back, by id, with snippets; hits that are
+//!    counted but not shown (a ticket's votes) come from the filter table without a read.
+//!
+//! What a stage computes that does not depend on the filters (the query vector, the dense
+//! neighbours, the entity links and the graph expansion, every term's document frequency) is
+//! kept in the [`AnalysedQuery`] for the request's other searches.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use lexical::{LexicalHit, LexicalQuery, Snapshot};
+
+use crate::dense::QUERY_EMBED_BUDGET;
+use crate::engine::{Engine, UNPUBLISHED, checkpoint};
+use crate::feedback::FeedbackEffect;
+use crate::fusion::{FUSION_DEPTH, Fused, Fusion, Retriever, fuse};
+use crate::request::{Explanation, Hit, LinkedEntity, SearchRequest, SearchResponse};
+use crate::{Error, Invalid, Result, Stop};
+
+/// How much a synonym of a thing the query names (another alias or the preferred label of a
+/// linked fault, product or concept) counts next to the query's own words. Chosen on the ticket
+/// dev split (`gridkb eval corpus/tickets --split dev --no-dense`, lexical nDCG@10): 0.30 gave
+/// 0.4424, 0.15 gave 0.4446 (and a higher MRR@10); without synonyms 0.4279.
+const SYNONYM_WEIGHT: f32 = 0.15;
+
+/// A ranked candidate list: ids with their retriever's scores, best first.
+type Scored = Vec<(String, f32)>;
+
+/// A request's text, analysed once for all of the request's searches.
+#[derive(Debug)]
+pub(crate) struct AnalysedQuery<'e> {
+    /// The request text this is the analysis of.
+    pub(crate) text: String,
+    /// Normalised, then masked: what is embedded, linked and echoed.
+    pub(crate) masked: String,
+    /// The lexical terms of `masked`.
+    pub(crate) terms: Vec<String>,
+    /// The lexical index as every search of this request sees it, with the term statistics
+    /// they share.
+    lexical: Snapshot<'e>,
+    /// Entities the text names and the weighted synonym terms they add (once the graph is
+    /// loaded; empty without terms).
+    links: OnceLock<(Vec<graph::Link>, Scored)>,
+    /// The query embedding, or why there is none.
+    vector: OnceLock<std::result::Result<Vec<f32>, String>>,
+    /// Dense neighbours before filtering, and how many were fetched.
+    neighbours: Mutex<Option<(usize, Scored)>>,
+    expansion: OnceLock<graph::Expansion>,
+}
+
+impl AnalysedQuery<'_> {
+    /// The lexical query of this text with `filters`, for candidate generation.
+    fn lexical_query(&self, plan: &Plan<'_>, expansions: Vec<(String, f32)>) -> LexicalQuery {
+        LexicalQuery {
+            terms: self.terms.clone(),
+            expansions,
+            filters: plan.request.filters.clone(),
+            exclude_status: UNPUBLISHED.iter().map(|s| s.code().to_string()).collect(),
+            limit: plan.depth,
+            offset: 0,
+            deadline: Some(plan.deadline),
+            skip_snippets: true,
+        }
+    }
+}
+
+/// How many of a page's hits are shown (read back with snippets); the rest are counted only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shown {
+    All,
+    First(usize),
+}
+
+/// One search of an analysed query: what it asks for.
+struct Plan<'r> {
+    request: &'r SearchRequest,
+    depth: usize,
+    fusion: Fusion,
+    deadline: Instant,
+}
+
+impl Plan<'_> {
+    fn wants(&self, retriever: Retriever) -> bool {
+        self.request.retrievers.as_ref().is_none_or(|list| list.contains(&retriever))
+    }
+}
+
+/// What the retrievers proposed.
+#[derive(Default)]
+struct Candidates {
+    lists: Vec<(Retriever, Vec<(String, f32)>)>,
+    /// The first graph path to each graph candidate, for the explanation.
+    paths: BTreeMap<String, Vec<String>>,
+    linked: Vec<LinkedEntity>,
+    total: usize,
+    partial: bool,
+    degraded: Vec<String>,
+}
+
+impl Engine {
+    /// Normalises, then masks, then analyses a text: a zero-width space, an NBSP or full-width
+    /// digits inside a phone number must not survive into the query text, its terms, its
+    /// embedding, the entity links or anything echoed. Every route (search, retrieve, Dify,
+    /// tickets) comes through here.
+    pub(crate) fn analyse(&self, q: &str) -> AnalysedQuery<'_> {
+        let masked = analysis::mask(&analysis::normalize(q)).text;
+        let terms = self.query_terms(&masked);
+        AnalysedQuery {
+            text: q.to_string(),
+            masked,
+            terms,
+            lexical: self.lexical.snapshot(),
+            links: OnceLock::new(),
+            vector: OnceLock::new(),
+            neighbours: Mutex::new(None),
+            expansion: OnceLock::new(),
+        }
+    }
+
+    /// Runs `request` (whose text `query` is the analysis of) through the three stages, reading
+    /// back the hits `shown` asks for. Past the deadline (the earlier of `stop`'s and the search
+    /// deadline) the stages not yet run are skipped and the answer is flagged partial; once the
+    /// caller abandons it, the search ends at the next stage with [`Error::Abandoned`].
+    pub(crate) fn search_analysed(
+        &self,
+        request: &SearchRequest,
+        query: &AnalysedQuery<'_>,
+        stop: &Stop,
+        shown: Shown,
+    ) -> Result<SearchResponse> {
+        debug_assert_eq!(request.q, query.text, "the analysed query is the request's text");
+        let started = Instant::now();
+        let stop = stop.within(self.limits.search_deadline());
+        checkpoint(&stop)?;
+        let limit = request.validate(&self.limits)?;
+        if query.terms.is_empty() && request.filters.is_empty() {
+            return Err(Error::invalid(
+                Invalid::EmptyQuery,
+                "the query has no searchable words (only punctuation or masked personal data)",
+            ));
+        }
+        let plan = Plan {
+            request,
+            depth: (request.offset + limit).max(FUSION_DEPTH),
+            fusion: request.fusion.unwrap_or(self.fusion),
+            deadline: stop.deadline(),
+        };
+        let found = self.candidates(&plan, query, &stop)?;
+        checkpoint(&stop)?;
+        let (fused, mut effects) = self.fuse_with_feedback(&found.lists, plan.fusion, &query.terms);
+        let total = found.total.max(fused.len());
+        let page: Vec<Fused> = fused.into_iter().skip(request.offset).take(limit).collect();
+        let hits = self.present(page, &plan, query, shown, found.paths, &mut effects)?;
+        Ok(SearchResponse {
+            request_id: None,
+            query: query.masked.clone(),
+            terms: query.terms.clone(),
+            total,
+            offset: request.offset,
+            hits,
+            partial: found.partial || Instant::now() >= plan.deadline,
+            retrievers: found.lists.iter().map(|(r, _)| r.name().to_string()).collect(),
+            degraded: (!found.degraded.is_empty()).then(|| found.degraded.join("; ")),
+            linked: found.linked,
+            fusion: plan.fusion,
+            took_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Stage 1: each retriever asked for and available proposes its candidates.
+    fn candidates(&self, plan: &Plan<'_>, query: &AnalysedQuery<'_>, stop: &Stop) -> Result<Candidates> {
+        let mut found = Candidates::default();
+        let ready = self.graph.as_ref().and_then(graph::LiveGraph::ready);
+        let has_terms = !query.terms.is_empty();
+        // Entities the query names (once the graph is loaded): for the response, graph expansion
+        // and the synonyms added to the lexical query.
+        let (links, expansions) = match ready {
+            Some((_, linker)) if has_terms => query.links.get_or_init(|| {
+                let linker = linker.current();
+                let links = linker.link(&query.masked);
+                let expansions = self.synonym_terms(&linker, &links, &query.terms);
+                (links, expansions)
+            }),
+            _ => &(Vec::new(), Vec::new()),
+        };
+        let lexical_query = query.lexical_query(plan, expansions.clone());
+
+        // The query embedding is asked for before BM25 runs and collected after it: the
+        // embedding thread works while this one searches.
+        let dense_wanted = plan.wants(Retriever::Dense) && has_terms;
+        let pending = match (&self.dense, dense_wanted) {
+            (Some(dense), true) if query.vector.get().is_none() => Some(dense.request_vector(&query.masked)),
+            _ => None,
+        };
+        if plan.wants(Retriever::Lexical) || !has_terms {
+            let results = query.lexical.search(&lexical_query)?;
+            found.total = results.total;
+            found.partial |= results.partial;
+            found.lists.push((Retriever::Lexical, results.hits.into_iter().map(|h| (h.id, h.score)).collect()));
+        }
+        if let Some(pending) = pending {
+            let _ = query.vector.set(pending.wait(QUERY_EMBED_BUDGET));
+        }
+        // Past the deadline the stages still to come (dense neighbours, graph expansion) are
+        // skipped; an abandoned search ends here.
+        let in_time = checkpoint(stop)?;
+        found.partial |= !in_time;
+        if dense_wanted && in_time {
+            self.dense_candidates(plan, query, &lexical_query, &mut found)?;
+        }
+
+        if let Some(state) = self.graph_state().filter(|s| *s != graph::LoadState::Ready)
+            && has_terms
+        {
+            found.degraded.push(match state {
+                graph::LoadState::Failed(reason) => {
+                    format!("the knowledge graph did not load ({reason}); no entity links or graph results")
+                }
+                _ => "the knowledge graph is loading; no entity links or graph results yet".to_string(),
+            });
+        }
+        let in_time = in_time && checkpoint(stop)?;
+        found.partial |= !in_time;
+        if let Some((graph, _)) = ready
+            && has_terms
+        {
+            found.linked = links
+                .iter()
+                .map(|l| LinkedEntity {
+                    id: l.id.clone(),
+                    class: l.class.code().to_string(),
+                    label: l.label.clone(),
+                    matched: l.matched.clone(),
+                })
+                .collect();
+            if plan.wants(Retriever::Graph) && !links.is_empty() && in_time {
+                let expansion = match query.expansion.get() {
+                    Some(expansion) => expansion,
+                    None => {
+                        let seeds = graph::Seed::from_links_in(graph, links)?;
+                        let expansion = graph::expand(graph, &seeds)?;
+                        query.expansion.get_or_init(|| expansion)
+                    }
+                };
+                let ids: Vec<String> = expansion.candidates.iter().map(|c| c.id.clone()).collect();
+                let allowed = self.lexical.passing(&ids, &lexical_query);
+                let mut list = Vec::new();
+                for candidate in expansion.candidates.iter().filter(|c| allowed.contains(&c.id)).take(plan.depth) {
+                    if let Some(path) = candidate.paths.first() {
+                        let mut shown = vec![path.seed.clone()];
+                        for step in &path.steps {
+                            shown.push(step.predicate.clone());
+                            shown.push(step.node.clone());
+                        }
+                        found.paths.insert(candidate.id.clone(), shown);
+                    }
+                    list.push((candidate.id.clone(), candidate.score));
+                }
+                found.total = found.total.max(list.len());
+                found.lists.push((Retriever::Graph, list));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The dense neighbours of the query vector that pass the filters (over-fetched: filters
+    /// and unpublished items are applied afterwards), or why there are none.
+    fn dense_candidates(
+        &self,
+        plan: &Plan<'_>,
+        query: &AnalysedQuery<'_>,
+        lexical_query: &LexicalQuery,
+        found: &mut Candidates,
+    ) -> Result<()> {
+        let Some(dense) = &self.dense else {
+            found.degraded.extend(self.dense_missing.clone());
+            return Ok(());
+        };
+        let vector = match query.vector.get() {
+            Some(Ok(vector)) => vector,
+            Some(Err(reason)) => {
+                found.degraded.push(format!("dense retrieval skipped: {reason}"));
+                return Ok(());
+            }
+            None => return Ok(()),
+        };
+        let status = dense.status();
+        if status.applied_seq < self.store.last_seq()? {
+            let why = if dense.repaired().is_some() {
+                "the vector index was damaged and is being rebuilt from the store"
+            } else {
+                "embeddings are being computed"
+            };
+            found.degraded.push(format!("{why} ({} items so far); dense results may be incomplete", status.vectors));
+        }
+        let fetch = plan.depth * 2;
+        let neighbours = {
+            let mut memo = query.neighbours.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &*memo {
+                Some((fetched, neighbours)) if *fetched >= fetch => neighbours.clone(),
+                _ => {
+                    let neighbours = dense.search(vector, fetch)?;
+                    *memo = Some((fetch, neighbours.clone()));
+                    neighbours
+                }
+            }
+        };
+        let ids: Vec<String> = neighbours.iter().map(|(id, _)| id.clone()).collect();
+        let allowed = self.lexical.passing(&ids, lexical_query);
+        let kept: Vec<(String, f32)> =
+            neighbours.into_iter().filter(|(id, _)| allowed.contains(id)).take(plan.depth).collect();
+        found.total = found.total.max(kept.len());
+        found.lists.push((Retriever::Dense, kept));
+        Ok(())
+    }
+
+    /// Stage 2: the lists fused into one ranking; feedback moves items within its bounds (an
+    /// item without verdicts is not moved).
+    fn fuse_with_feedback(
+        &self,
+        lists: &[(Retriever, Vec<(String, f32)>)],
+        fusion: Fusion,
+        terms: &[String],
+    ) -> (Vec<Fused>, HashMap<String, FeedbackEffect>) {
+        let mut fused = fuse(lists, fusion);
+        let (weights, prior) = self.feedback();
+        let effects = prior.effects(weights, terms, fused.iter().map(|f| (f.id.as_str(), f.score)));
+        if !effects.is_empty() {
+            for f in &mut fused {
+                f.score += effects.get(&f.id).map_or(0.0, |e| e.boost);
+            }
+            fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
+        (fused, effects)
+    }
+
+    /// Stage 3: the page's hits with what explains them; the shown ones read back by id with
+    /// snippets, the others from the filter table.
+    fn present(
+        &self,
+        page: Vec<Fused>,
+        plan: &Plan<'_>,
+        query: &AnalysedQuery<'_>,
+        shown: Shown,
+        mut paths: BTreeMap<String, Vec<String>>,
+        effects: &mut HashMap<String, FeedbackEffect>,
+    ) -> Result<Vec<Hit>> {
+        let ids: Vec<String> = page.iter().map(|f| f.id.clone()).collect();
+        let full = match shown {
+            Shown::All => ids.len(),
+            Shown::First(n) => n.min(ids.len()),
+        };
+        let expansions = query.links.get().map(|(_, e)| e.clone()).unwrap_or_default();
+        let lexical_query = query.lexical_query(plan, expansions);
+        let late = Instant::now() >= plan.deadline;
+        let mut read: HashMap<String, LexicalHit> = query
+            .lexical
+            .show(&ids[..full], &lexical_query, !late)?
+            .into_iter()
+            .chain(self.lexical.briefs(&ids[full..]))
+            .map(|h| (h.id.clone(), h))
+            .collect();
+        Ok(page
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, fused)| {
+                let hit = read.remove(&fused.id)?;
+                Some(Hit {
+                    rank: plan.request.offset + i + 1,
+                    score: fused.score,
+                    explanation: Explanation {
+                        matched_terms: hit.matched_terms,
+                        lexical: fused.lexical,
+                        semantic: fused.dense,
+                        graph: fused.graph,
+                        graph_path: paths.remove(&fused.id).unwrap_or_default(),
+                        feedback: effects.remove(&fused.id),
+                        fused_score: fused.score,
+                    },
+                    id: hit.id,
+                    title: hit.title,
+                    kind: hit.kind,
+                    category: hit.category,
+                    status: hit.status,
+                    products: hit.products,
+                    faults: hit.faults,
+                    tags: hit.tags,
+                    snippet: hit.snippet,
+                })
+            })
+            .collect())
+    }
+
+    /// Lexical terms for the synonyms of the linked things (their other aliases and preferred
+    /// labels), analysed like the query, without the query's own terms, at most
+    /// [`graph::limits::MAX_SYNONYM_TERMS`], each weighted [`SYNONYM_WEIGHT`].
+    fn synonym_terms(&self, linker: &graph::Linker, links: &[graph::Link], terms: &[String]) -> Vec<(String, f32)> {
+        let mut out: Vec<(String, f32)> = Vec::new();
+        for link in links {
+            for synonym in linker.synonyms(link) {
+                for term in self.analyzer.query_terms(synonym) {
+                    if out.len() == graph::limits::MAX_SYNONYM_TERMS {
+                        return out;
+                    }
+                    if !terms.contains(&term) && !out.iter().any(|(t, _)| *t == term) {
+                        out.push((term, SYNONYM_WEIGHT));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
