@@ -11,6 +11,7 @@ mod filters;
 mod schema;
 mod search;
 mod snapshot;
+mod snippets;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -27,7 +28,7 @@ use filters::{Codes, FilterTable};
 pub use schema::SCHEMA_VERSION;
 use schema::{Fields, TOKENIZER};
 pub use search::{FilterField, LexicalHit, LexicalQuery, LexicalResults};
-pub use snapshot::Snapshot;
+pub use snapshot::{Ranked, Snapshot};
 
 /// Memory the indexing threads may use before flushing a segment.
 pub const WRITER_MEMORY_BYTES: usize = 96 * 1024 * 1024;
@@ -82,6 +83,8 @@ pub struct LexicalIndex {
     analyzer: Analyzer,
     /// The filterable codes of every visible document (see `filters.rs`).
     filters: RwLock<FilterTable>,
+    /// Each live segment's ids by document number (see `Snapshot::ranked`).
+    ids: Mutex<std::collections::HashMap<tantivy::index::SegmentId, std::sync::Arc<Vec<String>>>>,
 }
 
 impl std::fmt::Debug for LexicalIndex {
@@ -120,7 +123,15 @@ impl LexicalIndex {
         for_each_stored(&reader.searcher(), |doc| {
             table.insert(fields.text(doc, fields.id), fields.codes(doc));
         })?;
-        Ok(LexicalIndex { index, reader, writer: Mutex::new(writer), fields, analyzer, filters: RwLock::new(table) })
+        Ok(LexicalIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            analyzer,
+            filters: RwLock::new(table),
+            ids: Mutex::default(),
+        })
     }
 
     /// The store sequence number of the last committed batch (0 for a new index).

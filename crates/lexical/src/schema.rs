@@ -8,7 +8,10 @@ use tantivy::schema::{
 use crate::IndexDoc;
 
 /// Bumped whenever the fields or their analysis change; an index with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The id field's name: also a fast (column) field, so ranked ids are read without the documents.
+pub(crate) const ID_FIELD: &str = "id";
 
 /// Name under which the jieba tokenizer is registered.
 pub(crate) const TOKENIZER: &str = analysis::TOKENIZER_NAME;
@@ -46,7 +49,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         if stored { options.set_stored() } else { options }
     };
     let fields = Fields {
-        id: builder.add_text_field("id", STRING | STORED),
+        id: builder.add_text_field(ID_FIELD, STRING | STORED | FAST),
         display_title: builder.add_text_field("display_title", STORED),
         title: builder.add_text_field("title", segmented(true)),
         body: builder.add_text_field("body", segmented(true)),

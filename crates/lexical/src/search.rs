@@ -43,6 +43,14 @@ pub struct LexicalQuery {
     pub skip_snippets: bool,
 }
 
+/// A query's best documents (its page: `offset`, `limit`), how many match, and whether the
+/// deadline cut the search short.
+pub(crate) struct Top {
+    pub(crate) docs: Vec<(f32, tantivy::DocAddress)>,
+    pub(crate) total: usize,
+    pub(crate) partial: bool,
+}
+
 /// One lexical hit and why it matched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LexicalHit {
@@ -78,8 +86,14 @@ impl LexicalIndex {
 
     /// [`LexicalIndex::search`] on `snapshot`, with its term statistics.
     pub(crate) fn search_in(&self, snapshot: &Snapshot<'_>, query: &LexicalQuery) -> Result<LexicalResults> {
-        let text_query = self.text_query(query);
-        let full_query = self.with_filters(text_query, query);
+        let top = self.top_docs(snapshot, query)?;
+        let hits = self.read_hits(snapshot, top.docs, query, top.partial || query.skip_snippets)?;
+        Ok(LexicalResults { total: top.total, hits, partial: top.partial })
+    }
+
+    /// The query's best documents, with BM25 statistics from `snapshot`.
+    pub(crate) fn top_docs(&self, snapshot: &Snapshot<'_>, query: &LexicalQuery) -> Result<Top> {
+        let full_query = self.with_filters(self.text_query(query), query);
         let collector = Deadline {
             inner: (TopDocs::with_limit(query.limit.max(1)).and_offset(query.offset).order_by_score(), Count),
             deadline: query.deadline,
@@ -87,10 +101,8 @@ impl LexicalIndex {
         };
         let (top, total) = snapshot.searcher.search_with_statistics_provider(&*full_query, &collector, snapshot)?;
         let top = if query.limit == 0 { Vec::new() } else { top };
-
         let partial = collector.skipped.load(Ordering::Relaxed) || query.deadline.is_some_and(|d| Instant::now() >= d);
-        let hits = self.read_hits(snapshot, top, query, partial || query.skip_snippets)?;
-        Ok(LexicalResults { total, hits, partial })
+        Ok(Top { docs: top, total, partial })
     }
 
     /// The documents among `ids` that pass the query's filters and status exclusions, scored by

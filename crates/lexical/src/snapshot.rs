@@ -5,15 +5,28 @@
 //! without running the text query again.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tantivy::query::Bm25StatisticsProvider;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term};
 
+use crate::schema::ID_FIELD;
 use crate::search::{LexicalHit, LexicalQuery, LexicalResults, SNIPPET_CHARS};
+use crate::snippets::TermFinder;
 use crate::{LexicalIndex, Result};
+
+/// What [`Snapshot::ranked`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    /// Items matching the query and filters.
+    pub total: usize,
+    /// The deadline passed and some segments were skipped.
+    pub partial: bool,
+    /// Ids with their BM25 scores, best first.
+    pub scored: Vec<(String, f32)>,
+}
 
 /// The index at one commit, with the term statistics its searches have looked up.
 pub struct Snapshot<'a> {
@@ -30,6 +43,39 @@ impl std::fmt::Debug for Snapshot<'_> {
 }
 
 impl LexicalIndex {
+    /// Every document's id in `segment`, by document number, read once per segment from the id
+    /// column (its dictionary streamed in order, then each document's ordinal) and kept while the
+    /// segment is live: ranked ids then cost an index into a vector, where the column's own
+    /// lookup decompresses a dictionary block per id.
+    pub(crate) fn segment_ids(&self, segment: &tantivy::SegmentReader) -> Result<Arc<Vec<String>>> {
+        let key = segment.segment_id();
+        if let Some(ids) = self.ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return Ok(Arc::clone(ids));
+        }
+        let column = segment
+            .fast_fields()
+            .str(ID_FIELD)?
+            .ok_or_else(|| crate::Error::Corrupt("the id column is missing".into()))?;
+        let mut terms = Vec::with_capacity(column.num_terms());
+        let mut stream = column.dictionary().stream().map_err(tantivy::TantivyError::from)?;
+        while stream.advance() {
+            terms.push(String::from_utf8_lossy(stream.key()).into_owned());
+        }
+        let mut ids = Vec::with_capacity(segment.max_doc() as usize);
+        for doc in 0..segment.max_doc() {
+            let ord = column.term_ords(doc).next().and_then(|o| usize::try_from(o).ok());
+            ids.push(ord.and_then(|o| terms.get(o)).cloned().unwrap_or_default());
+        }
+        let ids = Arc::new(ids);
+        let mut cache = self.ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Segments merged away are dropped here: the cache holds the live ones and this one.
+        let live: std::collections::HashSet<tantivy::index::SegmentId> =
+            self.reader.searcher().segment_readers().iter().map(tantivy::SegmentReader::segment_id).collect();
+        cache.retain(|id, _| live.contains(id));
+        cache.insert(key, Arc::clone(&ids));
+        Ok(ids)
+    }
+
     /// The index as it is now, for the searches of one request.
     pub fn snapshot(&self) -> Snapshot<'_> {
         Snapshot {
@@ -45,6 +91,26 @@ impl Snapshot<'_> {
     /// Runs a BM25 query (see [`LexicalIndex::search`]).
     pub fn search(&self, query: &LexicalQuery) -> Result<LexicalResults> {
         self.index.search_in(self, query)
+    }
+
+    /// A BM25 query's ids and scores, best first, read from the id column without touching
+    /// the stored documents: candidate generation for fusion, whose page is shown afterwards
+    /// with [`Snapshot::show`].
+    pub fn ranked(&self, query: &LexicalQuery) -> Result<Ranked> {
+        let top = self.index.top_docs(self, query)?;
+        let mut columns: Vec<Option<Arc<Vec<String>>>> = vec![None; self.searcher.segment_readers().len()];
+        let mut scored = Vec::with_capacity(top.docs.len());
+        for (score, address) in top.docs {
+            let ids = match &mut columns[address.segment_ord as usize] {
+                Some(ids) => ids,
+                slot @ None => slot.insert(self.index.segment_ids(self.searcher.segment_reader(address.segment_ord))?),
+            };
+            let Some(id) = ids.get(address.doc_id as usize) else {
+                return Err(crate::Error::Corrupt(format!("document {address:?} has no id")));
+            };
+            scored.push((id.clone(), score));
+        }
+        Ok(Ranked { total: top.total, partial: top.partial, scored })
     }
 
     /// The stored fields of `ids`, in that order, shown as hits: with snippets for the query's
@@ -93,7 +159,8 @@ impl Snapshot<'_> {
     }
 
     /// A snippet generator for `field` that scores the query's terms (expansions included) as
-    /// tantivy's own does, by 1 / (1 + document frequency), with frequencies from this snapshot.
+    /// tantivy's own does, by 1 / (1 + document frequency), with frequencies from this snapshot,
+    /// and finds them in the text without segmenting it (`snippets.rs`).
     pub(crate) fn snippet_generator(&self, query: &LexicalQuery, field: Field) -> Result<SnippetGenerator> {
         let mut terms_text = BTreeMap::new();
         for term in query.terms.iter().chain(query.expansions.iter().map(|(t, _)| t)) {
@@ -102,8 +169,8 @@ impl Snapshot<'_> {
                 terms_text.insert(term.clone(), 1.0 / (1.0 + doc_freq as f32));
             }
         }
-        let tokenizer = self.searcher.index().tokenizer_for_field(field)?;
-        Ok(SnippetGenerator::new(terms_text, tokenizer, field, SNIPPET_CHARS))
+        let finder = TermFinder::new(terms_text.keys());
+        Ok(SnippetGenerator::new(terms_text, finder.into(), field, SNIPPET_CHARS))
     }
 }
 

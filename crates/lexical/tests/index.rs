@@ -288,13 +288,20 @@ fn passing_agrees_with_the_tantivy_filters_for_every_combination() {
 /// it (stored fields, snippet, matched terms), ids deleted after the snapshot still shown from
 /// it, unknown ids left out; briefs carry the filter codes without reading documents.
 #[test]
-fn a_snapshot_shows_ids_in_order_as_search_shows_them() {
+fn a_snapshot_ranks_and_shows_ids_as_search_does() {
     let dir = tempfile::tempdir().unwrap();
     let index = open(dir.path());
     index.apply(&corpus(), &[], 1).unwrap();
     let q = query(&index, "GOOSE断链");
     let searched = index.search(&q).unwrap().hits;
     let snapshot = index.snapshot();
+    let ranked = snapshot.ranked(&q).unwrap();
+    let by_search: Vec<(String, f32)> = searched.iter().map(|h| (h.id.clone(), h.score)).collect();
+    assert_eq!(
+        (ranked.scored, ranked.total),
+        (by_search, 2),
+        "ranked ids come from the id column, as search finds them"
+    );
     index.apply(&[], &["kb-body"], 2).unwrap();
 
     let wanted: Vec<String> = ["kb-body", "kb-missing", "kb-title"].map(String::from).to_vec();
@@ -308,6 +315,11 @@ fn a_snapshot_shows_ids_in_order_as_search_shows_them() {
     let plain = snapshot.show(&wanted[2..], &q, false).unwrap();
     assert!(!plain[0].snippet.contains("<em>"), "without snippets the head of the body is shown");
     assert!(index.snapshot().show(&wanted[..1], &q, true).unwrap().is_empty(), "a new snapshot sees the delete");
+    let mut renamed = doc("kb-new", "GOOSE断链新条目", "新增的条目在新的段里。");
+    renamed.version = 2;
+    index.apply(&[renamed], &[], 3).unwrap();
+    let ranked: Vec<String> = index.snapshot().ranked(&q).unwrap().scored.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ranked, ["kb-new", "kb-title"], "ids of new segments are read, deleted documents are not ranked");
 
     let briefs = index.briefs(&["kb-title".to_string(), "kb-body".to_string(), "kb-answer".to_string()]);
     assert_eq!(briefs.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["kb-title", "kb-answer"]);

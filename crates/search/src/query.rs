@@ -202,10 +202,10 @@ impl Engine {
             _ => None,
         };
         if plan.wants(Retriever::Lexical) || !has_terms {
-            let results = query.lexical.search(&lexical_query)?;
-            found.total = results.total;
-            found.partial |= results.partial;
-            found.lists.push((Retriever::Lexical, results.hits.into_iter().map(|h| (h.id, h.score)).collect()));
+            let ranked = query.lexical.ranked(&lexical_query)?;
+            found.total = ranked.total;
+            found.partial |= ranked.partial;
+            found.lists.push((Retriever::Lexical, ranked.scored));
         }
         if let Some(pending) = pending {
             let _ = query.vector.set(pending.wait(QUERY_EMBED_BUDGET));
