@@ -598,14 +598,14 @@ fn main() -> anyhow::Result<()> {
 
 fn run_report(data: &Path, since: &str, until: Option<&str>, format: report::Format) -> anyhow::Result<()> {
     let day = |name: &str, text: &str| {
-        graph::Date::parse(text.trim())
-            .map(graph::Date::days)
+        calendar::Date::parse(text.trim())
+            .map(calendar::Date::days)
             .map_err(|_| anyhow::anyhow!("--{name} must be a date YYYY-MM-DD"))
     };
     let since = day("since", since)?;
     let until = match until {
         Some(text) => day("until", text)?,
-        None => graph::Date::today().days(),
+        None => calendar::Date::today().days(),
     };
     anyhow::ensure!(since <= until, "--since must not be after --until");
     let engine = open_engine(data, &ModelArgs { model: None, no_dense: true })?;

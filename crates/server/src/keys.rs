@@ -409,7 +409,7 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
 }
 
 fn today() -> String {
-    graph::Date::today().to_string()
+    calendar::Date::today().to_string()
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> KeyError {
