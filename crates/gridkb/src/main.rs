@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gridkb::{FIRST_START_MARKER, SERVE_ADDR_FILE, crash};
+use gridkb::crash;
 use indicatif::{ProgressBar, ProgressStyle};
+use search::DataLayout;
 use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest, StoreChoice};
 
 /// Where data lives when neither `--data` nor `GRIDKB_DATA` says.
@@ -610,7 +611,7 @@ fn run_report(data: &Path, since: &str, until: Option<&str>, format: report::For
     anyhow::ensure!(since <= until, "--since must not be after --until");
     let engine = open_engine(data, &ModelArgs { model: None, no_dense: true })?;
     let limits = engine.limits().journal_limits();
-    let (snapshot, read) = journal::read_snapshot(&data.join(search::data_dir::JOURNAL_DIR), &limits)?;
+    let (snapshot, read) = journal::read_snapshot(&DataLayout::new(data).journal_dir(), &limits)?;
     if read.skipped_lines > 0 {
         eprintln!("the request log has {} damaged lines; they were skipped", read.skipped_lines);
     }
@@ -944,7 +945,7 @@ fn serve(
             let engine = Arc::new(engine);
             loader_state.set_engine(Arc::clone(&engine));
             // Where `gridkb backup --data DIR` finds this server while it holds the directory.
-            write_durably(&engine.data_dir().join(SERVE_ADDR_FILE), local.to_string().as_bytes())?;
+            write_durably(&engine.layout().serve_addr_file(), local.to_string().as_bytes())?;
             search::spawn_follower(Arc::clone(&engine))?;
             tracing::info!("ready");
             if engine.has_dense() {
@@ -975,7 +976,7 @@ fn backup(data: &Path, url: Option<&str>, key: Option<&str>, out: &Path) -> anyh
         let base = match url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => {
-                let addr = std::fs::read_to_string(data.join(SERVE_ADDR_FILE)).with_context(|| {
+                let addr = std::fs::read_to_string(DataLayout::new(data).serve_addr_file()).with_context(|| {
                     format!("a process holds {} but it has no serve.addr; pass the server's --url", data.display())
                 })?;
                 format!("http://{}", addr.trim())
@@ -996,7 +997,7 @@ fn backup(data: &Path, url: Option<&str>, key: Option<&str>, out: &Path) -> anyh
             Ok(body)
         })?;
         let name = answer["name"].as_str().context("the server's answer names no backup")?;
-        let written = search::backup::server_backup_dir(data, name);
+        let written = DataLayout::new(data).server_backup_dir(name);
         if std::fs::rename(&written, out).is_err() {
             copy_tree(&written, out)?;
             std::fs::remove_dir_all(&written).with_context(|| format!("cannot remove {}", written.display()))?;
@@ -1138,7 +1139,7 @@ fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Resul
         );
         return Ok(());
     }
-    let marker = engine.data_dir().join(FIRST_START_MARKER);
+    let marker = engine.layout().first_start_marker();
     let resumed = marker.exists();
     if !resumed && !engine.store().is_empty()? {
         return Ok(());
@@ -1359,7 +1360,7 @@ fn evaluate_duplicates(data: Option<PathBuf>, model: &ModelArgs) -> anyhow::Resu
 
 /// Refuses a data directory without a record store, saying how to make one.
 fn require_knowledge_base(data: &Path) -> anyhow::Result<()> {
-    if !data.join("records.redb").exists() {
+    if !DataLayout::new(data).store_file().exists() {
         bail!("no knowledge base in {}; run `gridkb ingest --data {} PATH...` first", data.display(), data.display());
     }
     Ok(())
@@ -1382,7 +1383,7 @@ fn print_stats(data: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
-    if !data.join("records.redb").exists() {
+    if !DataLayout::new(data).store_file().exists() {
         bail!("no knowledge base in {}; nothing to reindex", data.display());
     }
     // The lock first: a running server keeps its projections.
@@ -1461,7 +1462,7 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
 fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyhow::Result<()> {
     use server::keys;
     let mut files = store::SharedFiles::connect(options).context("cannot reach the key file in PostgreSQL")?;
-    let current = files.get(keys::KEYS_FILE)?;
+    let current = files.get(DataLayout::KEYS_FILE)?;
     let scratch = tempfile::tempdir()?;
     if let Some(file) = &current {
         std::fs::write(keys::keys_path(scratch.path()), &file.body)?;
@@ -1469,7 +1470,7 @@ fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyh
     let expected = current.as_ref().map_or(0, |f| f.version);
     let mut store_back = |what: &str| -> anyhow::Result<()> {
         let body = std::fs::read_to_string(keys::keys_path(scratch.path()))?;
-        if !files.put(keys::KEYS_FILE, &body, expected)? {
+        if !files.put(DataLayout::KEYS_FILE, &body, expected)? {
             bail!("the key file in PostgreSQL changed while {what}; nothing was stored, run the command again");
         }
         Ok(())

@@ -15,10 +15,9 @@ use embed::{EmbedConfig, Embedder, EmbeddingCache};
 use store::{Item, Record, Store};
 use vectors::{IndexParams, VectorIndex};
 
+use crate::data_dir::DataLayout;
 use crate::{Error, Progress, Result};
 
-pub(crate) const VECTORS_DIR: &str = "vectors";
-const CACHE_FILE: &str = "embeddings.redb";
 /// Items embedded between two progress reports and index updates.
 pub const EMBED_CHUNK: usize = 64;
 /// Query embeddings waiting for the embedding thread; beyond this a search goes without.
@@ -63,10 +62,16 @@ pub(crate) fn item_text(item: &Item) -> String {
 
 impl Dense {
     /// Loads the model and opens (or creates) the vector index and the embedding cache in
-    /// `data_dir`. An index built with another model is an error that says to reindex.
-    pub(crate) fn open(data_dir: &Path, model_dir: &Path, config: &EmbedConfig, cache: Option<&Path>) -> Result<Dense> {
+    /// the data directory of `layout` (the cache at `cache` when given). An index built with
+    /// another model is an error that says to reindex.
+    pub(crate) fn open(
+        layout: &DataLayout,
+        model_dir: &Path,
+        config: &EmbedConfig,
+        cache: Option<&Path>,
+    ) -> Result<Dense> {
         let embedder = Arc::new(Embedder::load(model_dir, config)?);
-        let dir = data_dir.join(VECTORS_DIR);
+        let dir = layout.vectors_dir();
         let fresh = || VectorIndex::new(embedder.model_id(), embedder.dimension(), IndexParams::default());
         let (index, repaired) = if VectorIndex::exists(&dir) {
             match VectorIndex::open(&dir, embedder.model_id(), embedder.dimension(), IndexParams::default()) {
@@ -86,7 +91,7 @@ impl Dense {
         if let Some(reason) = &repaired {
             tracing::warn!(dir = %dir.display(), %reason, "the vector index is damaged; rebuilding it from the store in the background");
         }
-        let cache_path = cache.map_or_else(|| data_dir.join(CACHE_FILE), Path::to_path_buf);
+        let cache_path = cache.map_or_else(|| layout.embedding_cache_file(), Path::to_path_buf);
         if let Some(parent) = cache_path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::DataDir { path: parent.display().to_string(), message: e.to_string() })?;
@@ -97,7 +102,7 @@ impl Dense {
         std::thread::Builder::new()
             .name("query-embedder".into())
             .spawn(move || embed_queries(&worker, &jobs))
-            .map_err(|e| Error::DataDir { path: data_dir.display().to_string(), message: e.to_string() })?;
+            .map_err(|e| Error::DataDir { path: layout.root().display().to_string(), message: e.to_string() })?;
         tracing::info!(model = embedder.model_id(), vectors = index.len(), "dense retrieval ready");
         Ok(Dense {
             embedder,

@@ -11,16 +11,12 @@ use lexical::{IndexDoc, LexicalHit, LexicalIndex, LexicalQuery};
 use serde::Serialize;
 use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
-use crate::data_dir::DataDirLock;
+use crate::data_dir::{DataDirLock, DataLayout};
 use crate::dense::{Dense, DenseStatus, QUERY_EMBED_BUDGET};
 use crate::fusion::{FUSION_DEPTH, Fusion, Retriever, fuse};
 use crate::request::LinkedEntity;
 use crate::request::{Explanation, Hit, SearchRequest, SearchResponse};
 use crate::{Error, Invalid, Limits, Result, Stop};
-
-/// Where each part of a data directory lives.
-const STORE_FILE: &str = "records.redb";
-const LEXICAL_DIR: &str = "lexical";
 
 /// Statuses agents do not see unless they filter for them.
 const UNPUBLISHED: [Status; 3] = [Status::Draft, Status::Review, Status::Retired];
@@ -178,7 +174,7 @@ pub struct Engine {
     fusion: Fusion,
     analyzer: Analyzer,
     limits: Limits,
-    data_dir: PathBuf,
+    layout: DataLayout,
     /// One writer at a time: held across a store write and the catch-up that follows it.
     writer: Mutex<()>,
     /// The editors' catalogue, built on first use and kept caught up by every write.
@@ -218,23 +214,24 @@ impl Engine {
                 message: format!("the lock held is for {}", lock.dir().display()),
             });
         }
+        let layout = lock.layout();
         let store = Arc::new(match &options.store {
-            StoreChoice::Redb => Store::open(&dir.join(STORE_FILE))?,
-            StoreChoice::Postgres(pg) => Store::open_postgres(&dir.join(STORE_FILE), pg)?,
+            StoreChoice::Redb => Store::open(&layout.store_file())?,
+            StoreChoice::Postgres(pg) => Store::open_postgres(&layout.store_file(), pg)?,
         });
         let analyzer = Analyzer::new();
         let mut repairs = Vec::new();
         // A store with records and no lexical index lost it, unless `reindex` removed it on purpose.
         let expect_index = store.last_seq()? > 0 && !lock.projections_removed();
-        let lexical = open_lexical(&dir.join(LEXICAL_DIR), &analyzer, expect_index, &mut repairs)?;
+        let lexical = open_lexical(&layout.lexical_dir(), &analyzer, expect_index, &mut repairs)?;
         let (dense, dense_missing) = match &options.model {
             // Switched off on purpose: nothing to report in responses.
             None => (None, None),
             Some(ModelChoice::Required(model)) => {
-                (Some(Dense::open(dir, model, &options.embed, options.embedding_cache.as_deref())?), None)
+                (Some(Dense::open(&layout, model, &options.embed, options.embedding_cache.as_deref())?), None)
             }
             Some(ModelChoice::IfPresent(model)) => {
-                match Dense::open(dir, model, &options.embed, options.embedding_cache.as_deref()) {
+                match Dense::open(&layout, model, &options.embed, options.embedding_cache.as_deref()) {
                     Ok(dense) => (Some(dense), None),
                     Err(Error::Embed(e)) => {
                         tracing::warn!(error = %e, "dense retrieval is off");
@@ -265,7 +262,7 @@ impl Engine {
             fusion: options.fusion,
             analyzer,
             limits: options.limits,
-            data_dir: options.data_dir,
+            layout,
             writer: Mutex::new(()),
             catalogue: RwLock::new(None),
             four_eyes: options.four_eyes,
@@ -321,7 +318,12 @@ impl Engine {
     }
 
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        self.layout.root()
+    }
+
+    /// Where each file of this engine's data directory lives.
+    pub fn layout(&self) -> &DataLayout {
+        &self.layout
     }
 
     /// The projections found missing or damaged at open and rebuilt (or, for the vectors, being
@@ -347,12 +349,12 @@ impl Engine {
     }
 
     pub(crate) fn data_dir_error(&self, message: String) -> Error {
-        Error::DataDir { path: self.data_dir.display().to_string(), message }
+        Error::DataDir { path: self.layout.root().display().to_string(), message }
     }
 
     pub(crate) fn poisoned(&self) -> Error {
         Error::DataDir {
-            path: self.data_dir.display().to_string(),
+            path: self.layout.root().display().to_string(),
             message: "a previous write panicked; restart to recover from the store".into(),
         }
     }

@@ -17,9 +17,9 @@ use store::{Backend, SyncReport};
 use crate::{Engine, Result};
 
 /// Files of the data directory that every node takes from the shared store when it has them:
-/// the API key file (`server::keys::KEYS_FILE`; hashes only), so that a key created or revoked
+/// the API key file (`DataLayout::KEYS_FILE`; hashes only), so that a key created or revoked
 /// once (`gridkb keys ... --store postgres://...`) holds on every node.
-pub const MIRRORED_FILES: [&str; 1] = ["keys.json"];
+pub const MIRRORED_FILES: [&str; 1] = [crate::DataLayout::KEYS_FILE];
 
 /// What a node knows of its position against the source of truth.
 #[derive(Debug, Clone, Default)]

@@ -31,7 +31,7 @@ pub mod ticket;
 pub use backup::{BackupFile, BackupManifest, RestoreReport, backup_offline, restore, verify_backup};
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use consistency::{ProjectionCheck, ProjectionDiff};
-pub use data_dir::DataDirLock;
+pub use data_dir::{DataDirLock, DataLayout};
 pub use dense::DenseStatus;
 pub use duplicates::{
     CandidateScore, Conflict, DraftText, DuplicateCandidate, DuplicatePair, ItemCheck, NORMATIVE_KINDS, PairSide,
