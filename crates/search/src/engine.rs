@@ -408,54 +408,10 @@ impl Engine {
     }
 
     fn catch_up_lexical(&self, _writer: &std::sync::MutexGuard<'_, ()>, progress: &dyn Fn(Progress)) -> Result<u64> {
-        let last = self.store.last_seq()?;
-        let mut applied = self.lexical.applied_seq()?;
-        if applied > last {
-            tracing::warn!(applied, last, "lexical index is ahead of the store; rebuilding it");
-            self.lexical.clear()?;
-            applied = 0;
-        }
-        if applied == last {
-            return Ok(last);
-        }
-        if applied == 0 {
-            self.rebuild_lexical(last, progress)?;
-            return Ok(last);
-        }
-        while applied < last {
-            let changes = self.store.changes_since(applied, self.limits.ingest_batch)?;
-            let Some(newest) = changes.last().map(|c| c.seq) else { break };
-            let mut ids: BTreeSet<String> = changes.iter().map(|c| c.id.clone()).collect();
-            let current = self.store.get_many(ids.iter().map(String::as_str))?;
-            let entities: BTreeSet<String> = ids
-                .iter()
-                .zip(&current)
-                .filter(|(_, s)| s.as_ref().is_none_or(|s| matches!(s.record, Record::Entity(_))))
-                .map(|(id, _)| id.clone())
-                .collect();
-            // Items carry their linked entities' labels and aliases: re-project the items that
-            // link to a changed entity so that they match its new words.
-            let relinked = if entities.is_empty() { Vec::new() } else { self.items_linking(&entities)? };
-            let current = if relinked.iter().all(|id| ids.contains(id)) {
-                current
-            } else {
-                ids.extend(relinked);
-                self.store.get_many(ids.iter().map(String::as_str))?
-            };
-            let mut items = Vec::new();
-            let mut deletes = Vec::new();
-            for (id, stored) in ids.iter().zip(current) {
-                match stored.map(|s| s.record) {
-                    Some(Record::Item(item)) => items.push(item),
-                    // Entities are not searchable documents; an id that became one, or vanished, goes.
-                    _ => deletes.push(id.as_str()),
-                }
-            }
-            self.lexical.apply(&self.index_docs(items)?, &deletes, newest)?;
-            applied = newest;
-            progress(Progress::Indexed { done: applied, total: last });
-        }
-        Ok(last)
+        let mut projection = LexicalProjection { engine: self, progress };
+        store::catch_up(&self.store, &mut projection, self.limits.ingest_batch, &mut |done, total| {
+            progress(Progress::Indexed { done, total })
+        })
     }
 
     fn rebuild_lexical(&self, last: u64, progress: &dyn Fn(Progress)) -> Result<()> {
@@ -942,6 +898,63 @@ impl Engine {
             lexical_seq: self.lexical.applied_seq()?,
             dense: self.dense.as_ref().map(Dense::status),
         })
+    }
+}
+
+/// The lexical index as a [`store::Projection`]. Items carry their linked entities' labels and
+/// aliases, so a batch that changes an entity also re-projects the items linking to it.
+struct LexicalProjection<'a> {
+    engine: &'a Engine,
+    progress: &'a dyn Fn(Progress),
+}
+
+impl store::Projection for LexicalProjection<'_> {
+    type Error = Error;
+
+    fn applied_seq(&mut self) -> Result<u64> {
+        Ok(self.engine.lexical.applied_seq()?)
+    }
+
+    fn apply(&mut self, batch: store::ChangeBatch) -> Result<()> {
+        let engine = self.engine;
+        let entities: BTreeSet<String> = batch
+            .records
+            .iter()
+            .filter(|(_, s)| s.as_ref().is_none_or(|s| matches!(s.record, Record::Entity(_))))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let relinked = if entities.is_empty() { Vec::new() } else { engine.items_linking(&entities)? };
+        let records = if relinked.iter().all(|id| batch.records.iter().any(|(changed, _)| changed == id)) {
+            batch.records
+        } else {
+            // One snapshot for the changed records and the items that link to them.
+            let ids: BTreeSet<String> = batch.records.into_iter().map(|(id, _)| id).chain(relinked).collect();
+            let current = engine.store.get_many(ids.iter().map(String::as_str))?;
+            ids.into_iter().zip(current).collect()
+        };
+        let mut items = Vec::new();
+        let mut deleted = Vec::new();
+        for (id, stored) in records {
+            match stored.map(|s| s.record) {
+                Some(Record::Item(item)) => items.push(item),
+                // Entities are not searchable documents; an id that became one, or vanished, goes.
+                _ => deleted.push(id),
+            }
+        }
+        let deletes: Vec<&str> = deleted.iter().map(String::as_str).collect();
+        engine.lexical.apply(&engine.index_docs(items)?, &deletes, batch.seq)?;
+        Ok(())
+    }
+
+    /// A new index is built from a snapshot rather than by replaying the log; one ahead of the
+    /// store (a store restored from an older backup) cannot be trusted and is built again.
+    fn rebuild(&mut self, _store: &Store, seq: u64) -> Result<bool> {
+        let applied = self.engine.lexical.applied_seq()?;
+        if applied > seq {
+            tracing::warn!(applied, last = seq, "lexical index is ahead of the store; rebuilding it");
+        }
+        self.engine.rebuild_lexical(seq, self.progress)?;
+        Ok(true)
     }
 }
 
