@@ -918,7 +918,7 @@ fn serve(
         tracing::info!(active, "API keys required");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let background = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another gridkb running? try --addr"))?;
@@ -928,7 +928,7 @@ fn serve(
         let loader_state = state.clone();
         let local = listener.local_addr()?;
         // Listen at once (healthz answers, readyz says 503) while the indexes are opened or built.
-        let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<search::Background> {
             // The graph loads in the background (searches say `degraded` until it is there):
             // start-up stays within its 2 s budget on the full corpus.
             let engine = open_engine_with(EngineOptions {
@@ -946,23 +946,23 @@ fn serve(
             loader_state.set_engine(Arc::clone(&engine));
             // Where `gridkb backup --data DIR` finds this server while it holds the directory.
             write_durably(&engine.layout().serve_addr_file(), local.to_string().as_bytes())?;
-            search::spawn_follower(Arc::clone(&engine))?;
+            // The vector catch-up and, on PostgreSQL, the follower of other nodes' writes.
+            let background = engine.start_background()?;
             tracing::info!("ready");
-            if engine.has_dense() {
-                spawn_vector_catch_up(engine)?;
-            }
-            Ok(())
+            Ok(background)
         });
         tracing::info!(%addr, "listening on http://{addr}");
         let server = tokio::spawn(server::serve(listener, state));
-        match loader.await {
-            Ok(Ok(())) => {}
+        let background = match loader.await {
+            Ok(Ok(background)) => background,
             Ok(Err(e)) => return Err(e),
             Err(e) => bail!("index loader failed: {e}"),
-        }
+        };
         server.await.context("server task failed")?.context("server failed")?;
-        Ok::<(), anyhow::Error>(())
+        Ok::<_, anyhow::Error>(background)
     })?;
+    // Stops the background embedding between two chunks and waits for it.
+    background.stop();
     Ok(())
 }
 
@@ -1167,36 +1167,6 @@ fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::File::open(dir)?.sync_all()?;
     }
-    Ok(())
-}
-
-/// How often `serve` looks for records the vector index has not embedded yet.
-const VECTOR_CATCH_UP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Embeds in the background what the vector index lacks, while lexical search already answers
-/// (flagged degraded until the embeddings are complete).
-fn spawn_vector_catch_up(engine: Arc<Engine>) -> anyhow::Result<()> {
-    std::thread::Builder::new().name("vector-catch-up".into()).spawn(move || {
-        loop {
-            let started = Instant::now();
-            let last_report = std::sync::Mutex::new(Instant::now());
-            let progress = |p: Progress| {
-                if let Progress::Embedded { done, total } = p
-                    && let Ok(mut last) = last_report.lock()
-                    && (last.elapsed().as_secs() >= 10 || done == total)
-                {
-                    *last = Instant::now();
-                    tracing::info!(done, total, "embedding items in the background");
-                }
-            };
-            match engine.catch_up_vectors(&progress) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(items = n, seconds = started.elapsed().as_secs_f64(), "embeddings up to date"),
-                Err(e) => tracing::error!(error = %e, "embedding catch-up failed; retrying"),
-            }
-            std::thread::sleep(VECTOR_CATCH_UP_INTERVAL);
-        }
-    })?;
     Ok(())
 }
 

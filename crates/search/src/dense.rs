@@ -213,7 +213,16 @@ impl Dense {
 
     /// Brings the vector index up to the store; returns the number of items embedded or
     /// replaced. Safe to call while searches run (each chunk is swapped in under a short lock).
-    pub(crate) fn catch_up(&self, store: &Store, batch: usize, progress: &dyn Fn(Progress)) -> Result<usize> {
+    /// Stopped (`stop` says so between two chunks), it returns the count embedded so far and
+    /// leaves the index's sequence number unchanged, so the next catch-up gathers those changes
+    /// again.
+    pub(crate) fn catch_up(
+        &self,
+        store: &Store,
+        batch: usize,
+        progress: &dyn Fn(Progress),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<usize> {
         let _one_at_a_time = self.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let applied = self.read().applied_seq();
         let mut changes = VectorChanges { dense: self, applied, upserts: BTreeMap::new(), deletes: BTreeSet::new() };
@@ -225,6 +234,9 @@ impl Dense {
         let total = upserts.len();
         let mut done = 0;
         for chunk in upserts.chunks(EMBED_CHUNK) {
+            if stop() {
+                return Ok(done);
+            }
             let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
             let (vectors, _stats) = self.cache.embed_documents(&self.embedder, &texts)?;
             let mut index = self.write();

@@ -498,8 +498,14 @@ impl Engine {
     /// Brings the vector index up to the store (embedding what changed); returns how many items
     /// were embedded or replaced. Without a model, does nothing.
     pub fn catch_up_vectors(&self, progress: &dyn Fn(Progress)) -> Result<usize> {
+        self.catch_up_vectors_until(progress, &|| false)
+    }
+
+    /// [`Engine::catch_up_vectors`] that gives up between two chunks of embeddings once `stop`
+    /// says so, leaving the index's sequence number where it was (the background work's way out).
+    pub(crate) fn catch_up_vectors_until(&self, progress: &dyn Fn(Progress), stop: &dyn Fn() -> bool) -> Result<usize> {
         match &self.dense {
-            Some(dense) => dense.catch_up(&self.store, self.limits.ingest_batch, progress),
+            Some(dense) => dense.catch_up(&self.store, self.limits.ingest_batch, progress, stop),
             None => Ok(0),
         }
     }

@@ -194,7 +194,7 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
 /// Follows the source of truth in the background for as long as the process runs: a catch-up
 /// whenever another node's commit is announced, and at least every `limits.follow_poll_ms`.
 /// Does nothing (and starts no thread) for redb.
-pub fn spawn_follower(engine: Arc<Engine>) -> std::io::Result<()> {
+pub(crate) fn spawn_follower(engine: Arc<Engine>) -> std::io::Result<()> {
     let Some(mut listener) = engine.store().listener() else {
         return Ok(());
     };
