@@ -479,7 +479,7 @@ impl Round<'_> {
         }
         drop(engine);
         let limits = search::Limits::default().journal_limits();
-        let (snapshot, opened) = journal::read_snapshot(&search::DataLayout::new(&data).journal_dir(), &limits)?;
+        let (snapshot, opened) = journal::read_snapshot(&search::DataLayout::new(data).journal_dir(), &limits)?;
         if opened.skipped_lines > 0 {
             bail!("the request log has {} damaged lines", opened.skipped_lines);
         }
