@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use store::{Category, Entity, EntityClass, Item, ItemKind, OrgLevel, Status};
 
 use crate::authored::{Authored, Fault};
-use crate::date::Date;
+use calendar::Date;
+
+use crate::date::ChineseDate;
 use crate::phrases::{self, *};
 use crate::rng::Rng;
 use crate::text::{Vars, colloquialise, expand, strip_quotes};
@@ -137,10 +139,10 @@ pub fn draw_cases(seed: u64, corpus_date: Date, authored: &Authored, world: &Wor
             continue;
         }
         // Later years have more devices in service, so more cases: skew towards the end.
-        let span = latest.0 - earliest.0;
+        let span = latest.days() - earliest.days();
         let a = rng.range(0, span);
         let b = rng.range(0, span);
-        let date = Date(earliest.0 + a.max(b));
+        let date = Date::from_days(earliest.days() + a.max(b));
         let cause_index = rng.below(fault.causes.len());
         let cause = fault.causes[cause_index].clone();
         let cause_kind = authored.causes[&cause].kind.clone();
@@ -283,7 +285,7 @@ pub fn vars_for(rng: &mut Rng, case: &Case, authored: &Authored, world: &World, 
     v.set("hours", case.hours.to_string());
     let in_warranty = case.date <= contract.warranty_end;
     let wstate = if in_warranty {
-        if contract.warranty_end.0 - case.date.0 <= 90 {
+        if contract.warranty_end.days() - case.date.days() <= 90 {
             format!("在质保期内（{}到期，剩余不足90天）", contract.warranty_end.zh())
         } else {
             format!("在质保期内（质保至{}）", contract.warranty_end.zh())
@@ -683,7 +685,7 @@ pub fn contract_items(world: &World, authored: &Authored, corpus_date: Date) -> 
             if status == "90天内到期" {
                 body.push_str(&format!(
                     "（剩余{}天，已触发质保到期预警，请客户经理联系客户介绍运维服务合同）",
-                    k.warranty_end.0 - corpus_date.0
+                    k.warranty_end.days() - corpus_date.days()
                 ));
             }
             body.push_str(&format!("\n服务承诺：{}\n合同金额约{}万元（示例数据）。", k.response, k.amount_wan));

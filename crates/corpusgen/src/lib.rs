@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use store::{Entity, Item};
 
-pub use date::Date;
+pub use calendar::Date;
+pub use date::ChineseDate;
 
 /// The seed the committed corpus was generated with.
 pub const DEFAULT_SEED: u64 = 20_261_101;
@@ -107,7 +108,7 @@ impl Error {
 /// so that a renamed file cannot linger.
 pub fn generate(authored: &Path, out_root: &Path, opts: &Options) -> Result<Summary, Error> {
     let corpus_date = Date::parse(&opts.corpus_date)
-        .ok_or_else(|| Error::Options(format!("corpus_date `{}` is not YYYY-MM-DD", opts.corpus_date)))?;
+        .map_err(|_| Error::Options(format!("corpus_date `{}` is not YYYY-MM-DD", opts.corpus_date)))?;
     let seed = opts.seed;
     let core = authored::Authored::load(authored)?;
     let world = world::World::build(seed, corpus_date, &core);

@@ -12,11 +12,11 @@ use store::{Category, Item, ItemKind};
 
 use crate::authored::Authored;
 use crate::cases::Case;
-use crate::date::Date;
 use crate::names::{ADDRESS, GIVEN, SURNAMES};
 use crate::rng::Rng;
 use crate::text::{Vars, add_typos, colloquialise, expand, loose_code, strip_quotes, to_traditional, truncate_thought};
 use crate::world::{Contract, CustomerKind, Device, World, warranty_status};
+use calendar::Date;
 
 /// Tickets in the set.
 pub const TICKETS: usize = 2_400;

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use store::{Entity, EntityClass, OrgLevel};
 
 use crate::authored::Authored;
-use crate::date::Date;
 use crate::names::*;
 use crate::rng::Rng;
+use calendar::Date;
 
 /// Name of the (fictional) equipment maker whose service centre owns the corpus.
 pub const COMPANY: &str = "某电气设备有限公司";
@@ -664,7 +664,7 @@ impl World {
                 m.entry(model.line.as_str()).or_default().push(model.id.as_str());
                 m
             });
-        let earliest = Date::ymd(2019, 1, 1);
+        let earliest = Date::from_ymd(2019, 1, 1).expect("1 January 2019 is a day");
         let mut serials = BTreeSet::new();
         let mut n = 0usize;
         let mut round = 0u64;
@@ -711,8 +711,8 @@ impl World {
                         delivered = start.plus_days(-rng.range(10, 100));
                         signed = delivered.plus_days(-rng.range(30, 150));
                     } else {
-                        let span = corpus_date.plus_days(-280).0 - earliest.0;
-                        signed = Date(earliest.0 + rng.range(0, span));
+                        let span = corpus_date.plus_days(-280).days() - earliest.days();
+                        signed = Date::from_days(earliest.days() + rng.range(0, span));
                         delivered = signed.plus_days(rng.range(30, 150));
                         start = delivered.plus_days(rng.range(10, 100));
                         end = start.plus_months(months);
@@ -733,7 +733,7 @@ impl World {
                         let prefix = authored.lines[line.as_str()].prefix.clone();
                         for _ in 0..listed {
                             let serial = loop {
-                                let (y, m, _) = delivered.plus_days(-rng.range(20, 90)).civil();
+                                let (y, m, _) = delivered.plus_days(-rng.range(20, 90)).ymd();
                                 let s = format!(
                                     "{prefix}{:02}{:02}{}{:05}",
                                     y % 100,
@@ -958,7 +958,7 @@ fn site_fits(line: &str, site: &str) -> bool {
 pub fn warranty_status(end: Date, today: Date) -> &'static str {
     if end < today {
         "已过保"
-    } else if end.0 - today.0 <= 90 {
+    } else if end.days() - today.days() <= 90 {
         "90天内到期"
     } else {
         "质保期内"

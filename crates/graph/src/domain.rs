@@ -14,11 +14,11 @@ use oxigraph::model::{Literal, NamedNode, Term};
 use serde::Serialize;
 use store::{EntityClass, ItemKind};
 
-use crate::date::Date;
 use crate::error::{GraphError, Result};
 use crate::graph::{Graph, GraphReader};
 use crate::limits::{MAX_LISTING, MAX_QR_PAYLOAD_BYTES, MAX_SERIAL_BYTES, MAX_SERVICE_HISTORY, WARRANTY_EXPIRING_DAYS};
 use crate::vocab::{attr_iri, class_local_name, dcterms, gk, rdf_type, rdfs_label, record_id, record_iri, skos};
+use calendar::Date;
 
 /// An entity or item, named.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

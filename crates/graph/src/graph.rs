@@ -65,6 +65,41 @@ pub struct CatchUp {
     pub thesaurus_changed: bool,
 }
 
+/// The graph as a [`store::Projection`]: one transaction per batch, stamped with its sequence
+/// number.
+struct GraphProjection<'a> {
+    graph: &'a Graph,
+    thesaurus_changed: bool,
+}
+
+impl store::Projection for GraphProjection<'_> {
+    type Error = GraphError;
+
+    fn applied_seq(&mut self) -> Result<u64> {
+        Ok(self.graph.applied_seq())
+    }
+
+    fn apply(&mut self, batch: store::ChangeBatch) -> Result<()> {
+        let mut upserts = Vec::new();
+        let mut deleted = Vec::new();
+        for (id, stored) in batch.records {
+            match stored {
+                Some(stored) => upserts.push(stored.record),
+                None => deleted.push(id),
+            }
+        }
+        let deletes: Vec<&str> = deleted.iter().map(String::as_str).collect();
+        self.thesaurus_changed |= self.graph.update(&upserts, &deletes, batch.seq)?.thesaurus_changed;
+        Ok(())
+    }
+
+    fn rebuild(&mut self, records: &store::Store, _seq: u64) -> Result<bool> {
+        self.graph.compact_from(records)?;
+        self.thesaurus_changed = true;
+        Ok(true)
+    }
+}
+
 /// What [`Graph::load_from`] did, for logs and the start-up report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadReport {
@@ -191,28 +226,13 @@ impl Graph {
     }
 
     /// Applies every change of the record store after [`Graph::applied_seq`], `batch` changes
-    /// per transaction; returns the sequence number reached and whether the thesaurus changed.
+    /// per transaction (through [`store::catch_up`]); returns the sequence number reached and
+    /// whether the thesaurus changed. A new graph, or one ahead of the store, is rebuilt from the
+    /// store's records instead ([`Graph::compact_from`]).
     pub fn catch_up(&self, records: &store::Store, batch: usize) -> Result<CatchUp> {
-        let batch = batch.max(1);
-        let mut thesaurus_changed = false;
-        loop {
-            let applied = self.applied_seq();
-            let changes = records.changes_since(applied, batch)?;
-            let Some(newest) = changes.last().map(|c| c.seq) else {
-                return Ok(CatchUp { seq: applied, thesaurus_changed });
-            };
-            let ids: BTreeSet<&str> = changes.iter().map(|c| c.id.as_str()).collect();
-            let current = records.get_many(ids.iter().copied())?;
-            let mut upserts = Vec::new();
-            let mut deletes = Vec::new();
-            for (id, stored) in ids.iter().zip(current) {
-                match stored {
-                    Some(stored) => upserts.push(stored.record),
-                    None => deletes.push(*id),
-                }
-            }
-            thesaurus_changed |= self.update(&upserts, &deletes, newest)?.thesaurus_changed;
-        }
+        let mut projection = GraphProjection { graph: self, thesaurus_changed: false };
+        store::catch_up(records, &mut projection, batch, &mut |_, _| {})?;
+        Ok(CatchUp { seq: self.applied_seq(), thesaurus_changed: projection.thesaurus_changed })
     }
 
     /// The store sequence number of the newest change in the graph (0 for a new graph).

@@ -40,7 +40,6 @@
 #[cfg(not(panic = "unwind"))]
 compile_error!("the SPARQL deadline stops evaluations by unwinding: build gridkb with panic = \"unwind\"");
 
-mod date;
 mod domain;
 mod error;
 mod expand;
@@ -55,7 +54,9 @@ mod stop;
 mod thesaurus;
 pub mod vocab;
 
-pub use date::Date;
+/// The date type of the domain queries' warranty arithmetic: gridkb's one date type, re-exported
+/// because this crate's API takes it.
+pub use calendar::Date;
 pub use domain::{
     ContractSummary, CustomerSummary, DeviceReport, ExpiringWarranty, HistoryEntry, Named, StaleItem, WarrantyState,
     device_by_qr, device_by_serial, device_in_text, serial_candidates, stale_items, warranties_expiring,

@@ -145,7 +145,7 @@ fn attr_literals(value: &Value) -> Vec<Literal> {
 }
 
 fn date_or_string(text: &str) -> Literal {
-    if store::record::validate_date("", text).is_ok() {
+    if calendar::Date::parse(text).is_ok() {
         Literal::new_typed_literal(text, vocab::iri(vocab::XSD, "date"))
     } else {
         Literal::new_simple_literal(text)

@@ -230,7 +230,7 @@ impl Round<'_> {
     /// A knowledge base made from the fixture, kept from round to round of one point.
     fn seeded(&self, name: &str) -> anyhow::Result<PathBuf> {
         let data = self.dir(name);
-        if !data.join("records.redb").exists() {
+        if !search::DataLayout::new(&data).store_file().exists() {
             let status = self
                 .gridkb(None)
                 .args(["ingest", "--no-dense", "--data"])
@@ -249,7 +249,7 @@ impl Round<'_> {
     fn server_round(&mut self, report: &mut PointReport) -> anyhow::Result<(Ending, usize)> {
         let data = self.seeded(&self.point.replace('.', "-"))?;
         let pass = self.pass(6);
-        let addr_file = data.join(crate::SERVE_ADDR_FILE);
+        let addr_file = search::DataLayout::new(&data).serve_addr_file();
         let _ = std::fs::remove_file(&addr_file);
         let mut child = self
             .gridkb(Some(format!("{}@{pass}", self.point)))
@@ -407,7 +407,7 @@ impl Round<'_> {
                 .arg(&data)
                 .spawn()?)
         };
-        let addr_file = data.join(crate::SERVE_ADDR_FILE);
+        let addr_file = search::DataLayout::new(&data).serve_addr_file();
         let mut armed = serve(Some("first-start.ingest@1".into()))?;
         wait_for_address(&mut armed, &addr_file)?;
         let ending = end(armed)?;
@@ -424,7 +424,7 @@ impl Round<'_> {
         if check.items != fixture_items {
             bail!("the first start's ingest holds {} items of the corpus's {fixture_items}", check.items);
         }
-        if data.join(crate::FIRST_START_MARKER).exists() {
+        if search::DataLayout::new(&data).first_start_marker().exists() {
             bail!("the first start's marker is still there after a completed start");
         }
         drop(engine);
@@ -479,7 +479,7 @@ impl Round<'_> {
         }
         drop(engine);
         let limits = search::Limits::default().journal_limits();
-        let (snapshot, opened) = journal::read_snapshot(&data.join(search::data_dir::JOURNAL_DIR), &limits)?;
+        let (snapshot, opened) = journal::read_snapshot(&search::DataLayout::new(data).journal_dir(), &limits)?;
         if opened.skipped_lines > 0 {
             bail!("the request log has {} damaged lines", opened.skipped_lines);
         }

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gridkb::{FIRST_START_MARKER, SERVE_ADDR_FILE, crash};
+use gridkb::crash;
 use indicatif::{ProgressBar, ProgressStyle};
+use search::DataLayout;
 use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest, StoreChoice};
 
 /// Where data lives when neither `--data` nor `GRIDKB_DATA` says.
@@ -598,19 +599,19 @@ fn main() -> anyhow::Result<()> {
 
 fn run_report(data: &Path, since: &str, until: Option<&str>, format: report::Format) -> anyhow::Result<()> {
     let day = |name: &str, text: &str| {
-        graph::Date::parse(text.trim())
-            .map(graph::Date::days)
+        calendar::Date::parse(text.trim())
+            .map(calendar::Date::days)
             .map_err(|_| anyhow::anyhow!("--{name} must be a date YYYY-MM-DD"))
     };
     let since = day("since", since)?;
     let until = match until {
         Some(text) => day("until", text)?,
-        None => graph::Date::today().days(),
+        None => calendar::Date::today().days(),
     };
     anyhow::ensure!(since <= until, "--since must not be after --until");
     let engine = open_engine(data, &ModelArgs { model: None, no_dense: true })?;
     let limits = engine.limits().journal_limits();
-    let (snapshot, read) = journal::read_snapshot(&data.join(search::data_dir::JOURNAL_DIR), &limits)?;
+    let (snapshot, read) = journal::read_snapshot(&DataLayout::new(data).journal_dir(), &limits)?;
     if read.skipped_lines > 0 {
         eprintln!("the request log has {} damaged lines; they were skipped", read.skipped_lines);
     }
@@ -917,7 +918,7 @@ fn serve(
         tracing::info!(active, "API keys required");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let background = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another gridkb running? try --addr"))?;
@@ -927,7 +928,7 @@ fn serve(
         let loader_state = state.clone();
         let local = listener.local_addr()?;
         // Listen at once (healthz answers, readyz says 503) while the indexes are opened or built.
-        let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let loader = tokio::task::spawn_blocking(move || -> anyhow::Result<search::Background> {
             // The graph loads in the background (searches say `degraded` until it is there):
             // start-up stays within its 2 s budget on the full corpus.
             let engine = open_engine_with(EngineOptions {
@@ -944,24 +945,24 @@ fn serve(
             let engine = Arc::new(engine);
             loader_state.set_engine(Arc::clone(&engine));
             // Where `gridkb backup --data DIR` finds this server while it holds the directory.
-            write_durably(&engine.data_dir().join(SERVE_ADDR_FILE), local.to_string().as_bytes())?;
-            search::spawn_follower(Arc::clone(&engine))?;
+            write_durably(&engine.layout().serve_addr_file(), local.to_string().as_bytes())?;
+            // The vector catch-up and, on PostgreSQL, the follower of other nodes' writes.
+            let background = engine.start_background()?;
             tracing::info!("ready");
-            if engine.has_dense() {
-                spawn_vector_catch_up(engine)?;
-            }
-            Ok(())
+            Ok(background)
         });
         tracing::info!(%addr, "listening on http://{addr}");
         let server = tokio::spawn(server::serve(listener, state));
-        match loader.await {
-            Ok(Ok(())) => {}
+        let background = match loader.await {
+            Ok(Ok(background)) => background,
             Ok(Err(e)) => return Err(e),
             Err(e) => bail!("index loader failed: {e}"),
-        }
+        };
         server.await.context("server task failed")?.context("server failed")?;
-        Ok::<(), anyhow::Error>(())
+        Ok::<_, anyhow::Error>(background)
     })?;
+    // Stops the background embedding between two chunks and waits for it.
+    background.stop();
     Ok(())
 }
 
@@ -975,7 +976,7 @@ fn backup(data: &Path, url: Option<&str>, key: Option<&str>, out: &Path) -> anyh
         let base = match url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => {
-                let addr = std::fs::read_to_string(data.join(SERVE_ADDR_FILE)).with_context(|| {
+                let addr = std::fs::read_to_string(DataLayout::new(data).serve_addr_file()).with_context(|| {
                     format!("a process holds {} but it has no serve.addr; pass the server's --url", data.display())
                 })?;
                 format!("http://{}", addr.trim())
@@ -996,7 +997,7 @@ fn backup(data: &Path, url: Option<&str>, key: Option<&str>, out: &Path) -> anyh
             Ok(body)
         })?;
         let name = answer["name"].as_str().context("the server's answer names no backup")?;
-        let written = search::backup::server_backup_dir(data, name);
+        let written = DataLayout::new(data).server_backup_dir(name);
         if std::fs::rename(&written, out).is_err() {
             copy_tree(&written, out)?;
             std::fs::remove_dir_all(&written).with_context(|| format!("cannot remove {}", written.display()))?;
@@ -1138,7 +1139,7 @@ fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Resul
         );
         return Ok(());
     }
-    let marker = engine.data_dir().join(FIRST_START_MARKER);
+    let marker = engine.layout().first_start_marker();
     let resumed = marker.exists();
     if !resumed && !engine.store().is_empty()? {
         return Ok(());
@@ -1166,36 +1167,6 @@ fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::File::open(dir)?.sync_all()?;
     }
-    Ok(())
-}
-
-/// How often `serve` looks for records the vector index has not embedded yet.
-const VECTOR_CATCH_UP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Embeds in the background what the vector index lacks, while lexical search already answers
-/// (flagged degraded until the embeddings are complete).
-fn spawn_vector_catch_up(engine: Arc<Engine>) -> anyhow::Result<()> {
-    std::thread::Builder::new().name("vector-catch-up".into()).spawn(move || {
-        loop {
-            let started = Instant::now();
-            let last_report = std::sync::Mutex::new(Instant::now());
-            let progress = |p: Progress| {
-                if let Progress::Embedded { done, total } = p
-                    && let Ok(mut last) = last_report.lock()
-                    && (last.elapsed().as_secs() >= 10 || done == total)
-                {
-                    *last = Instant::now();
-                    tracing::info!(done, total, "embedding items in the background");
-                }
-            };
-            match engine.catch_up_vectors(&progress) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(items = n, seconds = started.elapsed().as_secs_f64(), "embeddings up to date"),
-                Err(e) => tracing::error!(error = %e, "embedding catch-up failed; retrying"),
-            }
-            std::thread::sleep(VECTOR_CATCH_UP_INTERVAL);
-        }
-    })?;
     Ok(())
 }
 
@@ -1359,7 +1330,7 @@ fn evaluate_duplicates(data: Option<PathBuf>, model: &ModelArgs) -> anyhow::Resu
 
 /// Refuses a data directory without a record store, saying how to make one.
 fn require_knowledge_base(data: &Path) -> anyhow::Result<()> {
-    if !data.join("records.redb").exists() {
+    if !DataLayout::new(data).store_file().exists() {
         bail!("no knowledge base in {}; run `gridkb ingest --data {} PATH...` first", data.display(), data.display());
     }
     Ok(())
@@ -1382,7 +1353,7 @@ fn print_stats(data: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
-    if !data.join("records.redb").exists() {
+    if !DataLayout::new(data).store_file().exists() {
         bail!("no knowledge base in {}; nothing to reindex", data.display());
     }
     // The lock first: a running server keeps its projections.
@@ -1461,7 +1432,7 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
 fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyhow::Result<()> {
     use server::keys;
     let mut files = store::SharedFiles::connect(options).context("cannot reach the key file in PostgreSQL")?;
-    let current = files.get(keys::KEYS_FILE)?;
+    let current = files.get(DataLayout::KEYS_FILE)?;
     let scratch = tempfile::tempdir()?;
     if let Some(file) = &current {
         std::fs::write(keys::keys_path(scratch.path()), &file.body)?;
@@ -1469,7 +1440,7 @@ fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyh
     let expected = current.as_ref().map_or(0, |f| f.version);
     let mut store_back = |what: &str| -> anyhow::Result<()> {
         let body = std::fs::read_to_string(keys::keys_path(scratch.path()))?;
-        if !files.put(keys::KEYS_FILE, &body, expected)? {
+        if !files.put(DataLayout::KEYS_FILE, &body, expected)? {
             bail!("the key file in PostgreSQL changed while {what}; nothing was stored, run the command again");
         }
         Ok(())

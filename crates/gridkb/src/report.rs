@@ -63,21 +63,21 @@ pub fn build(engine: &Engine, snapshot: &journal::Snapshot, since: i64, until: i
     let mut recurring_faults = engine.recurring_faults(snapshot, &scope, window, 3)?;
     recurring_faults.truncate(TOP);
     let feedback = engine.feedback_report(snapshot, &scope, window)?.by_verdict;
-    let tasks: Vec<KnowledgeTask> = engine.knowledge_tasks(snapshot, &scope, graph::Date::from_days(until))?;
+    let tasks: Vec<KnowledgeTask> = engine.knowledge_tasks(snapshot, &scope, calendar::Date::from_days(until))?;
     let mut open_tasks = std::collections::BTreeMap::new();
     for task in tasks.iter().filter(|t| t.status == journal::TaskStatus::Open) {
         *open_tasks.entry(task.kind.code().to_string()).or_default() += 1;
     }
     let warranties_due = match engine.graph() {
-        Some(graph) => graph::warranties_expiring(graph, graph::Date::from_days(until), 90, usize::MAX)?.len(),
+        Some(graph) => graph::warranties_expiring(graph, calendar::Date::from_days(until), 90, usize::MAX)?.len(),
         None => 0,
     };
     let risk = engine.complaint_risk(snapshot, &scope, window)?;
     let mut complaint_risk = risk.customers;
     complaint_risk.truncate(TOP);
     Ok(Report {
-        since: graph::Date::from_days(since).to_string(),
-        until: graph::Date::from_days(until).to_string(),
+        since: calendar::Date::from_days(since).to_string(),
+        until: calendar::Date::from_days(until).to_string(),
         requests: requests.len() as u64,
         zero_results: zero,
         zero_result_rate: if requests.is_empty() { 0.0 } else { zero as f64 / requests.len() as f64 },
@@ -121,7 +121,7 @@ pub fn markdown(report: &Report) -> String {
     }
     let _ = writeln!(out, "\n## Knowledge gaps\n\n| question | asked | last seen |\n|---|---:|---|");
     for g in &report.gaps {
-        let last = graph::Date::from_days(journal::analytics::day_of(g.last_seen_ms));
+        let last = calendar::Date::from_days(journal::analytics::day_of(g.last_seen_ms));
         let _ = writeln!(out, "| {} | {} | {last} |", cell(&g.label), g.count);
     }
     let _ = writeln!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::event::{FeedbackEvent, RequestEvent, Route, Verdict};
 
-pub const DAY_MS: i64 = 86_400_000;
+pub use calendar::DAY_MS;
 
 /// Two requests belong together from this Jaccard similarity of their features (terms of two or
 /// more characters, and the graph entities they name).
@@ -27,7 +27,7 @@ pub const SPIKE_MIN: u64 = 5;
 
 /// Day number (days since 1970-01-01, UTC) of a time in ms.
 pub fn day_of(at_ms: i64) -> i64 {
-    at_ms.div_euclid(DAY_MS)
+    calendar::Date::of_unix_ms(at_ms).days()
 }
 
 /// What clustering compares: distinct terms of two or more characters, and `@`-prefixed ids of

@@ -28,7 +28,7 @@ pub use event::{Event, FeedbackEvent, RequestEvent, Route, TaskEvent, TaskStatus
 pub use limits::JournalLimits;
 pub use state::{Snapshot, State};
 
-const DAY_MS: i64 = 86_400_000;
+use calendar::DAY_MS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {

@@ -15,20 +15,16 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use store::Store;
 
-use crate::data_dir::DataDirLock;
+use crate::data_dir::{DataDirLock, DataLayout};
 use crate::{Engine, Error, Result};
 
 /// The manifest inside a backup directory.
 pub const BACKUP_MANIFEST: &str = "backup.json";
-/// The store file of a data directory (and of a backup).
-pub const STORE_FILE: &str = "records.redb";
-/// The key file of a data directory (the server's `keys::KEYS_FILE`).
-pub const KEYS_FILE: &str = "keys.json";
 /// Version of the manifest's format.
 pub const BACKUP_FORMAT: u32 = 1;
 
@@ -70,11 +66,11 @@ impl Engine {
 /// Backs up a data directory no process is using: takes its lock (refused while a server runs;
 /// ask the server then, `POST /v1/backup`) and copies.
 pub fn backup_offline(data: &Path, dest: &Path) -> Result<BackupManifest> {
-    if !data.join(STORE_FILE).is_file() {
+    if !DataLayout::new(data).store_file().is_file() {
         return Err(fail(data, "no knowledge base here (no records.redb)"));
     }
     let _lock = DataDirLock::acquire(data)?;
-    let (seq, _) = store_summary(&data.join(STORE_FILE))?;
+    let (seq, _) = store_summary(&DataLayout::new(data).store_file())?;
     write_backup(data, dest, seq)
 }
 
@@ -86,17 +82,19 @@ fn write_backup(data: &Path, dest: &Path, expected_seq: u64) -> Result<BackupMan
         return Err(fail(dest, "already exists; a backup goes into a new directory"));
     }
     create_private_dir(dest)?;
-    let mut files = vec![copy_synced(&data.join(STORE_FILE), &dest.join(STORE_FILE))?];
-    if data.join(KEYS_FILE).is_file() {
-        files.push(copy_synced(&data.join(KEYS_FILE), &dest.join(KEYS_FILE))?);
+    // A backup keeps each file under its name in a data directory, so a restore copies name to name.
+    let (from, to) = (DataLayout::new(data), DataLayout::new(dest));
+    let mut files = vec![copy_synced(&from.store_file(), &to.store_file())?];
+    if from.keys_file().is_file() {
+        files.push(copy_synced(&from.keys_file(), &to.keys_file())?);
     }
     // The copy must open as a store showing what the original showed.
-    let (seq, records) = store_summary(&dest.join(STORE_FILE))?;
+    let (seq, records) = store_summary(&to.store_file())?;
     if seq != expected_seq {
         return Err(fail(dest, "the copy does not match the store (it changed during the copy)"));
     }
     // Opening the copy may have rewritten its header: hash what is there now.
-    files[0] = describe(&dest.join(STORE_FILE), STORE_FILE)?;
+    files[0] = describe(&to.store_file(), DataLayout::STORE_FILE)?;
     let manifest = BackupManifest { format: BACKUP_FORMAT, seq, records, files };
     write_manifest(dest, &manifest)?;
     Ok(manifest)
@@ -123,11 +121,11 @@ pub fn verify_backup(backup: &Path) -> Result<BackupManifest> {
             format!("backup format {} is not supported (this gridkb reads {BACKUP_FORMAT})", manifest.format),
         ));
     }
-    if !manifest.files.iter().any(|f| f.name == STORE_FILE) {
+    if !manifest.files.iter().any(|f| f.name == DataLayout::STORE_FILE) {
         return Err(fail(&path, "the manifest names no records.redb"));
     }
     for file in &manifest.files {
-        if file.name != STORE_FILE && file.name != KEYS_FILE {
+        if file.name != DataLayout::STORE_FILE && file.name != DataLayout::KEYS_FILE {
             return Err(fail(&path, "the manifest names a file that is not part of a backup"));
         }
         let found = describe(&backup.join(&file.name), &file.name)?;
@@ -146,7 +144,7 @@ pub fn verify_backup(backup: &Path) -> Result<BackupManifest> {
 pub fn restore(backup: &Path, data: &Path) -> Result<RestoreReport> {
     let manifest = verify_backup(backup)?;
     let lock = DataDirLock::acquire(data)?;
-    if data.join(STORE_FILE).exists() {
+    if DataLayout::new(data).store_file().exists() {
         return Err(fail(
             data,
             "already holds a knowledge base; restore into a new directory (or move this one aside)",
@@ -158,10 +156,10 @@ pub fn restore(backup: &Path, data: &Path) -> Result<RestoreReport> {
         let temporary = data.join(format!("{}.restoring", file.name));
         copy_synced(&backup.join(&file.name), &temporary)?;
         std::fs::rename(&temporary, &target).map_err(|e| fail(&target, e))?;
-        keys |= file.name == KEYS_FILE;
+        keys |= file.name == DataLayout::KEYS_FILE;
     }
     sync_dir(data)?;
-    let (seq, records) = store_summary(&data.join(STORE_FILE))?;
+    let (seq, records) = store_summary(&DataLayout::new(data).store_file())?;
     if seq != manifest.seq {
         return Err(fail(data, "the restored store does not show the backup's sequence number"));
     }
@@ -209,9 +207,4 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(|e| fail(dir, e))
-}
-
-/// Where a running server puts the backups it is asked for: `DIR/backups/NAME`.
-pub fn server_backup_dir(data: &Path, name: &str) -> PathBuf {
-    data.join("backups").join(name)
 }

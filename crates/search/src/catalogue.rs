@@ -114,6 +114,47 @@ impl OrgTree {
     }
 }
 
+/// The catalogue as a [`store::Projection`], gathering the entities a catch-up changed.
+struct CatalogueProjection<'a> {
+    catalogue: &'a mut Catalogue,
+    changed_entities: BTreeSet<String>,
+}
+
+impl store::Projection for CatalogueProjection<'_> {
+    type Error = crate::Error;
+
+    fn applied_seq(&mut self) -> Result<u64> {
+        Ok(self.catalogue.applied)
+    }
+
+    fn apply(&mut self, batch: store::ChangeBatch) -> Result<()> {
+        let catalogue = &mut *self.catalogue;
+        for (id, stored) in batch.records {
+            if catalogue.entities.contains_key(&id) {
+                self.changed_entities.insert(id.clone());
+            }
+            catalogue.remove_served(&id);
+            if let Some(stored) = stored {
+                if matches!(stored.record, Record::Entity(_)) {
+                    self.changed_entities.insert(id.clone());
+                }
+                catalogue.put_served(stored);
+                catalogue.resolve_owner(&id);
+            }
+        }
+        catalogue.applied = batch.seq;
+        Ok(())
+    }
+
+    /// Built on an empty store, or ahead of a store that was replaced: build it again.
+    fn rebuild(&mut self, store: &Store, _seq: u64) -> Result<bool> {
+        self.changed_entities.extend(self.catalogue.entities.keys().cloned());
+        *self.catalogue = Catalogue::build(store)?;
+        self.changed_entities.extend(self.catalogue.entities.keys().cloned());
+        Ok(true)
+    }
+}
+
 /// The catalogue; see the module documentation.
 #[derive(Debug, Default)]
 pub struct Catalogue {
@@ -142,29 +183,12 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    /// Applies the change log after what was applied; returns the ids of the entities that changed.
+    /// Applies the change log after what was applied (through [`store::catch_up`]); returns the
+    /// ids of the entities that changed.
     pub(crate) fn catch_up(&mut self, store: &Store, batch: usize) -> Result<BTreeSet<String>> {
-        let mut changed_entities = BTreeSet::new();
-        loop {
-            let changes = store.changes_since(self.applied, batch.max(1))?;
-            let Some(newest) = changes.last().map(|c| c.seq) else { break };
-            let ids: BTreeSet<&str> = changes.iter().map(|c| c.id.as_str()).collect();
-            for (id, stored) in ids.iter().zip(store.get_many(ids.iter().copied())?) {
-                if self.entities.contains_key(*id) {
-                    changed_entities.insert(id.to_string());
-                }
-                self.remove_served(id);
-                if let Some(stored) = stored {
-                    if matches!(stored.record, Record::Entity(_)) {
-                        changed_entities.insert(id.to_string());
-                    }
-                    self.put_served(stored);
-                    self.resolve_owner(id);
-                }
-            }
-            self.applied = newest;
-        }
-        Ok(changed_entities)
+        let mut projection = CatalogueProjection { catalogue: self, changed_entities: BTreeSet::new() };
+        store::catch_up(store, &mut projection, batch, &mut |_, _| {})?;
+        Ok(projection.changed_entities)
     }
 
     fn resolve_owner(&mut self, id: &str) {

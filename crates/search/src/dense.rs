@@ -5,6 +5,7 @@
 //! catching up runs apart from the write path (a background thread in `serve`, a progress bar in
 //! `ingest`); searches meanwhile use what is there and say the dense side is behind.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,10 +15,9 @@ use embed::{EmbedConfig, Embedder, EmbeddingCache};
 use store::{Item, Record, Store};
 use vectors::{IndexParams, VectorIndex};
 
+use crate::data_dir::DataLayout;
 use crate::{Error, Progress, Result};
 
-pub(crate) const VECTORS_DIR: &str = "vectors";
-const CACHE_FILE: &str = "embeddings.redb";
 /// Items embedded between two progress reports and index updates.
 pub const EMBED_CHUNK: usize = 64;
 /// Query embeddings waiting for the embedding thread; beyond this a search goes without.
@@ -73,10 +73,16 @@ pub(crate) fn item_text(item: &Item) -> String {
 
 impl Dense {
     /// Loads the model and opens (or creates) the vector index and the embedding cache in
-    /// `data_dir`. An index built with another model is an error that says to reindex.
-    pub(crate) fn open(data_dir: &Path, model_dir: &Path, config: &EmbedConfig, cache: Option<&Path>) -> Result<Dense> {
+    /// the data directory of `layout` (the cache at `cache` when given). An index built with
+    /// another model is an error that says to reindex.
+    pub(crate) fn open(
+        layout: &DataLayout,
+        model_dir: &Path,
+        config: &EmbedConfig,
+        cache: Option<&Path>,
+    ) -> Result<Dense> {
         let embedder = Arc::new(Embedder::load(model_dir, config)?);
-        let dir = data_dir.join(VECTORS_DIR);
+        let dir = layout.vectors_dir();
         let fresh = || VectorIndex::new(embedder.model_id(), embedder.dimension(), IndexParams::default());
         let (index, repaired) = if VectorIndex::exists(&dir) {
             match VectorIndex::open(&dir, embedder.model_id(), embedder.dimension(), IndexParams::default()) {
@@ -96,7 +102,7 @@ impl Dense {
         if let Some(reason) = &repaired {
             tracing::warn!(dir = %dir.display(), %reason, "the vector index is damaged; rebuilding it from the store in the background");
         }
-        let cache_path = cache.map_or_else(|| data_dir.join(CACHE_FILE), Path::to_path_buf);
+        let cache_path = cache.map_or_else(|| layout.embedding_cache_file(), Path::to_path_buf);
         if let Some(parent) = cache_path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::DataDir { path: parent.display().to_string(), message: e.to_string() })?;
@@ -107,7 +113,7 @@ impl Dense {
         std::thread::Builder::new()
             .name("query-embedder".into())
             .spawn(move || embed_queries(&worker, &jobs))
-            .map_err(|e| Error::DataDir { path: data_dir.display().to_string(), message: e.to_string() })?;
+            .map_err(|e| Error::DataDir { path: layout.root().display().to_string(), message: e.to_string() })?;
         tracing::info!(model = embedder.model_id(), vectors = index.len(), "dense retrieval ready");
         Ok(Dense { embedder, index: RwLock::new(index), cache, dir, sync: Mutex::new(()), queries, repaired })
     }
@@ -189,30 +195,30 @@ impl Dense {
 
     /// Brings the vector index up to the store; returns the number of items embedded or
     /// replaced. Safe to call while searches run (each chunk is swapped in under a short lock).
-    pub(crate) fn catch_up(&self, store: &Store, batch: usize, progress: &dyn Fn(Progress)) -> Result<usize> {
+    /// Stopped (`stop` says so between two chunks), it returns the count embedded so far and
+    /// leaves the index's sequence number unchanged, so the next catch-up gathers those changes
+    /// again.
+    pub(crate) fn catch_up(
+        &self,
+        store: &Store,
+        batch: usize,
+        progress: &dyn Fn(Progress),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<usize> {
         let _one_at_a_time = self.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let last = store.last_seq()?;
         let applied = self.read().applied_seq();
+        let mut changes = VectorChanges { dense: self, applied, upserts: BTreeMap::new(), deletes: BTreeSet::new() };
+        let last = store::catch_up(store, &mut changes, batch, &mut |_, _| {})?;
         if applied == last {
             return Ok(0);
         }
-        let (upserts, deletes) = if applied == 0 || applied > last {
-            let mut items = Vec::new();
-            store.for_each(|stored| {
-                if let Record::Item(item) = stored.record {
-                    items.push((item.id.clone(), item_text(&item)));
-                }
-                Ok(())
-            })?;
-            let fresh = VectorIndex::new(self.embedder.model_id(), self.embedder.dimension(), IndexParams::default())?;
-            *self.write() = fresh;
-            (items, Vec::new())
-        } else {
-            changed_since(store, applied, last, batch)?
-        };
+        let upserts: Vec<(String, String)> = changes.upserts.into_iter().collect();
         let total = upserts.len();
         let mut done = 0;
         for chunk in upserts.chunks(EMBED_CHUNK) {
+            if stop() {
+                return Ok(done);
+            }
             let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
             let (vectors, _stats) = self.cache.embed_documents(&self.embedder, &texts)?;
             let mut index = self.write();
@@ -224,7 +230,7 @@ impl Dense {
             progress(Progress::Embedded { done, total });
         }
         let mut index = self.write();
-        for id in &deletes {
+        for id in &changes.deletes {
             index.remove(id);
         }
         index.set_applied_seq(last);
@@ -233,33 +239,63 @@ impl Dense {
     }
 }
 
+/// The vector index as a [`store::Projection`]. Embedding is the slow step and the index is saved
+/// whole, so the batches only gather what changed (current text of each changed item, ids that
+/// are no longer items); [`Dense::catch_up`] then embeds it and saves the index once, stamped
+/// with the sequence number reached. A crash before the save leaves the old stamp, and the next
+/// catch-up gathers the same changes again.
+struct VectorChanges<'a> {
+    dense: &'a Dense,
+    applied: u64,
+    upserts: BTreeMap<String, String>,
+    deletes: BTreeSet<String>,
+}
+
+impl store::Projection for VectorChanges<'_> {
+    type Error = Error;
+
+    fn applied_seq(&mut self) -> Result<u64> {
+        Ok(self.applied)
+    }
+
+    fn apply(&mut self, batch: store::ChangeBatch) -> Result<()> {
+        for (id, stored) in batch.records {
+            match stored.map(|s| s.record) {
+                Some(Record::Item(item)) => {
+                    self.deletes.remove(&id);
+                    self.upserts.insert(id, item_text(&item));
+                }
+                _ => {
+                    self.upserts.remove(&id);
+                    self.deletes.insert(id);
+                }
+            }
+        }
+        self.applied = batch.seq;
+        Ok(())
+    }
+
+    /// A new index, or one ahead of the store: every item is embedded into a fresh index (from
+    /// the embedding cache, so quickly when the texts are known).
+    fn rebuild(&mut self, store: &Store, seq: u64) -> Result<bool> {
+        store.for_each(|stored| {
+            if let Record::Item(item) = stored.record {
+                self.upserts.insert(item.id.clone(), item_text(&item));
+            }
+            Ok(())
+        })?;
+        let embedder = &self.dense.embedder;
+        *self.dense.write() = VectorIndex::new(embedder.model_id(), embedder.dimension(), IndexParams::default())?;
+        self.deletes.clear();
+        self.applied = seq;
+        Ok(true)
+    }
+}
+
 /// Whether `dir` holds vector data files (left by a save whose manifest is gone).
 fn has_data_files(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("vectors.")))
-}
-
-/// Items changed after `applied` (current text) and ids that are no longer items.
-type Changes = (Vec<(String, String)>, Vec<String>);
-
-fn changed_since(store: &Store, mut applied: u64, last: u64, batch: usize) -> Result<Changes> {
-    let mut ids = std::collections::BTreeSet::new();
-    while applied < last {
-        let changes = store.changes_since(applied, batch)?;
-        let Some(newest) = changes.last().map(|c| c.seq) else { break };
-        ids.extend(changes.into_iter().map(|c| c.id));
-        applied = newest;
-    }
-    let current = store.get_many(ids.iter().map(String::as_str))?;
-    let mut upserts = Vec::new();
-    let mut deletes = Vec::new();
-    for (id, stored) in ids.into_iter().zip(current) {
-        match stored.map(|s| s.record) {
-            Some(Record::Item(item)) => upserts.push((id, item_text(&item))),
-            _ => deletes.push(id),
-        }
-    }
-    Ok((upserts, deletes))
 }
 
 fn embed_queries(embedder: &Embedder, jobs: &Receiver<QueryJob>) {

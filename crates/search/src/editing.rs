@@ -275,7 +275,7 @@ pub struct VersionEntry {
 
 /// Today as `YYYY-MM-DD` (UTC).
 pub fn today() -> String {
-    graph::Date::today().to_string()
+    calendar::Date::today().to_string()
 }
 
 fn is_overdue(review_by: Option<&str>, today: &str) -> bool {

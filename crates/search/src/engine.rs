@@ -10,16 +10,12 @@ use lexical::{IndexDoc, LexicalIndex};
 use serde::Serialize;
 use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
-use crate::data_dir::DataDirLock;
+use crate::data_dir::{DataDirLock, DataLayout};
 use crate::dense::{Dense, DenseStatus};
 use crate::fusion::{Fusion, Retriever};
 use crate::query::Shown;
 use crate::request::{SearchRequest, SearchResponse};
 use crate::{Error, Limits, Result, Stop};
-
-/// Where each part of a data directory lives.
-const STORE_FILE: &str = "records.redb";
-const LEXICAL_DIR: &str = "lexical";
 
 /// Statuses agents do not see unless they filter for them.
 pub(crate) const UNPUBLISHED: [Status; 3] = [Status::Draft, Status::Review, Status::Retired];
@@ -151,7 +147,7 @@ pub struct Engine {
     pub(crate) fusion: Fusion,
     pub(crate) analyzer: Analyzer,
     pub(crate) limits: Limits,
-    data_dir: PathBuf,
+    layout: DataLayout,
     /// One writer at a time: held across a store write and the catch-up that follows it.
     writer: Mutex<()>,
     /// The editors' catalogue, built on first use and kept caught up by every write.
@@ -191,23 +187,24 @@ impl Engine {
                 message: format!("the lock held is for {}", lock.dir().display()),
             });
         }
+        let layout = lock.layout();
         let store = Arc::new(match &options.store {
-            StoreChoice::Redb => Store::open(&dir.join(STORE_FILE))?,
-            StoreChoice::Postgres(pg) => Store::open_postgres(&dir.join(STORE_FILE), pg)?,
+            StoreChoice::Redb => Store::open(&layout.store_file())?,
+            StoreChoice::Postgres(pg) => Store::open_postgres(&layout.store_file(), pg)?,
         });
         let analyzer = Analyzer::new();
         let mut repairs = Vec::new();
         // A store with records and no lexical index lost it, unless `reindex` removed it on purpose.
         let expect_index = store.last_seq()? > 0 && !lock.projections_removed();
-        let lexical = open_lexical(&dir.join(LEXICAL_DIR), &analyzer, expect_index, &mut repairs)?;
+        let lexical = open_lexical(&layout.lexical_dir(), &analyzer, expect_index, &mut repairs)?;
         let (dense, dense_missing) = match &options.model {
             // Switched off on purpose: nothing to report in responses.
             None => (None, None),
             Some(ModelChoice::Required(model)) => {
-                (Some(Dense::open(dir, model, &options.embed, options.embedding_cache.as_deref())?), None)
+                (Some(Dense::open(&layout, model, &options.embed, options.embedding_cache.as_deref())?), None)
             }
             Some(ModelChoice::IfPresent(model)) => {
-                match Dense::open(dir, model, &options.embed, options.embedding_cache.as_deref()) {
+                match Dense::open(&layout, model, &options.embed, options.embedding_cache.as_deref()) {
                     Ok(dense) => (Some(dense), None),
                     Err(Error::Embed(e)) => {
                         tracing::warn!(error = %e, "dense retrieval is off");
@@ -238,7 +235,7 @@ impl Engine {
             fusion: options.fusion,
             analyzer,
             limits: options.limits,
-            data_dir: options.data_dir,
+            layout,
             writer: Mutex::new(()),
             catalogue: RwLock::new(None),
             four_eyes: options.four_eyes,
@@ -294,7 +291,12 @@ impl Engine {
     }
 
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        self.layout.root()
+    }
+
+    /// Where each file of this engine's data directory lives.
+    pub fn layout(&self) -> &DataLayout {
+        &self.layout
     }
 
     /// The projections found missing or damaged at open and rebuilt (or, for the vectors, being
@@ -320,12 +322,12 @@ impl Engine {
     }
 
     pub(crate) fn data_dir_error(&self, message: String) -> Error {
-        Error::DataDir { path: self.data_dir.display().to_string(), message }
+        Error::DataDir { path: self.layout.root().display().to_string(), message }
     }
 
     pub(crate) fn poisoned(&self) -> Error {
         Error::DataDir {
-            path: self.data_dir.display().to_string(),
+            path: self.layout.root().display().to_string(),
             message: "a previous write panicked; restart to recover from the store".into(),
         }
     }
@@ -379,54 +381,10 @@ impl Engine {
     }
 
     fn catch_up_lexical(&self, _writer: &std::sync::MutexGuard<'_, ()>, progress: &dyn Fn(Progress)) -> Result<u64> {
-        let last = self.store.last_seq()?;
-        let mut applied = self.lexical.applied_seq()?;
-        if applied > last {
-            tracing::warn!(applied, last, "lexical index is ahead of the store; rebuilding it");
-            self.lexical.clear()?;
-            applied = 0;
-        }
-        if applied == last {
-            return Ok(last);
-        }
-        if applied == 0 {
-            self.rebuild_lexical(last, progress)?;
-            return Ok(last);
-        }
-        while applied < last {
-            let changes = self.store.changes_since(applied, self.limits.ingest_batch)?;
-            let Some(newest) = changes.last().map(|c| c.seq) else { break };
-            let mut ids: BTreeSet<String> = changes.iter().map(|c| c.id.clone()).collect();
-            let current = self.store.get_many(ids.iter().map(String::as_str))?;
-            let entities: BTreeSet<String> = ids
-                .iter()
-                .zip(&current)
-                .filter(|(_, s)| s.as_ref().is_none_or(|s| matches!(s.record, Record::Entity(_))))
-                .map(|(id, _)| id.clone())
-                .collect();
-            // Items carry their linked entities' labels and aliases: re-project the items that
-            // link to a changed entity so that they match its new words.
-            let relinked = if entities.is_empty() { Vec::new() } else { self.items_linking(&entities)? };
-            let current = if relinked.iter().all(|id| ids.contains(id)) {
-                current
-            } else {
-                ids.extend(relinked);
-                self.store.get_many(ids.iter().map(String::as_str))?
-            };
-            let mut items = Vec::new();
-            let mut deletes = Vec::new();
-            for (id, stored) in ids.iter().zip(current) {
-                match stored.map(|s| s.record) {
-                    Some(Record::Item(item)) => items.push(item),
-                    // Entities are not searchable documents; an id that became one, or vanished, goes.
-                    _ => deletes.push(id.as_str()),
-                }
-            }
-            self.lexical.apply(&self.index_docs(items)?, &deletes, newest)?;
-            applied = newest;
-            progress(Progress::Indexed { done: applied, total: last });
-        }
-        Ok(last)
+        let mut projection = LexicalProjection { engine: self, progress };
+        store::catch_up(&self.store, &mut projection, self.limits.ingest_batch, &mut |done, total| {
+            progress(Progress::Indexed { done, total })
+        })
     }
 
     fn rebuild_lexical(&self, last: u64, progress: &dyn Fn(Progress)) -> Result<()> {
@@ -513,8 +471,14 @@ impl Engine {
     /// Brings the vector index up to the store (embedding what changed); returns how many items
     /// were embedded or replaced. Without a model, does nothing.
     pub fn catch_up_vectors(&self, progress: &dyn Fn(Progress)) -> Result<usize> {
+        self.catch_up_vectors_until(progress, &|| false)
+    }
+
+    /// [`Engine::catch_up_vectors`] that gives up between two chunks of embeddings once `stop`
+    /// says so, leaving the index's sequence number where it was (the background work's way out).
+    pub(crate) fn catch_up_vectors_until(&self, progress: &dyn Fn(Progress), stop: &dyn Fn() -> bool) -> Result<usize> {
         match &self.dense {
-            Some(dense) => dense.catch_up(&self.store, self.limits.ingest_batch, progress),
+            Some(dense) => dense.catch_up(&self.store, self.limits.ingest_batch, progress, stop),
             None => Ok(0),
         }
     }
@@ -656,6 +620,63 @@ impl Engine {
             lexical_seq: self.lexical.applied_seq()?,
             dense: self.dense.as_ref().map(Dense::status),
         })
+    }
+}
+
+/// The lexical index as a [`store::Projection`]. Items carry their linked entities' labels and
+/// aliases, so a batch that changes an entity also re-projects the items linking to it.
+struct LexicalProjection<'a> {
+    engine: &'a Engine,
+    progress: &'a dyn Fn(Progress),
+}
+
+impl store::Projection for LexicalProjection<'_> {
+    type Error = Error;
+
+    fn applied_seq(&mut self) -> Result<u64> {
+        Ok(self.engine.lexical.applied_seq()?)
+    }
+
+    fn apply(&mut self, batch: store::ChangeBatch) -> Result<()> {
+        let engine = self.engine;
+        let entities: BTreeSet<String> = batch
+            .records
+            .iter()
+            .filter(|(_, s)| s.as_ref().is_none_or(|s| matches!(s.record, Record::Entity(_))))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let relinked = if entities.is_empty() { Vec::new() } else { engine.items_linking(&entities)? };
+        let records = if relinked.iter().all(|id| batch.records.iter().any(|(changed, _)| changed == id)) {
+            batch.records
+        } else {
+            // One snapshot for the changed records and the items that link to them.
+            let ids: BTreeSet<String> = batch.records.into_iter().map(|(id, _)| id).chain(relinked).collect();
+            let current = engine.store.get_many(ids.iter().map(String::as_str))?;
+            ids.into_iter().zip(current).collect()
+        };
+        let mut items = Vec::new();
+        let mut deleted = Vec::new();
+        for (id, stored) in records {
+            match stored.map(|s| s.record) {
+                Some(Record::Item(item)) => items.push(item),
+                // Entities are not searchable documents; an id that became one, or vanished, goes.
+                _ => deleted.push(id),
+            }
+        }
+        let deletes: Vec<&str> = deleted.iter().map(String::as_str).collect();
+        engine.lexical.apply(&engine.index_docs(items)?, &deletes, batch.seq)?;
+        Ok(())
+    }
+
+    /// A new index is built from a snapshot rather than by replaying the log; one ahead of the
+    /// store (a store restored from an older backup) cannot be trusted and is built again.
+    fn rebuild(&mut self, _store: &Store, seq: u64) -> Result<bool> {
+        let applied = self.engine.lexical.applied_seq()?;
+        if applied > seq {
+            tracing::warn!(applied, last = seq, "lexical index is ahead of the store; rebuilding it");
+        }
+        self.engine.rebuild_lexical(seq, self.progress)?;
+        Ok(true)
     }
 }
 

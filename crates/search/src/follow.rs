@@ -17,9 +17,9 @@ use store::{Backend, SyncReport};
 use crate::{Engine, Result};
 
 /// Files of the data directory that every node takes from the shared store when it has them:
-/// the API key file (`server::keys::KEYS_FILE`; hashes only), so that a key created or revoked
+/// the API key file (`DataLayout::KEYS_FILE`; hashes only), so that a key created or revoked
 /// once (`gridkb keys ... --store postgres://...`) holds on every node.
-pub const MIRRORED_FILES: [&str; 1] = ["keys.json"];
+pub const MIRRORED_FILES: [&str; 1] = [crate::DataLayout::KEYS_FILE];
 
 /// What a node knows of its position against the source of truth.
 #[derive(Debug, Clone, Default)]
@@ -194,7 +194,7 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
 /// Follows the source of truth in the background for as long as the process runs: a catch-up
 /// whenever another node's commit is announced, and at least every `limits.follow_poll_ms`.
 /// Does nothing (and starts no thread) for redb.
-pub fn spawn_follower(engine: Arc<Engine>) -> std::io::Result<()> {
+pub(crate) fn spawn_follower(engine: Arc<Engine>) -> std::io::Result<()> {
     let Some(mut listener) = engine.store().listener() else {
         return Ok(());
     };

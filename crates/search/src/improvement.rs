@@ -159,7 +159,12 @@ impl Engine {
 
     /// The editors' task queue in `scope` (every status), in a stable order: kind, then count
     /// (most first), then id.
-    pub fn knowledge_tasks(&self, state: &Snapshot, scope: &Scope, today: graph::Date) -> Result<Vec<KnowledgeTask>> {
+    pub fn knowledge_tasks(
+        &self,
+        state: &Snapshot,
+        scope: &Scope,
+        today: calendar::Date,
+    ) -> Result<Vec<KnowledgeTask>> {
         let mut tasks = Vec::new();
         // Items: what agents said about them.
         let feedback: Vec<&journal::FeedbackEvent> = state.feedback().collect();

@@ -154,7 +154,7 @@ impl Engine {
             }
             // Without a model loaded, what the saved index says about itself.
             None => {
-                if let Ok(manifest) = vectors::Manifest::read(&self.data_dir().join(crate::dense::VECTORS_DIR)) {
+                if let Ok(manifest) = vectors::Manifest::read(&self.layout().vectors_dir()) {
                     stats.vectors =
                         Some(VectorCounts { documents: manifest.count as u64, vectors: manifest.vectors as u64 });
                     stats.seq.vectors = Some(manifest.applied_seq);

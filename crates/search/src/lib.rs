@@ -5,6 +5,7 @@
 //! projection catches up from the store's change log; a projection never holds a write the
 //! store does not.
 
+mod background;
 pub mod backup;
 mod catalogue;
 pub mod consistency;
@@ -29,10 +30,11 @@ mod request;
 pub mod service_history;
 pub mod ticket;
 
+pub use background::{Background, VECTOR_CATCH_UP_INTERVAL};
 pub use backup::{BackupFile, BackupManifest, RestoreReport, backup_offline, restore, verify_backup};
 pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use consistency::{ProjectionCheck, ProjectionDiff};
-pub use data_dir::DataDirLock;
+pub use data_dir::{DataDirLock, DataLayout};
 pub use dense::DenseStatus;
 pub use duplicates::{
     CandidateScore, Conflict, DraftText, DuplicateCandidate, DuplicatePair, ItemCheck, NORMATIVE_KINDS, PairSide,
@@ -41,7 +43,7 @@ pub use duplicates::{
 pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
 pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats, StoreChoice};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};
-pub use follow::{MIRRORED_FILES, StoreStatus, spawn_follower, take_shared_files};
+pub use follow::{MIRRORED_FILES, StoreStatus, take_shared_files};
 pub use fusion::{Fusion, Retriever};
 pub use graph::Stop;
 pub use import::{ImportRefusal, ImportReport};

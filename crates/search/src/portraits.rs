@@ -201,7 +201,7 @@ fn snippet(text: &str) -> String {
 }
 
 fn date_of(at_ms: i64) -> String {
-    graph::Date::from_days(analytics::day_of(at_ms)).to_string()
+    calendar::Date::from_days(analytics::day_of(at_ms)).to_string()
 }
 
 fn ticket_line(t: &TicketFact) -> String {
@@ -302,7 +302,7 @@ pub fn propose_tags(
                 for case in long.iter().rev().take(evidence_cap.saturating_sub(evidence.len()).max(1)) {
                     evidence.push(format!(
                         "{} case on {}: {} h to restore",
-                        graph::Date::from_days(case.day),
+                        calendar::Date::from_days(case.day),
                         label(labels, &case.fault),
                         case.hours_to_restore.unwrap_or_default()
                     ));

@@ -405,7 +405,7 @@ enum Operand {
 }
 
 /// A calendar date, comparable.
-type Date = graph::Date;
+type Date = calendar::Date;
 
 /// One condition: `name` (one metadata name, or several whose values are pooled), an operator
 /// and a value.
@@ -507,7 +507,7 @@ fn scalar_date(value: &Value) -> Option<Date> {
         Value::String(s) => parse_date(s.trim()),
         Value::Number(n) => {
             let seconds = n.as_f64().filter(|f| f.is_finite() && (-1e12..=1e12).contains(f))?;
-            Some(Date::from_days((seconds / 86_400.0).floor() as i64))
+            Some(Date::of_unix_seconds(seconds.floor() as i64))
         }
         _ => None,
     }

@@ -99,7 +99,8 @@ impl Engine {
             let Record::Entity(entity) = stored.record else { return Ok(()) };
             match entity.class {
                 EntityClass::Case => {
-                    let day = attr(&entity, "date").and_then(|d| graph::Date::parse(&d).ok()).map(graph::Date::days);
+                    let day =
+                        attr(&entity, "date").and_then(|d| calendar::Date::parse(&d).ok()).map(calendar::Date::days);
                     if let (Some(day), Some(fault), Some(model)) =
                         (day, first_link(&entity, "fault"), first_link(&entity, "model"))
                     {
@@ -236,8 +237,8 @@ pub fn recurring_faults<'a>(
                 by_org: count(&|o| o.org.as_ref()),
                 devices: top(list.iter().filter_map(|o| o.device.as_deref()).collect()),
                 customers: top(list.iter().filter_map(|o| o.customer.as_deref()).collect()),
-                first_seen: graph::Date::from_days(first).to_string(),
-                last_seen: graph::Date::from_days(last).to_string(),
+                first_seen: calendar::Date::from_days(first).to_string(),
+                last_seen: calendar::Date::from_days(last).to_string(),
             }
         })
         .collect();

@@ -308,3 +308,24 @@ fn vector_files_are_private() {
         assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{}", file.display());
     }
 }
+
+#[test]
+fn the_engine_embeds_in_the_background_until_its_handle_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = std::sync::Arc::new(open(dir.path(), Some(ModelChoice::Required(model_dir()))));
+    engine.ingest(&records(), "test", &|_| {}).unwrap();
+    let background = engine.start_background().expect("start");
+    assert!(background.has_vector_catch_up());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while engine.stats().unwrap().dense.is_none_or(|s| s.vectors < 9) {
+        assert!(std::time::Instant::now() < deadline, "the background catch-up did not embed the items");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stopped = std::time::Instant::now();
+    drop(background);
+    assert!(stopped.elapsed() < search::VECTOR_CATCH_UP_INTERVAL, "dropping the handle wakes the resting thread");
+    assert_eq!(engine.catch_up_vectors(&|_| {}).unwrap(), 0, "nothing left to embed");
+
+    let without_model = std::sync::Arc::new(open(tempfile::tempdir().unwrap().path(), None));
+    assert!(!without_model.start_background().expect("start").has_vector_catch_up());
+}

@@ -42,7 +42,9 @@ fn bad(message: &str) -> ApiError {
 }
 
 fn day(name: &str, value: &str) -> Result<i64, ApiError> {
-    graph::Date::parse(value.trim()).map(graph::Date::days).map_err(|_| bad(&format!("`{name}` is a date YYYY-MM-DD")))
+    calendar::Date::parse(value.trim())
+        .map(calendar::Date::days)
+        .map_err(|_| bad(&format!("`{name}` is a date YYYY-MM-DD")))
 }
 
 fn number<T: std::str::FromStr + PartialOrd>(name: &str, value: &str, min: T, max: T) -> Result<T, ApiError> {
@@ -56,7 +58,7 @@ fn number<T: std::str::FromStr + PartialOrd>(name: &str, value: &str, min: T, ma
 
 /// Reads `since`, `until`, `limit`, `offset` and the report's own parameters (`allowed`).
 pub(crate) fn params(pairs: &[(String, String)], allowed: &[&str]) -> Result<Params, ApiError> {
-    let today = graph::Date::today().days();
+    let today = calendar::Date::today().days();
     let mut until = today;
     let mut since = None;
     let mut params = Params {
@@ -119,8 +121,8 @@ pub struct ReportPage<T> {
 
 pub(crate) fn page<T>(params: &Params, all: Vec<T>) -> ReportPage<T> {
     ReportPage {
-        since: graph::Date::from_days(params.window.from_day).to_string(),
-        until: graph::Date::from_days(params.window.to_day).to_string(),
+        since: calendar::Date::from_days(params.window.from_day).to_string(),
+        until: calendar::Date::from_days(params.window.to_day).to_string(),
         total: all.len(),
         offset: params.offset,
         items: all.into_iter().skip(params.offset).take(params.limit).collect(),
@@ -289,8 +291,8 @@ pub(crate) async fn categories(
 
 fn daily<T>(p: &Params, days: Vec<T>) -> DailyReport<T> {
     DailyReport {
-        since: graph::Date::from_days(p.window.from_day).to_string(),
-        until: graph::Date::from_days(p.window.to_day).to_string(),
+        since: calendar::Date::from_days(p.window.from_day).to_string(),
+        until: calendar::Date::from_days(p.window.to_day).to_string(),
         days,
     }
 }
@@ -387,14 +389,14 @@ pub(crate) async fn warranties(
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
     let mut p = params(&pairs, &["days"])?;
-    let today = graph::Date::today().days();
+    let today = calendar::Date::today().days();
     p.window = Window { from_day: today, to_day: today + p.days };
     report(&state, &principal, move |engine, _snapshot, scope| {
         let graph = engine
             .graph()
             .ok_or_else(|| ApiError::new(ErrorCode::NoGraph, "the knowledge graph is switched off on this server"))?;
         let history = engine.service_history()?;
-        let all = graph::warranties_expiring(graph, graph::Date::today(), p.days, usize::MAX)?;
+        let all = graph::warranties_expiring(graph, calendar::Date::today(), p.days, usize::MAX)?;
         let in_scope: Vec<graph::ExpiringWarranty> = all
             .into_iter()
             .filter(|w| {

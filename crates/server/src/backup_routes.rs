@@ -38,7 +38,7 @@ pub(crate) async fn backup(State(state): State<AppState>) -> Result<Json<BackupA
     let name = format!("backup-{}-{:09}", stamp.as_secs(), stamp.subsec_nanos());
     let answer = state
         .run_write(move |engine| {
-            let dir = search::backup::server_backup_dir(engine.data_dir(), &name);
+            let dir = engine.layout().server_backup_dir(&name);
             let manifest = engine.backup_to(&dir)?;
             tracing::info!(backup = %dir.display(), seq = manifest.seq, "backup written");
             Ok(BackupAnswer { name, manifest })

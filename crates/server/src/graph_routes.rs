@@ -159,7 +159,7 @@ pub(crate) async fn device(
     let report = state
         .run_search(move |engine, _| {
             let graph = graph_of(engine)?;
-            let today = graph::Date::today();
+            let today = calendar::Date::today();
             let found = graph::device_by_serial(graph, &serial, today)?;
             match found {
                 Some(report) => Ok(Some(report)),
@@ -214,7 +214,7 @@ pub(crate) async fn expiring(
     };
     let found = state
         .run_search(move |engine, _| {
-            Ok(graph::warranties_expiring(graph_of(engine)?, graph::Date::today(), days, limit)?)
+            Ok(graph::warranties_expiring(graph_of(engine)?, calendar::Date::today(), days, limit)?)
         })
         .await?;
     Ok(Json(serde_json::json!({"days": days, "contracts": found})).into_response())

@@ -159,10 +159,9 @@ fn instant_ms(name: &str, value: &str) -> Result<u64, ApiError> {
     if let Ok(ms) = value.parse::<u64>() {
         return Ok(ms);
     }
-    graph::Date::parse(value.get(..10).unwrap_or(value))
+    calendar::Date::parse(value.get(..10).unwrap_or(value))
         .ok()
-        .and_then(|d| u64::try_from(graph::Date::from_days(0).days_until(d)).ok())
-        .map(|days| days * 86_400_000)
+        .and_then(|d| u64::try_from(d.start_unix_ms()).ok())
         .ok_or_else(|| {
             ApiError::new(ErrorCode::InvalidParameter, format!("`{name}` is a date YYYY-MM-DD or Unix milliseconds"))
         })

@@ -28,10 +28,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
 
-/// The key file's name inside the data directory.
-pub const KEYS_FILE: &str = "keys.json";
-/// The lock held while the key file is read, changed and written back.
-pub const LOCK_FILE: &str = "keys.lock";
 /// The `format` field of every key file.
 pub const FORMAT: &str = "gridkb-api-keys";
 /// The version of the key file this code writes and reads.
@@ -123,9 +119,9 @@ pub enum Revoked {
     Already,
 }
 
-/// `DIR/keys.json`.
+/// `DIR/keys.json` ([`search::DataLayout::keys_file`]).
 pub fn keys_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(KEYS_FILE)
+    search::DataLayout::new(data_dir).keys_file()
 }
 
 /// The keys of a data directory; none when the file does not exist.
@@ -409,7 +405,7 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
 }
 
 fn today() -> String {
-    graph::Date::today().to_string()
+    calendar::Date::today().to_string()
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> KeyError {
@@ -482,7 +478,7 @@ fn write_file(path: &Path, keys: &[KeyRecord]) -> Result<(), KeyError> {
 
 /// An exclusive lock on `DIR/keys.lock`, released when dropped.
 fn lock(data_dir: &Path) -> Result<File, KeyError> {
-    let path = data_dir.join(LOCK_FILE);
+    let path = search::DataLayout::new(data_dir).keys_lock_file();
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -44,7 +44,7 @@ async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<(Vec<
     state
         .run_write(move |engine| {
             let scope = engine.scope(org.as_deref())?;
-            let tasks = engine.knowledge_tasks(&journal.snapshot(), &scope, graph::Date::today())?;
+            let tasks = engine.knowledge_tasks(&journal.snapshot(), &scope, calendar::Date::today())?;
             Ok((tasks, engine.duplicate_scan_pending()))
         })
         .await

@@ -129,7 +129,7 @@ impl AppState {
     /// log of its data directory unless one was given.
     pub fn set_engine(&self, engine: Arc<Engine>) {
         if self.inner.journal.get().is_none() {
-            let dir = engine.data_dir().join(search::data_dir::JOURNAL_DIR);
+            let dir = engine.layout().journal_dir();
             match journal::Journal::open(&dir, self.inner.limits.journal_limits()) {
                 Ok((journal, report)) => {
                     if report.skipped_lines > 0 || report.torn_bytes > 0 {

@@ -231,7 +231,7 @@ async fn sparql_is_read_only_and_domain_queries_validate_their_input() {
 
     // A contract whose warranty ends in 30 days, one in 400 days, and an item citing a
     // regulation that a newer edition replaced: the listings must find exactly what they should.
-    let today = graph::Date::today();
+    let today = calendar::Date::today();
     let world: Vec<store::Record> = [
         r#"{"id":"cust-w","class":"Customer","label":"霁州供电公司","links":{"contract":["k-soon","k-late"]}}"#.to_string(),
         format!(

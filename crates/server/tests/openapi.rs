@@ -362,7 +362,7 @@ async fn schemas_describe_real_answers_and_values() {
     assert_matches(&document, "ApiError", &error, false);
 
     // Values of other crates' types with every optional field filled, against their mirrors.
-    let date = graph::Date::parse("2027-03-31").expect("date");
+    let date = calendar::Date::parse("2027-03-31").expect("date");
     let named = |id: &str| graph::Named { id: id.into(), label: format!("{id} label") };
     for state in [
         graph::WarrantyState::InWarranty { end: date, days_left: 200 },

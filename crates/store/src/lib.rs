@@ -3,7 +3,7 @@
 //! Records (knowledge items and graph entities) with their full version history, the editors'
 //! working copies, the audit trail and a change log stamped with a strictly increasing sequence
 //! number. Every index gridkb serves from — lexical, graph, vector — is a projection that
-//! remembers the last sequence number it applied and catches up from [`Store::changes_since`].
+//! remembers the last sequence number it applied and catches up from the change log through [`catch_up`], the one replay loop.
 //!
 //! Two backends sit behind the [`RecordStore`] trait, chosen when the store is opened:
 //! - [`RedbStore`] (the default): one embedded ACID file, the truth of one machine.
@@ -20,6 +20,7 @@ pub mod audit;
 mod change_set;
 mod db;
 mod pg;
+mod projection;
 pub mod record;
 
 use std::fmt;
@@ -30,6 +31,7 @@ pub use audit::{Action, Actor, AuditEntry, AuditFilter, EditDone, EditPlan, Reco
 pub use change_set::{ChangeSet, Mutation};
 pub use db::{Change, ChangeOp, FORMAT_VERSION, Outcome, RedbStore, StoredRecord};
 pub use pg::{PgListener, PgOptions, PgStore, SharedFile, SharedFiles};
+pub use projection::{ChangeBatch, Projection, catch_up};
 pub use record::{Category, Entity, EntityClass, FieldError, Item, ItemKind, MajorCategory, OrgLevel, Record, Status};
 
 /// Why a store operation failed. None of these are the caller's mistake: records are validated

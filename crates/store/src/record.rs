@@ -303,27 +303,12 @@ fn validate_version(version: u32) -> Result<(), FieldError> {
 
 /// Checks a `YYYY-MM-DD` date, including the number of days in its month.
 pub fn validate_date(field: &str, date: &str) -> Result<(), FieldError> {
-    let bad = || FieldError::new(field, format!("`{date}` is not a date of the form YYYY-MM-DD"));
-    let parts: Vec<&str> = date.split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return Err(bad()) };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 || !date.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        return Err(bad());
+    match calendar::Date::parse(date) {
+        Ok(_) => Ok(()),
+        Err(calendar::DateError::Format | calendar::DateError::NoSuchDay) => {
+            Err(FieldError::new(field, format!("`{date}` is not a date of the form YYYY-MM-DD")))
+        }
     }
-    let (Ok(year), Ok(month), Ok(day)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) else {
-        return Err(bad());
-    };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(bad()),
-    };
-    if day == 0 || day > days_in_month {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 impl Item {
