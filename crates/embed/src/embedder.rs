@@ -10,7 +10,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::Tokenizer;
 
-use crate::config::{self, Backend, EmbedConfig, LongText, Pooling, Settings};
+use crate::config::{self, Backend, EmbedConfig, LongText, Pooling, Precision, Settings};
 use crate::error::{Error, Result};
 use crate::fast::FastBert;
 
@@ -28,6 +28,8 @@ enum Model {
 /// its matrix products).
 pub struct Embedder {
     model: Model,
+    /// What the linear layers run in (the settings say what was asked for).
+    precision: Precision,
     tokenizer: Tokenizer,
     settings: Settings,
     /// Special tokens the tokenizer puts before and after a single sequence ([CLS] / [SEP]).
@@ -52,6 +54,7 @@ impl fmt::Debug for Embedder {
             .field("dim", &self.dim)
             .field("settings", &self.settings)
             .field("backend", &self.backend())
+            .field("precision", &self.precision)
             .finish_non_exhaustive()
     }
 }
@@ -111,25 +114,33 @@ impl Embedder {
             VarBuilder::from_pth(&weights, DType::F32, &device).map_err(weights_error)?
         };
         let model = if settings.backend == Backend::Fast && FastBert::supports(&bert) {
-            Model::Fast(Box::new(FastBert::load(&vb, &bert).map_err(weights_error)?))
+            Model::Fast(Box::new(FastBert::load(&vb, &bert, settings.precision).map_err(weights_error)?))
         } else {
             if settings.backend == Backend::Fast {
                 tracing::info!(act = ?bert.hidden_act, "the fast encoder does not run this activation; using candle's");
             }
+            if settings.precision != Precision::F32 {
+                tracing::info!(precision = %settings.precision, "candle's encoder runs in f32 only");
+            }
             Model::Candle(Box::new(BertModel::load(vb, &bert).map_err(weights_error)?))
         };
+        let precision = match &model {
+            Model::Fast(f) => f.precision(),
+            Model::Candle(_) => Precision::F32,
+        };
 
-        let id = model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &settings)?;
+        let id = model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &settings, precision)?;
         // Long texts are cut and combined only under the default mode's id, so the window id is
         // the default mode's model id: caches filled under the default stay valid for it.
         let window_id = if settings.long_text == LongText::Mean {
             id.clone()
         } else {
             let as_default = Settings { long_text: LongText::Mean, ..settings.clone() };
-            model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &as_default)?
+            model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &as_default, precision)?
         };
         let embedder = Embedder {
             model,
+            precision,
             tokenizer,
             settings,
             lead,
@@ -176,13 +187,19 @@ impl Embedder {
         }
     }
 
-    /// The instruction set of the fast encoder's kernels (`avx512f`, `avx2+fma`, `portable`),
-    /// or `candle` for the candle backend.
+    /// The instruction set of the fast encoder's kernels (`avx512f`, `avx2+fma`, `portable`,
+    /// `avx512-vnni int8`), or `candle` for the candle backend.
     pub fn kernel(&self) -> &'static str {
         match &self.model {
             Model::Candle(_) => "candle",
-            Model::Fast(f) => f.isa().name(),
+            Model::Fast(f) => f.kernel(),
         }
+    }
+
+    /// The precision the encoder runs in: the one asked for, or f32 where that is not available
+    /// (int8 without AVX-512 VNNI, or the candle backend).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Multiply-adds ×2 of one forward pass of a `tokens`-long window: the FLOP count the
@@ -431,8 +448,17 @@ fn special_tokens(tokenizer: &Tokenizer) -> Result<(Vec<u32>, Vec<u32>)> {
 
 /// `<dir name>-<blake3 prefix>` over config.json, tokenizer.json, the weights (name, size and
 /// three 64 KiB samples: reading all of a large file at every start would cost time) and the
-/// settings that shape passage vectors. The query prefix is left out: it changes no stored vector.
-fn model_id(dir: &Path, config: &[u8], tokenizer: &[u8], weights: &Path, s: &Settings) -> Result<String> {
+/// settings that shape passage vectors, the precision that runs included (only when not f32, so
+/// that f32 ids are what they were before there was a choice). The query prefix is left out: it
+/// changes no stored vector.
+fn model_id(
+    dir: &Path,
+    config: &[u8],
+    tokenizer: &[u8],
+    weights: &Path,
+    s: &Settings,
+    precision: Precision,
+) -> Result<String> {
     const SAMPLE: u64 = 64 * 1024;
     let io = |source| Error::Io { path: weights.to_owned(), source };
     let mut h = blake3::Hasher::new();
@@ -450,10 +476,13 @@ fn model_id(dir: &Path, config: &[u8], tokenizer: &[u8], weights: &Path, s: &Set
         (&mut file).take(SAMPLE).read_to_end(&mut buf).map_err(io)?;
         h.update(&buf);
     }
-    let shaping = serde_json::json!({
+    let mut shaping = serde_json::json!({
         "pooling": s.pooling, "normalize": s.normalize, "passage_prefix": s.passage_prefix,
         "max_tokens": s.max_tokens, "long_text": s.long_text,
     });
+    if precision != Precision::F32 {
+        shaping["precision"] = serde_json::json!(precision);
+    }
     h.update(shaping.to_string().as_bytes());
     let name = dir
         .canonicalize()
