@@ -137,13 +137,29 @@ super::simd::multiversion!(fn quantize_row(a: &[f32], u: &mut [u8]) -> (f32, f32
 /// `u = round((a − lo) / step)` with `step = (max − min) / 255`; returns `(step, lo)`.
 #[inline(always)]
 fn quantize_row_impl(_: Isa, a: &[f32], u: &mut [u8]) -> (f32, f32) {
-    let lo = math::min(a);
-    let hi = math::max(a);
+    // Range over independent lanes, with plain comparisons (vmin/vmax; no NaN bookkeeping).
+    const LANES: usize = 16;
+    let (mut lo, mut hi) = ([f32::INFINITY; LANES], [f32::NEG_INFINITY; LANES]);
+    let chunks = a.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
+            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
+        }
+    }
+    let lo = lo.iter().chain(rest).fold(f32::INFINITY, |m, &x| if x < m { x } else { m });
+    let hi = hi.iter().chain(rest).fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
     let step = (hi - lo) / 255.0;
     let inv = if step > 0.0 { 1.0 / step } else { 0.0 };
+    // Adding 1.5 · 2^23 rounds a value in [0, 255] to the nearest integer, which is then the
+    // float's low mantissa byte: no float-to-int conversion (those do not vectorise with
+    // Rust's saturating `as`).
+    const MAGIC: f32 = 12_582_912.0;
     for (u, &x) in u.iter_mut().zip(a) {
-        // x ≥ lo, so adding one half and truncating rounds to the nearest level.
-        *u = ((x - lo) * inv + 0.5).min(255.0) as u8;
+        let v = (x - lo) * inv;
+        let v = if v < 255.0 { v } else { 255.0 };
+        *u = (v + MAGIC).to_bits() as u8;
     }
     (step, lo)
 }

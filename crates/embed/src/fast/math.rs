@@ -82,19 +82,6 @@ pub fn max(xs: &[f32]) -> f32 {
     acc.iter().chain(rest).fold(f32::NEG_INFINITY, |m, &x| m.max(x))
 }
 
-#[inline(always)]
-pub fn min(xs: &[f32]) -> f32 {
-    let mut acc = [f32::INFINITY; LANES];
-    let chunks = xs.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for l in 0..LANES {
-            acc[l] = acc[l].min(c[l]);
-        }
-    }
-    acc.iter().chain(rest).fold(f32::INFINITY, |m, &x| m.min(x))
-}
-
 /// Layer normalisation of one row in place: `(x − mean) / sqrt(var + eps) · gamma + beta`.
 #[inline(always)]
 pub fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
