@@ -141,6 +141,8 @@ impl std::str::FromStr for Precision {
 
 /// Environment variable that picks the precision (`f32` or `int8`) when [`EmbedConfig`] does not.
 pub const PRECISION_ENV: &str = "GRIDKB_EMBED_PRECISION";
+/// Environment variable that picks the precision of queries only.
+pub const QUERY_PRECISION_ENV: &str = "GRIDKB_EMBED_QUERY_PRECISION";
 
 /// Settings given by the caller; `None` leaves the decision to the model directory or the
 /// default. `EmbedConfig::default()` is right for any model directory with sensible metadata.
@@ -163,6 +165,9 @@ pub struct EmbedConfig {
     /// The linear layers' arithmetic; unset: `GRIDKB_EMBED_PRECISION`, then `gridkb.json`, then
     /// [`Precision::F32`].
     pub precision: Option<Precision>,
+    /// The arithmetic for queries only (stored vectors are passages, so it is not part of the
+    /// model id); unset: `GRIDKB_EMBED_QUERY_PRECISION`, then `gridkb.json`, then `precision`.
+    pub query_precision: Option<Precision>,
 }
 
 impl EmbedConfig {
@@ -179,6 +184,7 @@ impl EmbedConfig {
             max_batch_tokens: self.max_batch_tokens.or(fallback.max_batch_tokens),
             backend: self.backend.or(fallback.backend),
             precision: self.precision.or(fallback.precision),
+            query_precision: self.query_precision.or(fallback.query_precision),
         }
     }
 }
@@ -197,13 +203,20 @@ pub struct Settings {
     pub backend: Backend,
     /// As asked for; [`crate::Embedder::precision`] says what runs.
     pub precision: Precision,
+    /// As asked for; [`crate::Embedder::query_precision`] says what runs.
+    pub query_precision: Precision,
 }
 
 /// Resolves the settings of the model in `dir`; `max_positions` comes from its config.json.
 pub(crate) fn resolve(dir: &Path, explicit: &EmbedConfig, max_positions: usize) -> Result<Settings> {
     let from_file = read_model_config(dir)?;
     let from_st = sentence_transformers_metadata(dir)?;
-    let from_env = EmbedConfig { backend: backend_from_env()?, precision: precision_from_env()?, ..Default::default() };
+    let from_env = EmbedConfig {
+        backend: backend_from_env()?,
+        precision: precision_from_env(PRECISION_ENV)?,
+        query_precision: precision_from_env(QUERY_PRECISION_ENV)?,
+        ..Default::default()
+    };
     let c = explicit.clone().or(from_env).or(from_file).or(from_st);
     let max_tokens = c.max_tokens.unwrap_or(max_positions);
     if max_tokens < 8 || max_tokens > max_positions {
@@ -232,14 +245,15 @@ pub(crate) fn resolve(dir: &Path, explicit: &EmbedConfig, max_positions: usize) 
         max_batch_tokens,
         backend: c.backend.unwrap_or_default(),
         precision: c.precision.unwrap_or_default(),
+        query_precision: c.query_precision.or(c.precision).unwrap_or_default(),
     })
 }
 
-fn precision_from_env() -> Result<Option<Precision>> {
-    match std::env::var(PRECISION_ENV) {
+fn precision_from_env(var: &str) -> Result<Option<Precision>> {
+    match std::env::var(var) {
         Err(_) => Ok(None),
         Ok(v) if v.trim().is_empty() => Ok(None),
-        Ok(v) => v.parse().map(Some).map_err(|e| Error::Config(format!("{PRECISION_ENV}: {e}"))),
+        Ok(v) => v.parse().map(Some).map_err(|e| Error::Config(format!("{var}: {e}"))),
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Embedder {
     model: Model,
     /// What the linear layers run in (the settings say what was asked for).
     precision: Precision,
+    /// The fast encoder in the query precision, when that is not the passages' one.
+    query_model: Option<Box<FastBert>>,
     tokenizer: Tokenizer,
     settings: Settings,
     /// Special tokens the tokenizer puts before and after a single sequence ([CLS] / [SEP]).
@@ -55,6 +57,7 @@ impl fmt::Debug for Embedder {
             .field("settings", &self.settings)
             .field("backend", &self.backend())
             .field("precision", &self.precision)
+            .field("query_precision", &self.query_precision())
             .finish_non_exhaustive()
     }
 }
@@ -113,16 +116,24 @@ impl Embedder {
         } else {
             VarBuilder::from_pth(&weights, DType::F32, &device).map_err(weights_error)?
         };
-        let model = if settings.backend == Backend::Fast && FastBert::supports(&bert) {
-            Model::Fast(Box::new(FastBert::load(&vb, &bert, settings.precision).map_err(weights_error)?))
+        let (model, query_model) = if settings.backend == Backend::Fast && FastBert::supports(&bert) {
+            let passages = FastBert::load(&vb, &bert, settings.precision).map_err(weights_error)?;
+            // A second encoder only when queries really run in another precision.
+            let queries = if settings.query_precision == settings.precision {
+                None
+            } else {
+                let q = FastBert::load(&vb, &bert, settings.query_precision).map_err(weights_error)?;
+                (q.precision() != passages.precision()).then(|| Box::new(q))
+            };
+            (Model::Fast(Box::new(passages)), queries)
         } else {
             if settings.backend == Backend::Fast {
                 tracing::info!(act = ?bert.hidden_act, "the fast encoder does not run this activation; using candle's");
             }
-            if settings.precision != Precision::F32 {
+            if settings.precision != Precision::F32 || settings.query_precision != Precision::F32 {
                 tracing::info!(precision = %settings.precision, "candle's encoder runs in f32 only");
             }
-            Model::Candle(Box::new(BertModel::load(vb, &bert).map_err(weights_error)?))
+            (Model::Candle(Box::new(BertModel::load(vb, &bert).map_err(weights_error)?)), None)
         };
         let precision = match &model {
             Model::Fast(f) => f.precision(),
@@ -141,6 +152,7 @@ impl Embedder {
         let embedder = Embedder {
             model,
             precision,
+            query_model,
             tokenizer,
             settings,
             lead,
@@ -196,10 +208,15 @@ impl Embedder {
         }
     }
 
-    /// The precision the encoder runs in: the one asked for, or f32 where that is not available
-    /// (int8 without AVX-512 VNNI, or the candle backend).
+    /// The precision the encoder runs passages in: the one asked for, or f32 where that is not
+    /// available (int8 without AVX-512 VNNI, or the candle backend).
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// The precision the encoder runs queries in.
+    pub fn query_precision(&self) -> Precision {
+        self.query_model.as_ref().map_or(self.precision, |q| q.precision())
     }
 
     /// Multiply-adds ×2 of one forward pass of a `tokens`-long window: the FLOP count the
@@ -254,7 +271,7 @@ impl Embedder {
             return Ok(self.embed_passages(texts)?.into_iter().map(|v| vec![v]).collect());
         }
         let (windows, owners) = self.windows(texts, Side::Passage, false)?;
-        let vectors = self.run(&windows)?;
+        let vectors = self.run(&windows, Side::Passage)?;
         let mut out: Vec<Vec<Vec<f32>>> = vec![Vec::new(); texts.len()];
         for (v, &(owner, _)) in vectors.into_iter().zip(&owners) {
             out[owner].push(v);
@@ -265,7 +282,7 @@ impl Embedder {
     fn embed_combined(&self, texts: &[&str], side: Side) -> Result<Vec<Vec<f32>>> {
         let first_only = self.settings.long_text == LongText::First;
         let (windows, owners) = self.windows(texts, side, first_only)?;
-        let vectors = self.run(&windows)?;
+        let vectors = self.run(&windows, side)?;
         let mut sums: Vec<(Vec<f64>, f64, usize)> = vec![(vec![0.0; self.dim], 0.0, 0); texts.len()];
         let mut single: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         for (v, &(owner, weight)) in vectors.into_iter().zip(&owners) {
@@ -361,7 +378,7 @@ impl Embedder {
 
     /// Runs the windows through the model in batches of similar length (longest first, so the
     /// padding is small) and returns one pooled vector per window, in input order.
-    fn run(&self, windows: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+    fn run(&self, windows: &[Vec<u32>], side: Side) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..windows.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(windows[i].len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); windows.len()];
@@ -371,7 +388,7 @@ impl Embedder {
             let rows = self.settings.batch_size.min(self.settings.max_batch_tokens / longest).max(1);
             let end = (start + rows).min(order.len());
             let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| windows[i].as_slice()).collect();
-            for (v, &i) in self.forward(&batch)?.into_iter().zip(&order[start..end]) {
+            for (v, &i) in self.forward(&batch, side)?.into_iter().zip(&order[start..end]) {
                 out[i] = v;
             }
             start = end;
@@ -380,10 +397,15 @@ impl Embedder {
     }
 
     /// One batch through the encoder, then pooling and normalisation.
-    fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let model = match &self.model {
-            Model::Candle(m) => m,
-            Model::Fast(f) => {
+    fn forward(&self, batch: &[&[u32]], side: Side) -> Result<Vec<Vec<f32>>> {
+        let fast = match (&self.query_model, side, &self.model) {
+            (Some(q), Side::Query, _) => Ok(&**q),
+            (_, _, Model::Fast(f)) => Ok(&**f),
+            (_, _, Model::Candle(m)) => Err(m),
+        };
+        let model = match fast {
+            Err(m) => m,
+            Ok(f) => {
                 let mut vectors = f.forward(batch, self.settings.pooling).map_err(Error::Encoder)?;
                 if self.settings.normalize {
                     vectors.iter_mut().for_each(|v| normalize(v));

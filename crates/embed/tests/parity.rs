@@ -189,3 +189,20 @@ fn int8_stays_close_to_sentence_transformers() {
         assert!(cosine(&alone, v) > 0.999_999, "batching changed the int8 vector of {text}");
     }
 }
+
+#[test]
+fn int8_queries_leave_passages_and_the_model_id_as_they_are() {
+    let f32 = load(&EmbedConfig::default());
+    let mixed = load(&EmbedConfig { query_precision: Some(Precision::Int8), ..Default::default() });
+    assert_eq!(mixed.model_id(), f32.model_id(), "stored vectors are f32 as before");
+    assert_eq!(mixed.precision(), Precision::F32);
+    let texts = ["变压器油温过高报警怎么处理？", "电表黑屏不走字"];
+    assert_eq!(mixed.embed_passages(&texts).unwrap(), f32.embed_passages(&texts).unwrap());
+    let (q, p) = (mixed.embed_queries(&texts).unwrap(), f32.embed_queries(&texts).unwrap());
+    for (a, b) in q.iter().zip(&p) {
+        assert!(cosine(a, b) >= INT8_PARITY, "query cosine {}", cosine(a, b));
+    }
+    if mixed.query_precision() == Precision::Int8 {
+        assert_ne!(q, p, "queries ran in int8");
+    }
+}

@@ -53,6 +53,10 @@ struct ModelArgs {
     /// Default: the model directory's gridkb.json, else f32.
     #[arg(long, env = embed::PRECISION_ENV, value_parser = |s: &str| s.parse::<embed::Precision>())]
     precision: Option<embed::Precision>,
+    /// The same for queries only (`f32` or `int8`): stored vectors stay as they are, so the
+    /// index is kept. Default: the model directory's gridkb.json, else --precision.
+    #[arg(long, env = embed::QUERY_PRECISION_ENV, value_parser = |s: &str| s.parse::<embed::Precision>())]
+    query_precision: Option<embed::Precision>,
 }
 
 impl ModelArgs {
@@ -68,7 +72,11 @@ impl ModelArgs {
 
     /// The embedder settings these flags decide; the rest come from the model directory.
     fn embed_config(&self) -> embed::EmbedConfig {
-        embed::EmbedConfig { precision: self.precision, ..embed::EmbedConfig::default() }
+        embed::EmbedConfig {
+            precision: self.precision,
+            query_precision: self.query_precision,
+            ..embed::EmbedConfig::default()
+        }
     }
 }
 
@@ -618,7 +626,7 @@ fn run_report(data: &Path, since: &str, until: Option<&str>, format: report::For
         None => graph::Date::today().days(),
     };
     anyhow::ensure!(since <= until, "--since must not be after --until");
-    let engine = open_engine(data, &ModelArgs { model: None, no_dense: true, precision: None })?;
+    let engine = open_engine(data, &ModelArgs { model: None, no_dense: true, precision: None, query_precision: None })?;
     let limits = engine.limits().journal_limits();
     let (snapshot, read) = journal::read_snapshot(&data.join(search::data_dir::JOURNAL_DIR), &limits)?;
     if read.skipped_lines > 0 {
@@ -1258,7 +1266,8 @@ fn embed_stdin(model: Option<PathBuf>, precision: Option<embed::Precision>, pass
 /// Query latency (16 and 32 tokens), passage throughput at several batch sizes on one and all
 /// threads, and the achieved GFLOP/s: the embedder's budget in DESIGN.md.
 fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
-    let embedder = load_embedder(model.model.clone(), model.precision)?;
+    let embedder =
+        embed::Embedder::load(&model.model.clone().unwrap_or_else(default_model_dir), &model.embed_config())?;
     let report = embed::bench(&embedder, &embed::BenchOptions::default())?;
     println!("{report}");
     Ok(())
