@@ -98,6 +98,52 @@ pub enum Backend {
 /// Environment variable that picks the backend (`fast` or `candle`) when [`EmbedConfig`] does not.
 pub const BACKEND_ENV: &str = "GRIDKB_EMBED_BACKEND";
 
+/// The arithmetic of the fast encoder's linear layers (q/k/v, attention output, FFN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// 32-bit floats: agrees with sentence-transformers to cosine ≥ 0.9999.
+    #[default]
+    F32,
+    /// 8-bit integers on AVX-512 VNNI: weights quantised per output channel at load, activations
+    /// per token as each product runs. Vectors differ slightly from f32 ones, so the precision is
+    /// part of the model id. Runs in f32 on a CPU without VNNI, and with the candle backend.
+    Int8,
+}
+
+impl Precision {
+    /// The name used in configuration and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    /// `f32` or `int8`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        [Precision::F32, Precision::Int8]
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("{s:?} is not a precision; use f32 or int8"))
+    }
+}
+
+/// Environment variable that picks the precision (`f32` or `int8`) when [`EmbedConfig`] does not.
+pub const PRECISION_ENV: &str = "GRIDKB_EMBED_PRECISION";
+/// Environment variable that picks the precision of queries only.
+pub const QUERY_PRECISION_ENV: &str = "GRIDKB_EMBED_QUERY_PRECISION";
+
 /// Settings given by the caller; `None` leaves the decision to the model directory or the
 /// default. `EmbedConfig::default()` is right for any model directory with sensible metadata.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -116,6 +162,12 @@ pub struct EmbedConfig {
     pub max_batch_tokens: Option<usize>,
     /// The forward pass; unset: `GRIDKB_EMBED_BACKEND`, then `gridkb.json`, then [`Backend::Fast`].
     pub backend: Option<Backend>,
+    /// The linear layers' arithmetic; unset: `GRIDKB_EMBED_PRECISION`, then `gridkb.json`, then
+    /// [`Precision::F32`].
+    pub precision: Option<Precision>,
+    /// The arithmetic for queries only (stored vectors are passages, so it is not part of the
+    /// model id); unset: `GRIDKB_EMBED_QUERY_PRECISION`, then `gridkb.json`, then `precision`.
+    pub query_precision: Option<Precision>,
 }
 
 impl EmbedConfig {
@@ -131,6 +183,8 @@ impl EmbedConfig {
             batch_size: self.batch_size.or(fallback.batch_size),
             max_batch_tokens: self.max_batch_tokens.or(fallback.max_batch_tokens),
             backend: self.backend.or(fallback.backend),
+            precision: self.precision.or(fallback.precision),
+            query_precision: self.query_precision.or(fallback.query_precision),
         }
     }
 }
@@ -147,13 +201,22 @@ pub struct Settings {
     pub batch_size: usize,
     pub max_batch_tokens: usize,
     pub backend: Backend,
+    /// As asked for; [`crate::Embedder::precision`] says what runs.
+    pub precision: Precision,
+    /// As asked for; [`crate::Embedder::query_precision`] says what runs.
+    pub query_precision: Precision,
 }
 
 /// Resolves the settings of the model in `dir`; `max_positions` comes from its config.json.
 pub(crate) fn resolve(dir: &Path, explicit: &EmbedConfig, max_positions: usize) -> Result<Settings> {
     let from_file = read_model_config(dir)?;
     let from_st = sentence_transformers_metadata(dir)?;
-    let from_env = EmbedConfig { backend: backend_from_env()?, ..Default::default() };
+    let from_env = EmbedConfig {
+        backend: backend_from_env()?,
+        precision: precision_from_env(PRECISION_ENV)?,
+        query_precision: precision_from_env(QUERY_PRECISION_ENV)?,
+        ..Default::default()
+    };
     let c = explicit.clone().or(from_env).or(from_file).or(from_st);
     let max_tokens = c.max_tokens.unwrap_or(max_positions);
     if max_tokens < 8 || max_tokens > max_positions {
@@ -181,7 +244,17 @@ pub(crate) fn resolve(dir: &Path, explicit: &EmbedConfig, max_positions: usize) 
         batch_size,
         max_batch_tokens,
         backend: c.backend.unwrap_or_default(),
+        precision: c.precision.unwrap_or_default(),
+        query_precision: c.query_precision.or(c.precision).unwrap_or_default(),
     })
+}
+
+fn precision_from_env(var: &str) -> Result<Option<Precision>> {
+    match std::env::var(var) {
+        Err(_) => Ok(None),
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => v.parse().map(Some).map_err(|e| Error::Config(format!("{var}: {e}"))),
+    }
 }
 
 fn backend_from_env() -> Result<Option<Backend>> {
@@ -289,6 +362,11 @@ mod tests {
             assert_eq!(serde_json::to_value(mode).unwrap(), serde_json::Value::from(mode.name()));
         }
         assert!("best".parse::<LongText>().unwrap_err().contains("mean, first or windows"));
+        for p in [Precision::F32, Precision::Int8] {
+            assert_eq!(p.to_string().parse::<Precision>(), Ok(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::Value::from(p.name()));
+        }
+        assert!("bf16".parse::<Precision>().unwrap_err().contains("f32 or int8"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::Tokenizer;
 
-use crate::config::{self, Backend, EmbedConfig, LongText, Pooling, Settings};
+use crate::config::{self, Backend, EmbedConfig, LongText, Pooling, Precision, Settings};
 use crate::error::{Error, Result};
 use crate::fast::FastBert;
 
@@ -28,6 +28,10 @@ enum Model {
 /// its matrix products).
 pub struct Embedder {
     model: Model,
+    /// What the linear layers run in (the settings say what was asked for).
+    precision: Precision,
+    /// The fast encoder in the query precision, when that is not the passages' one.
+    query_model: Option<Box<FastBert>>,
     tokenizer: Tokenizer,
     settings: Settings,
     /// Special tokens the tokenizer puts before and after a single sequence ([CLS] / [SEP]).
@@ -52,6 +56,8 @@ impl fmt::Debug for Embedder {
             .field("dim", &self.dim)
             .field("settings", &self.settings)
             .field("backend", &self.backend())
+            .field("precision", &self.precision)
+            .field("query_precision", &self.query_precision())
             .finish_non_exhaustive()
     }
 }
@@ -110,26 +116,43 @@ impl Embedder {
         } else {
             VarBuilder::from_pth(&weights, DType::F32, &device).map_err(weights_error)?
         };
-        let model = if settings.backend == Backend::Fast && FastBert::supports(&bert) {
-            Model::Fast(Box::new(FastBert::load(&vb, &bert).map_err(weights_error)?))
+        let (model, query_model) = if settings.backend == Backend::Fast && FastBert::supports(&bert) {
+            let passages = FastBert::load(&vb, &bert, settings.precision).map_err(weights_error)?;
+            // A second encoder only when queries really run in another precision.
+            let queries = if settings.query_precision == settings.precision {
+                None
+            } else {
+                let q = FastBert::load(&vb, &bert, settings.query_precision).map_err(weights_error)?;
+                (q.precision() != passages.precision()).then(|| Box::new(q))
+            };
+            (Model::Fast(Box::new(passages)), queries)
         } else {
             if settings.backend == Backend::Fast {
                 tracing::info!(act = ?bert.hidden_act, "the fast encoder does not run this activation; using candle's");
             }
-            Model::Candle(Box::new(BertModel::load(vb, &bert).map_err(weights_error)?))
+            if settings.precision != Precision::F32 || settings.query_precision != Precision::F32 {
+                tracing::info!(precision = %settings.precision, "candle's encoder runs in f32 only");
+            }
+            (Model::Candle(Box::new(BertModel::load(vb, &bert).map_err(weights_error)?)), None)
+        };
+        let precision = match &model {
+            Model::Fast(f) => f.precision(),
+            Model::Candle(_) => Precision::F32,
         };
 
-        let id = model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &settings)?;
+        let id = model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &settings, precision)?;
         // Long texts are cut and combined only under the default mode's id, so the window id is
         // the default mode's model id: caches filled under the default stay valid for it.
         let window_id = if settings.long_text == LongText::Mean {
             id.clone()
         } else {
             let as_default = Settings { long_text: LongText::Mean, ..settings.clone() };
-            model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &as_default)?
+            model_id(dir, &config_bytes, &tokenizer_bytes, &weights, &as_default, precision)?
         };
         let embedder = Embedder {
             model,
+            precision,
+            query_model,
             tokenizer,
             settings,
             lead,
@@ -176,13 +199,24 @@ impl Embedder {
         }
     }
 
-    /// The instruction set of the fast encoder's kernels (`avx512f`, `avx2+fma`, `portable`),
-    /// or `candle` for the candle backend.
+    /// The instruction set of the fast encoder's kernels (`avx512f`, `avx2+fma`, `portable`,
+    /// `avx512-vnni int8`), or `candle` for the candle backend.
     pub fn kernel(&self) -> &'static str {
         match &self.model {
             Model::Candle(_) => "candle",
-            Model::Fast(f) => f.isa().name(),
+            Model::Fast(f) => f.kernel(),
         }
+    }
+
+    /// The precision the encoder runs passages in: the one asked for, or f32 where that is not
+    /// available (int8 without AVX-512 VNNI, or the candle backend).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The precision the encoder runs queries in.
+    pub fn query_precision(&self) -> Precision {
+        self.query_model.as_ref().map_or(self.precision, |q| q.precision())
     }
 
     /// Multiply-adds ×2 of one forward pass of a `tokens`-long window: the FLOP count the
@@ -237,7 +271,7 @@ impl Embedder {
             return Ok(self.embed_passages(texts)?.into_iter().map(|v| vec![v]).collect());
         }
         let (windows, owners) = self.windows(texts, Side::Passage, false)?;
-        let vectors = self.run(&windows)?;
+        let vectors = self.run(&windows, Side::Passage)?;
         let mut out: Vec<Vec<Vec<f32>>> = vec![Vec::new(); texts.len()];
         for (v, &(owner, _)) in vectors.into_iter().zip(&owners) {
             out[owner].push(v);
@@ -248,7 +282,7 @@ impl Embedder {
     fn embed_combined(&self, texts: &[&str], side: Side) -> Result<Vec<Vec<f32>>> {
         let first_only = self.settings.long_text == LongText::First;
         let (windows, owners) = self.windows(texts, side, first_only)?;
-        let vectors = self.run(&windows)?;
+        let vectors = self.run(&windows, side)?;
         let mut sums: Vec<(Vec<f64>, f64, usize)> = vec![(vec![0.0; self.dim], 0.0, 0); texts.len()];
         let mut single: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         for (v, &(owner, weight)) in vectors.into_iter().zip(&owners) {
@@ -344,7 +378,7 @@ impl Embedder {
 
     /// Runs the windows through the model in batches of similar length (longest first, so the
     /// padding is small) and returns one pooled vector per window, in input order.
-    fn run(&self, windows: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+    fn run(&self, windows: &[Vec<u32>], side: Side) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..windows.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(windows[i].len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); windows.len()];
@@ -354,7 +388,7 @@ impl Embedder {
             let rows = self.settings.batch_size.min(self.settings.max_batch_tokens / longest).max(1);
             let end = (start + rows).min(order.len());
             let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| windows[i].as_slice()).collect();
-            for (v, &i) in self.forward(&batch)?.into_iter().zip(&order[start..end]) {
+            for (v, &i) in self.forward(&batch, side)?.into_iter().zip(&order[start..end]) {
                 out[i] = v;
             }
             start = end;
@@ -363,10 +397,15 @@ impl Embedder {
     }
 
     /// One batch through the encoder, then pooling and normalisation.
-    fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let model = match &self.model {
-            Model::Candle(m) => m,
-            Model::Fast(f) => {
+    fn forward(&self, batch: &[&[u32]], side: Side) -> Result<Vec<Vec<f32>>> {
+        let fast = match (&self.query_model, side, &self.model) {
+            (Some(q), Side::Query, _) => Ok(&**q),
+            (_, _, Model::Fast(f)) => Ok(&**f),
+            (_, _, Model::Candle(m)) => Err(m),
+        };
+        let model = match fast {
+            Err(m) => m,
+            Ok(f) => {
                 let mut vectors = f.forward(batch, self.settings.pooling).map_err(Error::Encoder)?;
                 if self.settings.normalize {
                     vectors.iter_mut().for_each(|v| normalize(v));
@@ -431,8 +470,17 @@ fn special_tokens(tokenizer: &Tokenizer) -> Result<(Vec<u32>, Vec<u32>)> {
 
 /// `<dir name>-<blake3 prefix>` over config.json, tokenizer.json, the weights (name, size and
 /// three 64 KiB samples: reading all of a large file at every start would cost time) and the
-/// settings that shape passage vectors. The query prefix is left out: it changes no stored vector.
-fn model_id(dir: &Path, config: &[u8], tokenizer: &[u8], weights: &Path, s: &Settings) -> Result<String> {
+/// settings that shape passage vectors, the precision that runs included (only when not f32, so
+/// that f32 ids are what they were before there was a choice). The query prefix is left out: it
+/// changes no stored vector.
+fn model_id(
+    dir: &Path,
+    config: &[u8],
+    tokenizer: &[u8],
+    weights: &Path,
+    s: &Settings,
+    precision: Precision,
+) -> Result<String> {
     const SAMPLE: u64 = 64 * 1024;
     let io = |source| Error::Io { path: weights.to_owned(), source };
     let mut h = blake3::Hasher::new();
@@ -450,10 +498,13 @@ fn model_id(dir: &Path, config: &[u8], tokenizer: &[u8], weights: &Path, s: &Set
         (&mut file).take(SAMPLE).read_to_end(&mut buf).map_err(io)?;
         h.update(&buf);
     }
-    let shaping = serde_json::json!({
+    let mut shaping = serde_json::json!({
         "pooling": s.pooling, "normalize": s.normalize, "passage_prefix": s.passage_prefix,
         "max_tokens": s.max_tokens, "long_text": s.long_text,
     });
+    if precision != Precision::F32 {
+        shaping["precision"] = serde_json::json!(precision);
+    }
     h.update(shaping.to_string().as_bytes());
     let name = dir
         .canonicalize()

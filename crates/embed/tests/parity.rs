@@ -4,7 +4,7 @@
 mod common;
 
 use common::{cosine, load, model_dir};
-use embed::{EmbedConfig, Embedder, Error, LongText, Pooling};
+use embed::{EmbedConfig, Embedder, Error, LongText, Pooling, Precision};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -154,4 +154,55 @@ fn a_broken_model_directory_says_what_to_do() {
     std::fs::write(dir.path().join("model.safetensors"), b"not safetensors").unwrap();
     let e = Embedder::load(dir.path(), &EmbedConfig::default()).unwrap_err().to_string();
     assert!(e.contains("cannot load the weights"), "{e}");
+}
+
+/// The bar int8 must clear to be worth offering: cosine ≥ 0.999 against sentence-transformers on
+/// every sentence of the fixture. Where the CPU lacks AVX-512 VNNI the encoder runs in f32, and the
+/// same bar holds trivially.
+const INT8_PARITY: f64 = 0.999;
+
+#[test]
+fn int8_stays_close_to_sentence_transformers() {
+    let reference = reference();
+    let int8 = load(&EmbedConfig { precision: Some(Precision::Int8), ..Default::default() });
+    let f32 = load(&EmbedConfig::default());
+    if int8.precision() == Precision::Int8 {
+        assert_eq!(int8.kernel(), "avx512-vnni int8");
+        assert_ne!(int8.model_id(), f32.model_id(), "int8 vectors differ from f32 ones: another id");
+    } else {
+        eprintln!("no AVX-512 VNNI here: int8 runs in f32");
+        assert_eq!(int8.model_id(), f32.model_id());
+    }
+    let texts: Vec<&str> = reference.sentences.iter().map(|e| e.text.as_str()).collect();
+    let batched = int8.embed_passages(&texts).unwrap();
+    let (mut worst, mut sum) = (1.0f64, 0.0);
+    for (e, v) in reference.sentences.iter().zip(&batched) {
+        let c = cosine(v, &e.vector);
+        worst = worst.min(c);
+        sum += c;
+        assert!(c >= INT8_PARITY, "int8 cosine {c} < {INT8_PARITY} for {}", e.text);
+    }
+    eprintln!("int8 against sentence-transformers: min cosine {worst:.6}, mean {:.6}", sum / texts.len() as f64);
+    // Per-token quantisation: a text's vector does not depend on what it is batched with.
+    for (text, v) in texts.iter().zip(&batched).step_by(5) {
+        let alone = int8.embed_queries(&[text]).unwrap().remove(0);
+        assert!(cosine(&alone, v) > 0.999_999, "batching changed the int8 vector of {text}");
+    }
+}
+
+#[test]
+fn int8_queries_leave_passages_and_the_model_id_as_they_are() {
+    let f32 = load(&EmbedConfig::default());
+    let mixed = load(&EmbedConfig { query_precision: Some(Precision::Int8), ..Default::default() });
+    assert_eq!(mixed.model_id(), f32.model_id(), "stored vectors are f32 as before");
+    assert_eq!(mixed.precision(), Precision::F32);
+    let texts = ["变压器油温过高报警怎么处理？", "电表黑屏不走字"];
+    assert_eq!(mixed.embed_passages(&texts).unwrap(), f32.embed_passages(&texts).unwrap());
+    let (q, p) = (mixed.embed_queries(&texts).unwrap(), f32.embed_queries(&texts).unwrap());
+    for (a, b) in q.iter().zip(&p) {
+        assert!(cosine(a, b) >= INT8_PARITY, "query cosine {}", cosine(a, b));
+    }
+    if mixed.query_precision() == Precision::Int8 {
+        assert_ne!(q, p, "queries ran in int8");
+    }
 }

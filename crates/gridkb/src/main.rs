@@ -49,6 +49,15 @@ struct ModelArgs {
     /// Run without dense retrieval even when a model is present.
     #[arg(long)]
     no_dense: bool,
+    /// Arithmetic of the model's linear layers: `f32`, or `int8` (AVX-512 VNNI, f32 elsewhere;
+    /// slightly different vectors, so another model id: the vector index is rebuilt).
+    /// Default: the model directory's gridkb.json, else f32.
+    #[arg(long, env = embed::PRECISION_ENV, value_parser = |s: &str| s.parse::<embed::Precision>())]
+    precision: Option<embed::Precision>,
+    /// The same for queries only (`f32` or `int8`): stored vectors stay as they are, so the
+    /// index is kept. Default: the model directory's gridkb.json, else --precision.
+    #[arg(long, env = embed::QUERY_PRECISION_ENV, value_parser = |s: &str| s.parse::<embed::Precision>())]
+    query_precision: Option<embed::Precision>,
 }
 
 impl ModelArgs {
@@ -59,6 +68,15 @@ impl ModelArgs {
         match &self.model {
             Some(dir) => Some(ModelChoice::Required(dir.clone())),
             None => Some(ModelChoice::IfPresent(default_model_dir())),
+        }
+    }
+
+    /// The embedder settings these flags decide; the rest come from the model directory.
+    fn embed_config(&self) -> embed::EmbedConfig {
+        embed::EmbedConfig {
+            precision: self.precision,
+            query_precision: self.query_precision,
+            ..embed::EmbedConfig::default()
         }
     }
 }
@@ -328,6 +346,9 @@ enum Command {
         /// Embed as passages (no query prefix) instead of queries.
         #[arg(long)]
         passages: bool,
+        /// `f32` or `int8` (see `serve --precision`).
+        #[arg(long, env = embed::PRECISION_ENV, value_parser = |s: &str| s.parse::<embed::Precision>())]
+        precision: Option<embed::Precision>,
     },
     /// Measure retrieval quality (MRR@10, nDCG@10, Recall@10/100) of lexical, dense, graph and
     /// fused ranking on a BEIR-layout directory or the ticket set (corpus/tickets).
@@ -541,7 +562,7 @@ fn main() -> anyhow::Result<()> {
             let policy = ServePolicy { four_eyes: !no_four_eyes, feedback: feedback.weights() };
             serve(data, addr, corpus, limits, policy, model, store)
         }
-        Command::Embed { model, passages } => embed_stdin(model, passages),
+        Command::Embed { model, passages, precision } => embed_stdin(model, precision, passages),
         Command::Eval { duplicates: true, data, model, .. } => evaluate_duplicates(data, &model),
         Command::Eval {
             dataset,
@@ -562,11 +583,8 @@ fn main() -> anyhow::Result<()> {
                 (false, _, false) => EvalMode::Retrievers { sweep },
                 (true, with_customer, false) => EvalMode::Match { with_customer },
             };
-            let index = EvalIndex {
-                data,
-                embedding_cache,
-                embed: embed::EmbedConfig { long_text, ..embed::EmbedConfig::default() },
-            };
+            let index =
+                EvalIndex { data, embedding_cache, embed: embed::EmbedConfig { long_text, ..model.embed_config() } };
             let dataset = dataset.context("a dataset directory is required")?;
             evaluate(&dataset, &split, json, mode, index, &model)
         }
@@ -609,7 +627,7 @@ fn run_report(data: &Path, since: &str, until: Option<&str>, format: report::For
         None => calendar::Date::today().days(),
     };
     anyhow::ensure!(since <= until, "--since must not be after --until");
-    let engine = open_engine(data, &ModelArgs { model: None, no_dense: true })?;
+    let engine = open_engine(data, &ModelArgs { model: None, no_dense: true, precision: None, query_precision: None })?;
     let limits = engine.limits().journal_limits();
     let (snapshot, read) = journal::read_snapshot(&DataLayout::new(data).journal_dir(), &limits)?;
     if read.skipped_lines > 0 {
@@ -631,7 +649,12 @@ fn private_files() {
 }
 
 fn open_engine(data: &Path, model: &ModelArgs) -> anyhow::Result<Engine> {
-    open_engine_with(EngineOptions { data_dir: data.to_path_buf(), model: model.choice(), ..EngineOptions::default() })
+    open_engine_with(EngineOptions {
+        data_dir: data.to_path_buf(),
+        model: model.choice(),
+        embed: model.embed_config(),
+        ..EngineOptions::default()
+    })
 }
 
 fn open_engine_with(options: EngineOptions) -> anyhow::Result<Engine> {
@@ -737,6 +760,7 @@ fn ingest(
     let engine = open_engine_with(EngineOptions {
         data_dir: data.to_path_buf(),
         model: model.choice(),
+        embed: model.embed_config(),
         limits,
         store,
         ..EngineOptions::default()
@@ -934,6 +958,7 @@ fn serve(
             let engine = open_engine_with(EngineOptions {
                 data_dir: data.clone(),
                 model: model.choice(),
+                embed: model.embed_config(),
                 limits,
                 graph_load: GraphLoad::Background,
                 four_eyes,
@@ -1035,6 +1060,7 @@ fn check(data: &Path, model: &ModelArgs, json: bool) -> anyhow::Result<()> {
     let engine = open_engine_with(EngineOptions {
         data_dir: data.to_path_buf(),
         model: model.choice(),
+        embed: model.embed_config(),
         graph_load: GraphLoad::Blocking,
         ..EngineOptions::default()
     })?;
@@ -1170,13 +1196,13 @@ fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_embedder(model: Option<PathBuf>) -> anyhow::Result<embed::Embedder> {
+fn load_embedder(model: Option<PathBuf>, precision: Option<embed::Precision>) -> anyhow::Result<embed::Embedder> {
     let dir = model.unwrap_or_else(default_model_dir);
-    Ok(embed::Embedder::load(&dir, &embed::EmbedConfig::default())?)
+    Ok(embed::Embedder::load(&dir, &embed::EmbedConfig { precision, ..embed::EmbedConfig::default() })?)
 }
 
-fn embed_stdin(model: Option<PathBuf>, passages: bool) -> anyhow::Result<()> {
-    let embedder = load_embedder(model)?;
+fn embed_stdin(model: Option<PathBuf>, precision: Option<embed::Precision>, passages: bool) -> anyhow::Result<()> {
+    let embedder = load_embedder(model, precision)?;
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut lines = Vec::new();
@@ -1211,7 +1237,8 @@ fn embed_stdin(model: Option<PathBuf>, passages: bool) -> anyhow::Result<()> {
 /// Query latency (16 and 32 tokens), passage throughput at several batch sizes on one and all
 /// threads, and the achieved GFLOP/s: the embedder's budget in DESIGN.md.
 fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
-    let embedder = load_embedder(model.model.clone())?;
+    let embedder =
+        embed::Embedder::load(&model.model.clone().unwrap_or_else(default_model_dir), &model.embed_config())?;
     let report = embed::bench(&embedder, &embed::BenchOptions::default())?;
     println!("{report}");
     Ok(())
@@ -1359,7 +1386,12 @@ fn reindex(data: &Path, model: &ModelArgs) -> anyhow::Result<()> {
     // The lock first: a running server keeps its projections.
     let mut lock = search::DataDirLock::acquire(data)?;
     lock.remove_projections()?;
-    let options = EngineOptions { data_dir: data.to_path_buf(), model: model.choice(), ..EngineOptions::default() };
+    let options = EngineOptions {
+        data_dir: data.to_path_buf(),
+        model: model.choice(),
+        embed: model.embed_config(),
+        ..EngineOptions::default()
+    };
     let bar = progress_bar();
     let engine = Engine::open_locked(lock, options, &|p| show(&bar, p))
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;

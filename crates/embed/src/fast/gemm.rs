@@ -41,19 +41,6 @@ impl Packed {
         Packed { k, n, data, bias: bias.iter().map(|b| b * scale).collect() }
     }
 
-    /// Concatenates the output features of several weights with the same input (q, k, v).
-    pub fn concat(parts: &[(&[f32], &[f32], usize, f32)], k: usize) -> Packed {
-        let n: usize = parts.iter().map(|p| p.2).sum();
-        let mut w = Vec::with_capacity(n * k);
-        let mut b = Vec::with_capacity(n);
-        for &(pw, pb, pn, scale) in parts {
-            assert_eq!(pw.len(), pn * k);
-            w.extend(pw.iter().map(|x| x * scale));
-            b.extend(pb.iter().map(|x| x * scale));
-        }
-        Packed::from_linear(&w, &b, n, k, 1.0)
-    }
-
     fn view(&self) -> Panels<'_> {
         Panels { k: self.k, n: self.n, data: &self.data, bias: Some(&self.bias) }
     }
@@ -108,21 +95,45 @@ pub struct Epilogue<'a> {
 }
 
 /// Rows of one micro-kernel tile.
-const MR: usize = 12;
+pub const MR: usize = 12;
 
 /// `c[m × n] = a[m × k] · wᵀ + bias (+ residual) (GELU)`, on the current rayon pool's threads.
 pub fn matmul(isa: Isa, a: &[f32], m: usize, w: &Packed, epi: Epilogue<'_>, c: &mut [f32]) {
-    let (k, n) = (w.k, w.n);
+    let k = w.k;
     let w = &w.view();
     assert_eq!(a.len(), m * k);
+    split(m, w.n, k, epi, c, |job: Job<'_>| {
+        block(isa, &a[job.row0 * k..], k, job.rows, w, job.p0, job.p1, job.residual, epi.gelu, job.c, job.ldc)
+    });
+}
+
+/// One thread's share of a product: rows `row0..row0 + rows` of A against panels `p0..p1` of
+/// W, written into `c` (and read from `residual`), both `rows × ldc` holding the columns from
+/// `p0 * NR` on.
+#[derive(Debug)]
+pub struct Job<'a> {
+    pub row0: usize,
+    pub rows: usize,
+    pub p0: usize,
+    pub p1: usize,
+    pub residual: Option<&'a [f32]>,
+    pub c: &'a mut [f32],
+    pub ldc: usize,
+}
+
+/// Splits `c[m × n] = a[m × k] · wᵀ` over the current rayon pool's threads and runs `block` on
+/// each share: by rows (large m), or by weight panels (small m: a short query, where streaming
+/// the weights dominates and each thread reads only its half). Shared by every precision.
+pub fn split(m: usize, n: usize, k: usize, epi: Epilogue<'_>, c: &mut [f32], block: impl Fn(Job<'_>) + Sync) {
     assert_eq!(c.len(), m * n);
     if let Some(r) = epi.residual {
         assert_eq!(r.len(), m * n);
     }
+    let panels = n.div_ceil(NR);
     let threads = rayon::current_num_threads().max(1);
     let flops = m * n * k;
     if threads == 1 || flops < 1 << 20 {
-        block(isa, a, k, m, w, 0, w.panels(), epi.residual, epi.gelu, c, n);
+        block(Job { row0: 0, rows: m, p0: 0, p1: panels, residual: epi.residual, c, ldc: n });
         return;
     }
     if m >= 4 * MR * threads {
@@ -132,11 +143,10 @@ pub fn matmul(isa: Isa, a: &[f32], m: usize, w: &Packed, epi: Epilogue<'_>, c: &
             let r0 = t * rows;
             let mr = c.len() / n;
             let residual = epi.residual.map(|r| &r[r0 * n..][..mr * n]);
-            block(isa, &a[r0 * k..][..mr * k], k, mr, w, 0, w.panels(), residual, epi.gelu, c, n);
+            block(Job { row0: r0, rows: mr, p0: 0, p1: panels, residual, c, ldc: n });
         });
     } else {
         // Panels: each thread writes its columns into its own buffer, copied into C after.
-        let panels = w.panels();
         let per = panels.div_ceil(threads);
         let parts: Vec<(usize, usize, Vec<f32>)> = (0..threads)
             .filter(|t| t * per < panels)
@@ -144,45 +154,20 @@ pub fn matmul(isa: Isa, a: &[f32], m: usize, w: &Packed, epi: Epilogue<'_>, c: &
             .into_par_iter()
             .map(|t| {
                 let (p0, p1) = (t * per, ((t + 1) * per).min(panels));
-                let width = (p1 * NR).min(n) - p0 * NR;
+                let col0 = p0 * NR;
+                let width = (p1 * NR).min(n) - col0;
                 let mut out = vec![0f32; m * width];
-                let residual = epi.residual.map(|r| (r, p0 * NR));
-                block_cols(isa, a, m, w, p0, p1, residual, epi.gelu, &mut out, width);
-                (p0 * NR, width, out)
+                // The residual's columns of this thread, as a compact m × width matrix.
+                let residual: Option<Vec<f32>> =
+                    epi.residual.map(|r| r.chunks_exact(n).flat_map(|row| &row[col0..col0 + width]).copied().collect());
+                block(Job { row0: 0, rows: m, p0, p1, residual: residual.as_deref(), c: &mut out, ldc: width });
+                (col0, width, out)
             })
             .collect();
         for (col0, width, out) in parts {
             for (dst, src) in c.chunks_exact_mut(n).zip(out.chunks_exact(width)) {
                 dst[col0..col0 + width].copy_from_slice(src);
             }
-        }
-    }
-}
-
-/// [`block`] for a residual given as the whole `m × n` matrix plus the first column.
-#[allow(clippy::too_many_arguments)]
-fn block_cols(
-    isa: Isa,
-    a: &[f32],
-    m: usize,
-    w: &Panels<'_>,
-    p0: usize,
-    p1: usize,
-    residual: Option<(&[f32], usize)>,
-    gelu: bool,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    match residual {
-        None => block(isa, a, w.k, m, w, p0, p1, None, gelu, c, ldc),
-        Some((r, col0)) => {
-            // The residual's columns of this thread, as a compact m × ldc matrix.
-            let n = w.n;
-            let mut part = Vec::with_capacity(m * ldc);
-            for row in r.chunks_exact(n) {
-                part.extend_from_slice(&row[col0..col0 + ldc]);
-            }
-            block(isa, a, w.k, m, w, p0, p1, Some(&part), gelu, c, ldc)
         }
     }
 }
@@ -271,6 +256,19 @@ fn tile_into<const H: usize>(isa: Isa, a: &[f32], b: &[f32], k: usize, out: &mut
     out[..H].copy_from_slice(&small);
 }
 
+/// The height of the next tile when `left` rows remain: 12, or the remainder rounded up to 4 or 8
+/// (the kernels are compiled for those three heights).
+#[inline(always)]
+pub fn tile_height(left: usize) -> usize {
+    if left > 8 {
+        MR
+    } else if left > 4 {
+        8
+    } else {
+        4
+    }
+}
+
 /// Interleaves `rows` rows of A into tiles: a tile of height h (12, or the remainder rounded
 /// up to 4 or 8, zero-filled) is `k × h` values. Returns (first row, height, offset) per tile.
 #[inline(always)]
@@ -280,13 +278,7 @@ fn pack_a(a: &[f32], lda: usize, rows: usize, k: usize, apack: &mut [f32]) -> Ve
     let mut off = 0;
     while t0 < rows {
         let left = rows - t0;
-        let h = if left > 8 {
-            MR
-        } else if left > 4 {
-            8
-        } else {
-            4
-        };
+        let h = tile_height(left);
         let dst = &mut apack[off..off + h * k];
         let valid = h.min(left);
         // k outer, rows inner: the writes are contiguous, the reads walk `valid` rows in step.

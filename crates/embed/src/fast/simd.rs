@@ -1,5 +1,5 @@
-//! The only unsafe code of the crate: run-time CPU feature dispatch and the AVX-512 GEMM
-//! micro-kernel. Everything else in the fast encoder is safe Rust written so that LLVM
+//! Unsafe code, with the int8 kernel (`int8.rs`) the only in the crate: run-time CPU feature
+//! dispatch and the AVX-512 f32 GEMM micro-kernel. Everything else in the fast encoder is safe Rust written so that LLVM
 //! vectorises it; [`multiversion!`] compiles such a function three times (AVX-512, AVX2 + FMA,
 //! portable) and picks the one the CPU supports at run time.
 #![allow(unsafe_code)]
