@@ -704,7 +704,13 @@ impl Engine {
         if ids.is_empty() {
             // No word in common: any item of the kind and filter will do.
             let browse = SearchRequest { q: String::new(), limit: Some(limit), filters, ..SearchRequest::default() };
-            ids = self.search_until(&browse, stop)?.hits.into_iter().map(|h| h.id).collect();
+            let nothing = self.analyse(&browse.q);
+            ids = self
+                .search_analysed(&browse, &nothing, stop, Shown::First(0))?
+                .hits
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
         }
         Ok(ids)
     }

@@ -295,7 +295,7 @@ fn pack_a(a: &[f32], lda: usize, rows: usize, k: usize, apack: &mut [f32]) -> Ve
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn reference(a: &[f32], m: usize, w: &[f32], bias: &[f32], n: usize, k: usize) -> Vec<f32> {
@@ -309,7 +309,8 @@ mod tests {
         c
     }
 
-    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic values in [-1, 1) (xorshift), for the kernels' tests.
+    pub(in crate::fast) fn pseudo(len: usize, seed: u32) -> Vec<f32> {
         let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
         (0..len)
             .map(|_| {

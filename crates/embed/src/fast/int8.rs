@@ -332,18 +332,7 @@ unsafe fn tile_vnni<const H: usize>(a: &[u8], b: &[i8], groups: usize, out: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s % 2000) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::fast::gemm::tests::pseudo;
 
     #[test]
     fn a_row_is_quantised_to_within_half_a_step() {
