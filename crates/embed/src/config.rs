@@ -111,6 +111,12 @@ pub enum Precision {
     Int8,
 }
 
+/// Queries run in int8 unless told otherwise: 3× less time per query embedding on AVX-512 VNNI,
+/// and on the ticket dev split the same fused nDCG@10 to four places (m3e-small: dense −0.0004,
+/// fused 0.0000; `crates/embed/PERFORMANCE.md`). Passages, and so the stored vectors and the
+/// model id, stay f32. On a CPU without VNNI queries run in f32.
+pub const DEFAULT_QUERY_PRECISION: Precision = Precision::Int8;
+
 impl Precision {
     /// The name used in configuration and on the command line.
     pub fn name(self) -> &'static str {
@@ -166,7 +172,8 @@ pub struct EmbedConfig {
     /// [`Precision::F32`].
     pub precision: Option<Precision>,
     /// The arithmetic for queries only (stored vectors are passages, so it is not part of the
-    /// model id); unset: `GRIDKB_EMBED_QUERY_PRECISION`, then `gridkb.json`, then `precision`.
+    /// model id); unset: `GRIDKB_EMBED_QUERY_PRECISION`, then `gridkb.json`, then `precision`
+    /// when that was set, then [`DEFAULT_QUERY_PRECISION`].
     pub query_precision: Option<Precision>,
 }
 
@@ -245,7 +252,7 @@ pub(crate) fn resolve(dir: &Path, explicit: &EmbedConfig, max_positions: usize) 
         max_batch_tokens,
         backend: c.backend.unwrap_or_default(),
         precision: c.precision.unwrap_or_default(),
-        query_precision: c.query_precision.or(c.precision).unwrap_or_default(),
+        query_precision: c.query_precision.or(c.precision).unwrap_or(DEFAULT_QUERY_PRECISION),
     })
 }
 

@@ -20,8 +20,8 @@ mod fast;
 pub use bench::{BenchOptions, BenchReport, bench};
 pub use cache::{CacheStats, EmbeddingCache};
 pub use config::{
-    BACKEND_ENV, Backend, EmbedConfig, LongText, MODEL_CONFIG_FILE, PRECISION_ENV, Pooling, Precision,
-    QUERY_PRECISION_ENV, Settings,
+    BACKEND_ENV, Backend, DEFAULT_QUERY_PRECISION, EmbedConfig, LongText, MODEL_CONFIG_FILE, PRECISION_ENV, Pooling,
+    Precision, QUERY_PRECISION_ENV, Settings,
 };
 pub use embedder::{Embedder, normalize};
 pub use error::{Error, Result};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{cosine, load};
-use embed::{Backend, BenchOptions, EmbedConfig, Pooling};
+use embed::{Backend, BenchOptions, EmbedConfig, Pooling, Precision};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -28,7 +28,10 @@ fn texts() -> Vec<String> {
 
 const AGREE: f64 = 0.99999;
 
+/// The fast and the candle encoder with the same settings; queries in f32 unless `config` says
+/// otherwise (candle runs f32 only).
 fn pair(config: EmbedConfig) -> (embed::Embedder, embed::Embedder) {
+    let config = EmbedConfig { query_precision: config.query_precision.or(Some(Precision::F32)), ..config };
     let fast = load(&EmbedConfig { backend: Some(Backend::Fast), ..config.clone() });
     let candle = load(&EmbedConfig { backend: Some(Backend::Candle), ..config });
     assert_eq!(fast.backend(), Backend::Fast);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cosine, load, model_dir};
+use common::{cosine, f32_queries, load, model_dir};
 use embed::{EmbedConfig, Embedder, Error, LongText, Pooling, Precision};
 use serde::Deserialize;
 
@@ -31,7 +31,7 @@ const PARITY: f64 = 0.9999;
 fn matches_sentence_transformers_on_power_equipment_sentences() {
     let reference = reference();
     assert!(reference.sentences.len() >= 20);
-    let embedder = load(&EmbedConfig::default());
+    let embedder = load(&f32_queries());
     assert_eq!(embedder.dimension(), 512);
     let texts: Vec<&str> = reference.sentences.iter().map(|e| e.text.as_str()).collect();
     // All together: sorted into length buckets and padded.
@@ -84,8 +84,8 @@ fn a_truncated_long_text_matches_sentence_transformers() {
 #[test]
 fn query_prefix_and_pooling_come_from_configuration() {
     let prefix = "为这个句子生成表示以用于检索相关文章：";
-    let plain = load(&EmbedConfig::default());
-    let prefixed = load(&EmbedConfig { query_prefix: Some(prefix.into()), ..Default::default() });
+    let plain = load(&f32_queries());
+    let prefixed = load(&EmbedConfig { query_prefix: Some(prefix.into()), ..f32_queries() });
     assert_eq!(plain.model_id(), prefixed.model_id(), "the query prefix changes no stored vector");
     let q = prefixed.embed_queries(&["电表黑屏"]).unwrap().remove(0);
     let p = prefixed.embed_passages(&[&format!("{prefix}电表黑屏")]).unwrap().remove(0);
@@ -192,9 +192,13 @@ fn int8_stays_close_to_sentence_transformers() {
 
 #[test]
 fn int8_queries_leave_passages_and_the_model_id_as_they_are() {
-    let f32 = load(&EmbedConfig::default());
+    let f32 = load(&f32_queries());
     let mixed = load(&EmbedConfig { query_precision: Some(Precision::Int8), ..Default::default() });
     assert_eq!(mixed.model_id(), f32.model_id(), "stored vectors are f32 as before");
+    let default = load(&EmbedConfig::default());
+    assert_eq!(default.precision(), Precision::F32, "passages are f32 by default");
+    assert_eq!(default.query_precision(), mixed.query_precision(), "queries are int8 by default (where VNNI runs)");
+    assert_eq!(default.model_id(), f32.model_id());
     assert_eq!(mixed.precision(), Precision::F32);
     let texts = ["变压器油温过高报警怎么处理？", "电表黑屏不走字"];
     assert_eq!(mixed.embed_passages(&texts).unwrap(), f32.embed_passages(&texts).unwrap());

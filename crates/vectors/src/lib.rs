@@ -13,9 +13,11 @@
 //! checksums), each written to a temporary file, fsynced and renamed. The graph is not stored: it
 //! is derived data, rebuilt at open when the index is above the exact-scan threshold.
 
+#[cfg(test)]
 mod exact;
 mod graph;
 mod persist;
+mod quantized;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -123,6 +125,8 @@ pub struct VectorIndex {
     /// never reused, a slot whose `alive[i]` is false is a tombstone.
     ids: Vec<String>,
     data: Vec<f32>,
+    /// The 8-bit copy of every slot, for the exact scan's first pass.
+    codes: quantized::Codes,
     alive: Vec<bool>,
     /// Document → its live slots (its parts, in order).
     by_id: HashMap<String, Vec<usize>>,
@@ -165,6 +169,7 @@ impl VectorIndex {
             params,
             ids: Vec::new(),
             data: Vec::new(),
+            codes: quantized::Codes::default(),
             alive: Vec::new(),
             by_id: HashMap::new(),
             live_slots: 0,
@@ -289,6 +294,7 @@ impl VectorIndex {
                 slots.push(self.ids.len());
                 self.ids.push(id.to_owned());
                 self.data.extend_from_slice(&v);
+                self.codes.push(&v);
                 self.alive.push(true);
             }
             self.live_slots += slots.len();
@@ -336,7 +342,7 @@ impl VectorIndex {
         let q = self.checked("query", query)?;
         let k = k.min(self.len());
         // The k best documents have their best parts among the k × max_parts best vectors.
-        let slots = exact::top_k(&self.data, self.dim, &self.alive, &q, self.oversampled(k));
+        let slots = quantized::top_k(&self.data, &self.codes, self.dim, &self.alive, &q, self.oversampled(k));
         Ok(self.distinct(slots, k))
     }
 
@@ -402,6 +408,7 @@ impl VectorIndex {
         self.by_id = by_id;
         self.alive = vec![true; ids.len()];
         self.ids = ids;
+        self.codes = quantized::Codes::rebuild(&data, self.dim);
         self.data = data;
         let had_graph = self.graph.take().is_some();
         if had_graph || self.live_slots > self.params.exact_threshold {

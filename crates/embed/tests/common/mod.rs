@@ -29,3 +29,10 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let nb: f64 = b.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb)
 }
+
+/// The default configuration with queries in f32 (the default runs them in int8): for the tests
+/// that hold query vectors to f32 agreement.
+#[allow(dead_code)]
+pub fn f32_queries() -> EmbedConfig {
+    EmbedConfig { query_precision: Some(embed::Precision::F32), ..EmbedConfig::default() }
+}
