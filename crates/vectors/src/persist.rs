@@ -217,7 +217,6 @@ impl VectorIndex {
             previous = Some(id);
         }
         index.live_slots = index.ids.len();
-        index.codes = crate::quantized::Codes::rebuild(&index.data, dim);
         if r.at != bytes.len() || index.len() != m.count {
             return Err(corrupt("the data file does not hold what the manifest says".into()));
         }
