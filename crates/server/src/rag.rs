@@ -144,7 +144,8 @@ pub(crate) struct DifyErrorBody {
             body = DifyErrorBody),
         (status = 403, description = "1002 the key's role may not read", body = DifyErrorBody),
         (status = 404, description = "2001 unknown `knowledge_id`", body = DifyErrorBody),
-        (status = 413, description = "3001 the body exceeds 2 MB", body = DifyErrorBody),
+        (status = 413, description = "3001 the body exceeds the `max_query_body_bytes` limit (2 MB unless \
+            configured)", body = DifyErrorBody),
         (status = 415, description = "3001 the body is not `application/json`", body = DifyErrorBody),
         (status = 503, description = "5001 not ready or overloaded, with `Retry-After`", body = DifyErrorBody),
     ),
@@ -183,11 +184,13 @@ pub(crate) async fn dify_retrieval(
         (status = 200, description = "Passages, best first, within the token budget", body = RetrieveResponse,
             headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`invalid_json`, `invalid_parameter` (wrong type, unknown field or filter, \
-            `token_budget` outside 1..8000), `nesting_too_deep`, `empty_query`, `query_too_long`, \
+            `token_budget` outside 1 to the `max_token_budget` \
+            limit, 8000 unless configured), `nesting_too_deep`, `empty_query`, `query_too_long`, \
             `invalid_limit` or `invalid_filter`", body = ApiError),
         (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
         (status = 403, description = "`forbidden`: the key's role may not search", body = ApiError),
-        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds the `max_query_body_bytes` limit \
+            (2 MB unless configured)", body = ApiError),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`",
             body = ApiError),
         (status = 503, description = "`not_ready` or `overloaded`, with `Retry-After`", body = ApiError),
