@@ -135,6 +135,6 @@ fn main() {
         graph::warranties_expiring(&graph, graph::Date::parse("2025-06-30").expect("date"), 90, 1000).expect("q");
     println!("warranties expiring within 90 days of 2025-06-30: {} ({:?})", expiring.len(), started.elapsed());
     let started = Instant::now();
-    let stale = graph::stale_items(&graph).expect("stale");
+    let stale = graph::stale_items(&graph, graph::limits::MAX_LISTING).expect("stale");
     println!("stale items: {} ({:?})", stale.len(), started.elapsed());
 }

@@ -16,7 +16,7 @@ use store::{EntityClass, ItemKind};
 
 use crate::error::{GraphError, Result};
 use crate::graph::{Graph, GraphReader};
-use crate::limits::{MAX_LISTING, MAX_QR_PAYLOAD_BYTES, MAX_SERIAL_BYTES, MAX_SERVICE_HISTORY, WARRANTY_EXPIRING_DAYS};
+use crate::limits::{MAX_QR_PAYLOAD_BYTES, MAX_SERIAL_BYTES, MAX_SERVICE_HISTORY, WARRANTY_EXPIRING_DAYS};
 use crate::vocab::{attr_iri, class_local_name, dcterms, gk, rdf_type, rdfs_label, record_id, record_iri, skos};
 use calendar::Date;
 
@@ -387,7 +387,8 @@ fn service_history(
 }
 
 /// Contracts whose warranty ends within `within_days` of `today` (today included), soonest
-/// first, at most `limit` (capped at [`MAX_LISTING`]).
+/// first, at most `limit` (the caller's bound; [`crate::limits::MAX_LISTING`] is the default of
+/// those with a configuration).
 pub fn warranties_expiring(
     graph: &Graph,
     today: Date,
@@ -413,7 +414,7 @@ pub fn warranties_expiring(
         found.push((end, subject));
     }
     found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
-    found.truncate(limit.min(MAX_LISTING));
+    found.truncate(limit);
     let mut out = Vec::with_capacity(found.len());
     for (end, contract) in found {
         let customer = first_link(&reader, &contract, "customer")?;
@@ -429,8 +430,9 @@ pub fn warranties_expiring(
     Ok(out)
 }
 
-/// Served items citing a regulation that `dcterms:isReplacedBy` a newer edition, by item id.
-pub fn stale_items(graph: &Graph) -> Result<Vec<StaleItem>> {
+/// Served items citing a regulation that `dcterms:isReplacedBy` a newer edition, by item id; at
+/// most `limit` (see [`warranties_expiring`]), and at most `limit` read per regulation.
+pub fn stale_items(graph: &Graph, limit: usize) -> Result<Vec<StaleItem>> {
     let reader = graph.read()?;
     let replaced_by = dcterms("isReplacedBy");
     let mut newer: BTreeMap<NamedNode, NamedNode> = BTreeMap::new();
@@ -451,7 +453,7 @@ pub fn stale_items(graph: &Graph) -> Result<Vec<StaleItem>> {
                 _ => break,
             }
         }
-        let (citing, _) = reader.subjects(gk("cites").as_ref(), Term::NamedNode(old.clone()).as_ref(), MAX_LISTING)?;
+        let (citing, _) = reader.subjects(gk("cites").as_ref(), Term::NamedNode(old.clone()).as_ref(), limit)?;
         for item in citing {
             if reader.contains(item.as_ref(), gk("status").as_ref(), retired.as_ref().into())?
                 || !seen.insert((item.clone(), old.clone()))
@@ -466,7 +468,7 @@ pub fn stale_items(graph: &Graph) -> Result<Vec<StaleItem>> {
         }
     }
     out.sort_by(|a, b| a.item.id.cmp(&b.item.id).then_with(|| a.cites.id.cmp(&b.cites.id)));
-    out.truncate(MAX_LISTING);
+    out.truncate(limit);
     Ok(out)
 }
 

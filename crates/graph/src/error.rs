@@ -6,7 +6,8 @@ use std::time::Duration;
 /// `Timeout`, `InvalidArgument`) are kept apart from the environment's (`Store`) and our own
 /// bugs (`Internal`).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Not `#[non_exhaustive]`: the server maps every variant to its code by an exhaustive match
+// (`server::error`), so a new variant does not compile until it is mapped.
 pub enum GraphError {
     /// The SPARQL text does not parse.
     #[error("SPARQL syntax error: {0}")]

@@ -32,7 +32,8 @@ pub const MAX_USER_WORD_CHARS: usize = 10;
 pub const WARRANTY_EXPIRING_DAYS: i64 = 90;
 /// Most cases listed in a device's service history.
 pub const MAX_SERVICE_HISTORY: usize = 50;
-/// Most rows a domain listing (expiring warranties, stale items) returns.
+/// Most rows a domain listing (expiring warranties, stale items) returns, by default: the callers
+/// pass their own (the server's `max_listing` limit).
 pub const MAX_LISTING: usize = 1000;
 /// Longest QR payload read, in bytes.
 pub const MAX_QR_PAYLOAD_BYTES: usize = 2048;

@@ -433,7 +433,7 @@ fn warranties_expiring_within_n_days() {
 fn items_citing_a_superseded_regulation_are_stale() {
     let (_dir, store) = store_with(&fixture_records());
     let graph = Graph::load_from(&store).expect("load");
-    let stale = graph::stale_items(&graph).expect("query");
+    let stale = graph::stale_items(&graph, graph::limits::MAX_LISTING).expect("query");
     let rows: Vec<(&str, &str, &str)> =
         stale.iter().map(|s| (s.item.id.as_str(), s.cites.id.as_str(), s.replaced_by.id.as_str())).collect();
     assert_eq!(rows, vec![("kb-tp-ct-break-01", "kb-reg-old", "kb-reg-new")]);
@@ -441,7 +441,7 @@ fn items_citing_a_superseded_regulation_are_stale() {
     // On the authored corpus: technical points cite regulations, some of them superseded.
     let (_dir2, corpus) = store_with(&corpus_records());
     let graph = Graph::load_from(&corpus).expect("load");
-    let stale = graph::stale_items(&graph).expect("query");
+    let stale = graph::stale_items(&graph, graph::limits::MAX_LISTING).expect("query");
     println!("authored corpus: {} stale citations", stale.len());
     assert!(stale.iter().all(|s| s.cites.id != s.replaced_by.id));
 }

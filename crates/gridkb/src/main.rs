@@ -220,9 +220,13 @@ enum KeysCommand {
         /// reviewers may change items owned by it or by a unit below it.
         #[arg(long)]
         org: Option<String>,
-        /// Who or what the key is for (at most 200 characters).
+        /// Who or what the key is for (at most `max_key_note_chars` characters, 200 unless --limits
+        /// says otherwise).
         #[arg(long)]
         note: Option<String>,
+        /// A JSON file overriding some of the limits, as for `serve` (here `max_key_note_chars`).
+        #[arg(long, env = "GRIDKB_LIMITS")]
+        limits: Option<PathBuf>,
         /// With PostgreSQL, the key file lives there and every node takes it (--data is unused).
         #[command(flatten)]
         store: StoreArgs,
@@ -1414,8 +1418,9 @@ fn keys_command(command: KeysCommand) -> anyhow::Result<()> {
         return shared_keys_command(command, &options);
     }
     match command {
-        KeysCommand::Create { data, role, org, note, .. } => {
-            let new = keys::create(&data, role, org.as_deref(), note.as_deref())?;
+        KeysCommand::Create { data, role, org, note, limits, .. } => {
+            let limits = read_limits(limits.as_deref())?;
+            let new = keys::create(&data, role, org.as_deref(), note.as_deref(), &limits)?;
             eprintln!(
                 "created API key {} (role {}) in {}; it is shown only now: store it in a secret manager",
                 new.record.id,
@@ -1479,8 +1484,9 @@ fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyh
         Ok(())
     };
     match command {
-        KeysCommand::Create { role, org, note, .. } => {
-            let new = keys::create(scratch.path(), role, org.as_deref(), note.as_deref())?;
+        KeysCommand::Create { role, org, note, limits, .. } => {
+            let limits = read_limits(limits.as_deref())?;
+            let new = keys::create(scratch.path(), role, org.as_deref(), note.as_deref(), &limits)?;
             store_back("the key was created")?;
             eprintln!(
                 "created API key {} (role {}) in PostgreSQL; every node takes it within a few seconds; \

@@ -111,7 +111,11 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A new request id: 12 hex digits of the time in ms, then 12 random ones.
+/// Length of a request id made by [`new_request_id`].
+pub const REQUEST_ID_LEN: usize = 24;
+
+/// A new request id ([`REQUEST_ID_LEN`] characters): 12 hex digits of the time in ms, then 12
+/// random ones.
 pub fn new_request_id() -> String {
     let mut random = [0u8; 6];
     if getrandom::fill(&mut random).is_err() {
@@ -460,4 +464,16 @@ pub fn read_snapshot(dir: &Path, limits: &JournalLimits) -> Result<(Snapshot, Op
     }
     state.prune_before(cutoff);
     Ok((state.snapshot(), report))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_have_the_stated_length_and_differ() {
+        let (a, b) = (super::new_request_id(), super::new_request_id());
+        assert_eq!(a.len(), super::REQUEST_ID_LEN, "{a}");
+        assert_eq!(b.len(), super::REQUEST_ID_LEN, "{b}");
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_ne!(a, b);
+    }
 }

@@ -20,8 +20,6 @@ use crate::{Error, Progress, Result};
 
 /// Items embedded between two progress reports and index updates.
 pub const EMBED_CHUNK: usize = 64;
-/// Query embeddings waiting for the embedding thread; beyond this a search goes without.
-pub const QUERY_QUEUE: usize = 16;
 /// How long a search waits for its query embedding before answering without it.
 pub const QUERY_EMBED_BUDGET: Duration = Duration::from_millis(250);
 
@@ -73,13 +71,15 @@ pub(crate) fn item_text(item: &Item) -> String {
 
 impl Dense {
     /// Loads the model and opens (or creates) the vector index and the embedding cache in
-    /// the data directory of `layout` (the cache at `cache` when given). An index built with
-    /// another model is an error that says to reindex.
+    /// the data directory of `layout` (the cache at `cache` when given); at most `query_queue`
+    /// query embeddings wait for the embedding thread ([`crate::Limits::query_embed_queue`]). An
+    /// index built with another model is an error that says to reindex.
     pub(crate) fn open(
         layout: &DataLayout,
         model_dir: &Path,
         config: &EmbedConfig,
         cache: Option<&Path>,
+        query_queue: usize,
     ) -> Result<Dense> {
         let embedder = Arc::new(Embedder::load(model_dir, config)?);
         let dir = layout.vectors_dir();
@@ -108,7 +108,7 @@ impl Dense {
                 .map_err(|e| Error::DataDir { path: parent.display().to_string(), message: e.to_string() })?;
         }
         let cache = EmbeddingCache::open(&cache_path)?;
-        let (queries, jobs) = sync_channel::<QueryJob>(QUERY_QUEUE);
+        let (queries, jobs) = sync_channel::<QueryJob>(query_queue);
         let worker = Arc::clone(&embedder);
         std::thread::Builder::new()
             .name("query-embedder".into())
@@ -303,5 +303,38 @@ fn embed_queries(embedder: &Embedder, jobs: &Receiver<QueryJob>) {
         let result = embedder.embed_query(&text).map_err(|e| e.to_string());
         // The searcher may have stopped waiting; that is fine.
         let _ = reply.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Dense` over the default model (scripts/fetch-model.sh) in a data directory of its own.
+    fn open(dir: &Path, query_queue: usize) -> Dense {
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/m3e-small");
+        assert!(model.join("config.json").is_file(), "the default model is missing: run scripts/fetch-model.sh first");
+        Dense::open(&DataLayout::new(dir), &model, &EmbedConfig::default(), None, query_queue).expect("dense")
+    }
+
+    /// Hands 16 queries to the embedding thread back to back; how many were turned away busy,
+    /// after waiting for the answers to the others.
+    fn busy_of_sixteen(dense: &Dense) -> usize {
+        let pending: Vec<PendingVector> = (0..16).map(|i| dense.request_vector(&format!("通道告警 {i}"))).collect();
+        let busy = pending.iter().filter(|p| p.0.as_ref().is_err_and(|e| e.contains("busy"))).count();
+        for taken in pending.into_iter().filter(|p| p.0.is_ok()) {
+            assert!(taken.wait(Duration::from_secs(120)).is_ok(), "a query taken is embedded");
+        }
+        busy
+    }
+
+    /// The query queue is `Limits::query_embed_queue`: a queue of 16 takes 16 queries handed over
+    /// at once whatever the embedding thread is doing; a queue of 1 turns most of them away (the
+    /// thread would have to embed a query in the microseconds it takes to hand over the next).
+    #[test]
+    fn the_query_queue_is_the_configured_limit() {
+        let (roomy, tight) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+        assert_eq!(busy_of_sixteen(&open(roomy.path(), 16)), 0);
+        assert!(busy_of_sixteen(&open(tight.path(), 1)) > 0, "a queue of 1 took 16 queries at once");
     }
 }

@@ -200,11 +200,24 @@ impl Engine {
         let (dense, dense_missing) = match &options.model {
             // Switched off on purpose: nothing to report in responses.
             None => (None, None),
-            Some(ModelChoice::Required(model)) => {
-                (Some(Dense::open(&layout, model, &options.embed, options.embedding_cache.as_deref())?), None)
-            }
+            Some(ModelChoice::Required(model)) => (
+                Some(Dense::open(
+                    &layout,
+                    model,
+                    &options.embed,
+                    options.embedding_cache.as_deref(),
+                    options.limits.query_embed_queue,
+                )?),
+                None,
+            ),
             Some(ModelChoice::IfPresent(model)) => {
-                match Dense::open(&layout, model, &options.embed, options.embedding_cache.as_deref()) {
+                match Dense::open(
+                    &layout,
+                    model,
+                    &options.embed,
+                    options.embedding_cache.as_deref(),
+                    options.limits.query_embed_queue,
+                ) {
                     Ok(dense) => (Some(dense), None),
                     Err(Error::Embed(e)) => {
                         tracing::warn!(error = %e, "dense retrieval is off");

@@ -184,7 +184,7 @@ fn check_analyzer(text: &str) -> Result<(), Violation> {
 /// value it was given.
 fn check_condition(input: &[u8]) -> Result<(), Violation> {
     let Ok(value) = serde_json::from_slice::<Value>(input) else { return Ok(()) };
-    match MetadataCondition::parse(&value) {
+    match MetadataCondition::parse(&value, &crate::Limits::default()) {
         Ok(_) => Ok(()),
         Err(message) => {
             // Values only (the message names fields), and not our own vocabulary (field and

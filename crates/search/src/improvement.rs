@@ -224,7 +224,7 @@ impl Engine {
         tasks.extend(gap_tasks(state, scope));
         // Items: what the graph and the calendar say.
         if let Some(graph) = self.graph() {
-            for stale in graph::stale_items(graph)? {
+            for stale in graph::stale_items(graph, self.limits.max_listing)? {
                 let org = self.catalogue_read(|c| c.served(&stale.item.id).and_then(|s| s.owner_org.clone()))?;
                 if scope.admits(org.as_deref()) {
                     let evidence = vec![format!(

@@ -55,7 +55,8 @@ pub use ticket::{TicketMatch, TicketRequest};
 
 /// Why a search or write failed: the caller's mistake, or ours / the environment's.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Not `#[non_exhaustive]`: the server maps every variant to its code by an exhaustive match
+// (`server::error`), so a new variant does not compile until it is mapped.
 pub enum Error {
     /// The request breaks a rule; the message says which and how to fix it.
     #[error("{message}")]

@@ -116,6 +116,58 @@ pub const DUPLICATE_SCAN_ITEMS: usize = 2_000;
 /// instead of holding one request for a minute.
 pub const DUPLICATE_SCAN_BUDGET: Duration = Duration::from_millis(2_000);
 
+// Dify metadata conditions (`rag.rs`).
+
+/// Most conditions in one `metadata_condition`.
+pub const MAX_CONDITIONS: usize = 32;
+/// Most names in one condition's `name` array, and values in one condition's `value` array.
+pub const MAX_CONDITION_VALUES: usize = 100;
+/// Longest condition value (or name), in characters.
+pub const MAX_CONDITION_VALUE_CHARS: usize = 512;
+
+/// Query embeddings waiting for the embedding thread (`dense.rs`); beyond this a search goes
+/// without its dense side. 0 leaves no queue: a query is embedded only when the thread is idle.
+pub const QUERY_EMBED_QUEUE: usize = 16;
+
+// The server's lists, reports and inputs.
+
+/// Most entries on one page of a paginated list: the editors' items and audit trail, the
+/// knowledge-task queue, the analytics reports and the customer tag proposals (each `limit`).
+/// A request that does not say gets 50, or this when it is smaller.
+pub const MAX_PAGE: usize = 500;
+/// Most entities one `GET /v1/entities` lists (20 when the request does not say, or this when
+/// it is smaller).
+pub const MAX_ENTITIES: usize = 200;
+/// Most rows a graph domain listing returns: `GET /v1/warranties/expiring` (100 when the
+/// request does not say, or this when it is smaller) and the stale items.
+pub const MAX_LISTING: usize = graph::limits::MAX_LISTING;
+/// Longest window of `GET /v1/warranties/expiring`, in days (90 when the request does not say,
+/// or this when it is smaller).
+pub const MAX_EXPIRY_DAYS: u32 = 3_650;
+/// Longest window of one analytics report (`since` to `until`, and the warranty report's
+/// `days`), in days. The default window, four weeks, is cut to this when it is shorter.
+pub const MAX_REPORT_DAYS: u32 = 3_660;
+/// Most periods in a hot-issue trend (`periods`: from 2; 8 when the request does not say, or
+/// this when it is smaller).
+pub const MAX_REPORT_PERIODS: usize = 104;
+/// Import tasks the server keeps in memory for `GET /v1/tasks/{id}`; older ones are forgotten.
+pub const MAX_IMPORT_TASKS: usize = 100;
+/// Rejections an import task's report lists; past it only the count goes on.
+pub const MAX_LISTED_REJECTIONS: usize = 1_000;
+/// Longest `request_id` a verdict (`POST /v1/feedback`) may name, in bytes; ours are
+/// [`journal::REQUEST_ID_LEN`].
+pub const MAX_REQUEST_ID_BYTES: usize = 64;
+/// Length of an API key as `gridkb keys create` makes it (`gkb_`, a 10-character id, `_`, 64 hex
+/// digits); the server crate checks this against its key format when it compiles.
+pub const API_KEY_LEN: usize = 79;
+/// Longest string read as an API key, in bytes; longer ones are refused unread.
+pub const MAX_API_KEY_BYTES: usize = 128;
+/// Longest note kept with an API key (`gridkb keys create --note`), in characters.
+pub const MAX_KEY_NOTE_CHARS: usize = 200;
+/// Largest day window a limit may set (a century): longer ones are a mistake, and the dates they
+/// reach are past what a report can name.
+pub const MAX_DAYS_SETTING: u32 = 36_600;
+
 // The request log's bounds (retention, size, flush interval, queue, comment length) are defined
 // beside it, in `journal::limits`, and carried here with the others.
 pub use journal::limits::{
@@ -181,6 +233,36 @@ pub struct Limits {
     pub portrait_evidence: usize,
     pub duplicate_scan_items: usize,
     pub duplicate_scan_budget_ms: u64,
+    /// Most conditions in one Dify `metadata_condition` ([`MAX_CONDITIONS`]).
+    pub max_conditions: usize,
+    /// Most names or values in one condition ([`MAX_CONDITION_VALUES`]).
+    pub max_condition_values: usize,
+    /// Longest condition value or name, in characters ([`MAX_CONDITION_VALUE_CHARS`]).
+    pub max_condition_value_chars: usize,
+    /// Query embeddings waiting for the embedding thread ([`QUERY_EMBED_QUEUE`]).
+    pub query_embed_queue: usize,
+    /// Most entries on one page of a paginated list ([`MAX_PAGE`]).
+    pub max_page: usize,
+    /// Most entities one entity search lists ([`MAX_ENTITIES`]).
+    pub max_entities: usize,
+    /// Most rows of a graph domain listing ([`MAX_LISTING`]).
+    pub max_listing: usize,
+    /// Longest window of the expiring-warranty listing, in days ([`MAX_EXPIRY_DAYS`]).
+    pub max_expiry_days: u32,
+    /// Longest window of an analytics report, in days ([`MAX_REPORT_DAYS`]).
+    pub max_report_days: u32,
+    /// Most periods in a hot-issue trend ([`MAX_REPORT_PERIODS`]).
+    pub max_report_periods: usize,
+    /// Import tasks kept in memory ([`MAX_IMPORT_TASKS`]).
+    pub max_import_tasks: usize,
+    /// Rejections an import task lists ([`MAX_LISTED_REJECTIONS`]).
+    pub max_listed_rejections: usize,
+    /// Longest `request_id` a verdict may name, in bytes ([`MAX_REQUEST_ID_BYTES`]).
+    pub max_request_id_bytes: usize,
+    /// Longest string read as an API key, in bytes ([`MAX_API_KEY_BYTES`]).
+    pub max_api_key_bytes: usize,
+    /// Longest note kept with an API key, in characters ([`MAX_KEY_NOTE_CHARS`]).
+    pub max_key_note_chars: usize,
 }
 
 impl Default for Limits {
@@ -232,6 +314,21 @@ impl Default for Limits {
             portrait_evidence: PORTRAIT_EVIDENCE,
             duplicate_scan_items: DUPLICATE_SCAN_ITEMS,
             duplicate_scan_budget_ms: DUPLICATE_SCAN_BUDGET.as_millis() as u64,
+            max_conditions: MAX_CONDITIONS,
+            max_condition_values: MAX_CONDITION_VALUES,
+            max_condition_value_chars: MAX_CONDITION_VALUE_CHARS,
+            query_embed_queue: QUERY_EMBED_QUEUE,
+            max_page: MAX_PAGE,
+            max_entities: MAX_ENTITIES,
+            max_listing: MAX_LISTING,
+            max_expiry_days: MAX_EXPIRY_DAYS,
+            max_report_days: MAX_REPORT_DAYS,
+            max_report_periods: MAX_REPORT_PERIODS,
+            max_import_tasks: MAX_IMPORT_TASKS,
+            max_listed_rejections: MAX_LISTED_REJECTIONS,
+            max_request_id_bytes: MAX_REQUEST_ID_BYTES,
+            max_api_key_bytes: MAX_API_KEY_BYTES,
+            max_key_note_chars: MAX_KEY_NOTE_CHARS,
         }
     }
 }
@@ -287,6 +384,40 @@ impl Limits {
         }
         if self.follow_poll_ms == 0 || self.store_stale_after_ms == 0 {
             return Err("limits.follow_poll_ms and limits.store_stale_after_ms must be greater than 0".into());
+        }
+        let listings = [
+            ("max_conditions", self.max_conditions),
+            ("max_condition_values", self.max_condition_values),
+            ("max_condition_value_chars", self.max_condition_value_chars),
+            ("max_page", self.max_page),
+            ("max_entities", self.max_entities),
+            ("max_listing", self.max_listing),
+            ("max_import_tasks", self.max_import_tasks),
+            ("max_listed_rejections", self.max_listed_rejections),
+            ("max_key_note_chars", self.max_key_note_chars),
+        ];
+        if let Some((name, _)) = listings.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("limits.{name} must be greater than 0"));
+        }
+        for (name, days) in [("max_expiry_days", self.max_expiry_days), ("max_report_days", self.max_report_days)] {
+            if !(1..=MAX_DAYS_SETTING).contains(&days) {
+                return Err(format!("limits.{name} must be from 1 to {MAX_DAYS_SETTING} days"));
+            }
+        }
+        if self.max_report_periods < 2 {
+            return Err("limits.max_report_periods must be at least 2 (a trend compares periods)".into());
+        }
+        if self.max_request_id_bytes < journal::REQUEST_ID_LEN {
+            return Err(format!(
+                "limits.max_request_id_bytes must be at least {}, the length of the server's request ids",
+                journal::REQUEST_ID_LEN
+            ));
+        }
+        if self.max_api_key_bytes < API_KEY_LEN {
+            return Err(format!(
+                "limits.max_api_key_bytes must be at least {API_KEY_LEN}, the length of an API key; \
+                 less refuses every key"
+            ));
         }
         if self.default_limit > self.max_limit {
             return Err("limits.default_limit must not exceed limits.max_limit".into());
@@ -416,5 +547,43 @@ mod tests {
         assert_eq!(quick.follow_ready_lag, 0);
         let zero = Limits { follow_poll_ms: 0, ..Limits::default() };
         assert!(zero.validate().unwrap_err().contains("follow_poll_ms"));
+    }
+
+    #[test]
+    fn listing_report_and_input_bounds_are_overridable_and_checked() {
+        let defaults = Limits::default();
+        assert_eq!(
+            (defaults.max_page, defaults.max_entities, defaults.max_listing, defaults.max_report_periods),
+            (MAX_PAGE, MAX_ENTITIES, graph::limits::MAX_LISTING, MAX_REPORT_PERIODS)
+        );
+        assert_eq!((defaults.max_conditions, defaults.query_embed_queue), (MAX_CONDITIONS, QUERY_EMBED_QUEUE));
+        let file = r#"{"max_page": 20, "max_entities": 7, "max_listing": 30, "max_expiry_days": 40,
+            "max_report_days": 50, "max_report_periods": 5, "max_import_tasks": 3, "max_listed_rejections": 9,
+            "max_request_id_bytes": 24, "max_api_key_bytes": 79, "max_key_note_chars": 10, "max_conditions": 4,
+            "max_condition_values": 5, "max_condition_value_chars": 6, "query_embed_queue": 0}"#;
+        let small: Limits = serde_json::from_str(file).expect("every new name is a limit");
+        small.validate().expect("small but sensible");
+        assert_eq!((small.max_page, small.max_report_days, small.query_embed_queue), (20, 50, 0));
+        for (bad, name) in [
+            (Limits { max_page: 0, ..Limits::default() }, "max_page"),
+            (Limits { max_entities: 0, ..Limits::default() }, "max_entities"),
+            (Limits { max_listing: 0, ..Limits::default() }, "max_listing"),
+            (Limits { max_import_tasks: 0, ..Limits::default() }, "max_import_tasks"),
+            (Limits { max_listed_rejections: 0, ..Limits::default() }, "max_listed_rejections"),
+            (Limits { max_key_note_chars: 0, ..Limits::default() }, "max_key_note_chars"),
+            (Limits { max_conditions: 0, ..Limits::default() }, "max_conditions"),
+            (Limits { max_condition_values: 0, ..Limits::default() }, "max_condition_values"),
+            (Limits { max_condition_value_chars: 0, ..Limits::default() }, "max_condition_value_chars"),
+            (Limits { max_expiry_days: 0, ..Limits::default() }, "max_expiry_days"),
+            (Limits { max_report_days: 0, ..Limits::default() }, "max_report_days"),
+            (Limits { max_report_days: MAX_DAYS_SETTING + 1, ..Limits::default() }, "max_report_days"),
+            (Limits { max_expiry_days: u32::MAX, ..Limits::default() }, "max_expiry_days"),
+            (Limits { max_report_periods: 1, ..Limits::default() }, "max_report_periods"),
+            (Limits { max_request_id_bytes: journal::REQUEST_ID_LEN - 1, ..Limits::default() }, "max_request_id_bytes"),
+            (Limits { max_api_key_bytes: API_KEY_LEN - 1, ..Limits::default() }, "max_api_key_bytes"),
+        ] {
+            let message = bad.validate().expect_err(name);
+            assert!(message.contains(&format!("limits.{name} ")), "{name}: {message}");
+        }
     }
 }

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::fusion::{Fusion, Retriever};
 use crate::request::{SearchRequest, SearchResponse};
-use crate::{Engine, Error, Invalid, Result, Stop};
+use crate::{Engine, Error, Invalid, Limits, Result, Stop};
 
 /// `top_k` when a Dify request does not send one.
 pub const DIFY_DEFAULT_TOP_K: usize = 5;
@@ -29,12 +29,8 @@ pub const DIFY_DEFAULT_SCORE_THRESHOLD: f32 = 0.1;
 /// `knowledge_id`s that name the whole knowledge base; every item kind code also works, and
 /// scopes retrieval to that kind.
 pub const DIFY_KNOWLEDGE_IDS: [&str; 2] = ["default", "gridkb"];
-/// Most conditions in one `metadata_condition`.
-pub const MAX_CONDITIONS: usize = 32;
-/// Most names in one condition's `name` array, and values in one condition's `value` array.
-pub const MAX_CONDITION_VALUES: usize = 100;
-/// Longest condition value (or name), in characters.
-pub const MAX_CONDITION_VALUE_CHARS: usize = 512;
+// The bounds of a `metadata_condition` (how many conditions, names and values, how long a value)
+// are `Limits::max_conditions`, `max_condition_values` and `max_condition_value_chars`.
 
 /// Token budget of `/v1/retrieve` when a request does not say.
 pub const DEFAULT_TOKEN_BUDGET: usize = 1_500;
@@ -424,9 +420,9 @@ pub struct MetadataCondition {
 }
 
 impl MetadataCondition {
-    /// Parses Dify's `metadata_condition` object; `null` means none. The message of an error
-    /// names the condition and the field at fault.
-    pub fn parse(value: &Value) -> std::result::Result<Option<MetadataCondition>, String> {
+    /// Parses Dify's `metadata_condition` object within `limits`; `null` means none. The message
+    /// of an error names the condition and the field at fault, and the bound it broke.
+    pub fn parse(value: &Value, limits: &Limits) -> std::result::Result<Option<MetadataCondition>, String> {
         let object = match value {
             Value::Null => return Ok(None),
             Value::Object(object) => object,
@@ -445,16 +441,17 @@ impl MetadataCondition {
             None | Some(Value::Null) => return Err("metadata_condition.conditions is required (an array)".into()),
             Some(_) => return Err("metadata_condition.conditions must be an array".into()),
         };
-        if conditions.len() > MAX_CONDITIONS {
+        if conditions.len() > limits.max_conditions {
             return Err(format!(
-                "metadata_condition has {} conditions; at most {MAX_CONDITIONS} are allowed",
-                conditions.len()
+                "metadata_condition has {} conditions; at most {} are allowed",
+                conditions.len(),
+                limits.max_conditions
             ));
         }
         let conditions = conditions
             .iter()
             .enumerate()
-            .map(|(i, c)| Condition::parse(c).map_err(|m| format!("metadata_condition.conditions[{i}]: {m}")))
+            .map(|(i, c)| Condition::parse(c, limits).map_err(|m| format!("metadata_condition.conditions[{i}]: {m}")))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Some(MetadataCondition { logical_operator, conditions }))
     }
@@ -471,10 +468,10 @@ impl MetadataCondition {
     }
 }
 
-fn check_length(what: &str, text: &str) -> std::result::Result<(), String> {
+fn check_length(what: &str, text: &str, max_chars: usize) -> std::result::Result<(), String> {
     let chars = text.chars().count();
-    if chars > MAX_CONDITION_VALUE_CHARS {
-        return Err(format!("{what} has {chars} characters; at most {MAX_CONDITION_VALUE_CHARS} are allowed"));
+    if chars > max_chars {
+        return Err(format!("{what} has {chars} characters; at most {max_chars} are allowed"));
     }
     Ok(())
 }
@@ -523,24 +520,25 @@ fn parse_date(text: &str) -> Option<Date> {
 }
 
 impl Condition {
-    fn parse(value: &Value) -> std::result::Result<Condition, String> {
+    fn parse(value: &Value, limits: &Limits) -> std::result::Result<Condition, String> {
+        let max_values = limits.max_condition_values;
         let Value::Object(object) = value else {
             return Err("a condition must be an object {name, comparison_operator, value}".into());
         };
         let raw_names: Vec<&str> = match object.get("name") {
             Some(Value::String(name)) => vec![name.as_str()],
-            Some(Value::Array(names)) if !names.is_empty() && names.len() <= MAX_CONDITION_VALUES => names
+            Some(Value::Array(names)) if !names.is_empty() && names.len() <= max_values => names
                 .iter()
                 .map(|n| n.as_str().ok_or_else(|| "`name` must be a string or an array of strings".to_string()))
                 .collect::<std::result::Result<_, _>>()?,
             Some(Value::Array(names)) if names.is_empty() => return Err("`name` must not be an empty array".into()),
-            Some(Value::Array(_)) => return Err(format!("`name` may list at most {MAX_CONDITION_VALUES} names")),
+            Some(Value::Array(_)) => return Err(format!("`name` may list at most {max_values} names")),
             None | Some(Value::Null) => return Err("`name` is required".into()),
             Some(_) => return Err("`name` must be a string or an array of strings".into()),
         };
         let mut names = Vec::new();
         for raw in raw_names {
-            check_length("`name`", raw)?;
+            check_length("`name`", raw, limits.max_condition_value_chars)?;
             let name = canonical_name(raw)
                 .ok_or_else(|| format!("`name` is not a metadata name; use one of {}", METADATA_NAMES.join(", ")))?;
             if !names.contains(&name) {
@@ -557,11 +555,11 @@ impl Condition {
             Some(_) => return Err("`comparison_operator` must be a string".into()),
         };
         let value = object.get("value").filter(|v| !v.is_null());
-        let operand = Self::operand(operator, value)?;
+        let operand = Self::operand(operator, value, limits)?;
         Ok(Condition { names, operator, operand })
     }
 
-    fn operand(operator: Operator, value: Option<&Value>) -> std::result::Result<Operand, String> {
+    fn operand(operator: Operator, value: Option<&Value>, limits: &Limits) -> std::result::Result<Operand, String> {
         use Operator as O;
         if matches!(operator, O::Empty | O::NotEmpty) {
             return Ok(Operand::Nothing);
@@ -578,8 +576,10 @@ impl Condition {
                 .ok_or_else(|| "`value` must be a date YYYY-MM-DD (or a Unix timestamp in seconds)".to_string()),
             _ => {
                 let values: Vec<&Value> = match value {
-                    Value::Array(values) if values.len() <= MAX_CONDITION_VALUES => values.iter().collect(),
-                    Value::Array(_) => return Err(format!("`value` may list at most {MAX_CONDITION_VALUES} values")),
+                    Value::Array(values) if values.len() <= limits.max_condition_values => values.iter().collect(),
+                    Value::Array(_) => {
+                        return Err(format!("`value` may list at most {} values", limits.max_condition_values));
+                    }
                     scalar => vec![scalar],
                 };
                 let texts = values
@@ -587,7 +587,7 @@ impl Condition {
                     .map(|v| {
                         let text = scalar_text(v)
                             .ok_or_else(|| "`value` must be a string, a number or an array of them".to_string())?;
-                        check_length("`value`", &text)?;
+                        check_length("`value`", &text, limits.max_condition_value_chars)?;
                         Ok(text)
                     })
                     .collect::<std::result::Result<Vec<_>, String>>()?;
@@ -688,7 +688,8 @@ pub struct DifyRequest {
 /// clear answer rather than a deserialiser's.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 pub struct DifyRetrievalSetting {
-    /// Records to return at most: capped at the server's limit (100); 5 when absent.
+    /// Records to return at most: capped at the `max_limit` limit (100 unless configured); 5 when
+    /// absent.
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1)]
     pub top_k: Option<Value>,
@@ -839,7 +840,9 @@ impl Engine {
         let (top_k, threshold) =
             request.retrieval_setting.clone().unwrap_or_default().resolve(self.limits().max_limit)?;
         let condition = match &request.metadata_condition {
-            Some(value) => MetadataCondition::parse(value).map_err(|m| Error::invalid(Invalid::Condition, m))?,
+            Some(value) => {
+                MetadataCondition::parse(value, self.limits()).map_err(|m| Error::invalid(Invalid::Condition, m))?
+            }
             None => None,
         }
         .filter(|c| !c.conditions.is_empty());
@@ -892,7 +895,8 @@ pub struct RetrieveRequest {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 8000)]
     pub token_budget: Option<usize>,
-    /// Top items whose passages are considered: 1 to 100 (default 5).
+    /// Top items whose passages are considered: 1 to the `max_limit` limit (100 unless configured);
+    /// 5 when absent.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
@@ -1054,7 +1058,10 @@ mod tests {
     }
 
     fn condition(name: Value, op: &str, value: Value) -> std::result::Result<Option<MetadataCondition>, String> {
-        MetadataCondition::parse(&json!({"conditions": [{"name": name, "comparison_operator": op, "value": value}]}))
+        MetadataCondition::parse(
+            &json!({"conditions": [{"name": name, "comparison_operator": op, "value": value}]}),
+            &Limits::default(),
+        )
     }
 
     fn check(name: Value, op: &str, value: Value) -> bool {
@@ -1121,17 +1128,20 @@ mod tests {
     fn and_or() {
         let meta = item_metadata(&item());
         let parse = |op: &str| {
-            MetadataCondition::parse(&json!({"logical_operator": op, "conditions": [
-                {"name": "kind", "comparison_operator": "is", "value": "technical_point"},
-                {"name": "kind", "comparison_operator": "is", "value": "solved_case"}
-            ]}))
+            MetadataCondition::parse(
+                &json!({"logical_operator": op, "conditions": [
+                    {"name": "kind", "comparison_operator": "is", "value": "technical_point"},
+                    {"name": "kind", "comparison_operator": "is", "value": "solved_case"}
+                ]}),
+                &Limits::default(),
+            )
             .expect("valid")
             .expect("some")
         };
         assert!(!parse("and").matches(&meta));
         assert!(parse("or").matches(&meta));
         assert!(parse("AND").logical_operator == LogicalOperator::And);
-        assert!(MetadataCondition::parse(&Value::Null).expect("null is none").is_none());
+        assert!(MetadataCondition::parse(&Value::Null, &Limits::default()).expect("null is none").is_none());
     }
 
     #[test]
@@ -1160,10 +1170,36 @@ mod tests {
         assert!(error(json!("valid_until"), "before", json!("2026-02-30")).contains("date"));
         assert!(error(json!("kind"), "in", json!([{"a": 1}])).contains("string"));
         assert!(error(json!("kind"), "contains", json!("")).contains("empty"));
-        assert!(MetadataCondition::parse(&json!({"logical_operator": "xor", "conditions": []})).is_err());
-        assert!(MetadataCondition::parse(&json!({"conditions": "x"})).is_err());
-        assert!(MetadataCondition::parse(&json!([1])).is_err());
-        assert!(MetadataCondition::parse(&json!({"conditions": [5]})).is_err());
+        assert!(
+            MetadataCondition::parse(&json!({"logical_operator": "xor", "conditions": []}), &Limits::default())
+                .is_err()
+        );
+        assert!(MetadataCondition::parse(&json!({"conditions": "x"}), &Limits::default()).is_err());
+        assert!(MetadataCondition::parse(&json!([1]), &Limits::default()).is_err());
+        assert!(MetadataCondition::parse(&json!({"conditions": [5]}), &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn condition_bounds_are_the_configured_limits() {
+        let limits =
+            Limits { max_conditions: 2, max_condition_values: 3, max_condition_value_chars: 5, ..Limits::default() };
+        let one = json!({"name": "kind", "comparison_operator": "is", "value": "faq"});
+        let parse =
+            |conditions: Value, limits: &Limits| MetadataCondition::parse(&json!({"conditions": conditions}), limits);
+        assert!(parse(json!([one, one]), &limits).is_ok());
+        let three = json!([one, one, one]);
+        assert!(parse(three.clone(), &Limits::default()).is_ok(), "within the default bound");
+        let error = parse(three, &limits).expect_err("past the configured bound");
+        assert!(error.contains("at most 2 are allowed"), "{error}");
+        let values = json!([{"name": "tags", "comparison_operator": "in", "value": ["a", "b", "c", "d"]}]);
+        assert!(parse(values.clone(), &Limits::default()).is_ok());
+        assert!(parse(values, &limits).expect_err("four values").contains("at most 3 values"));
+        let names = json!([{"name": ["tags", "kind", "title", "products"], "comparison_operator": "empty"}]);
+        assert!(parse(names.clone(), &Limits::default()).is_ok());
+        assert!(parse(names, &limits).expect_err("four names").contains("at most 3 names"));
+        let long = json!([{"name": "title", "comparison_operator": "contains", "value": "通道告警处理"}]);
+        assert!(parse(long.clone(), &Limits::default()).is_ok());
+        assert!(parse(long, &limits).expect_err("six characters").contains("at most 5 are allowed"));
     }
 
     #[test]

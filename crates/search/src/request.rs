@@ -13,15 +13,18 @@ use crate::{Error, Invalid, Limits, Result};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
-    /// The user's words; masked and normalised before use.
+    /// The user's words (at most the `max_query_chars` limit, 512 characters unless configured);
+    /// masked and normalised before use.
     #[serde(default)]
     #[schema(max_length = 512, example = "931保护通道告警")]
     pub q: String,
-    /// Hits to return: 1 to 100 (default 10).
+    /// Hits to return: 1 to the `max_limit` limit (100 unless configured); the `default_limit`
+    /// limit (10) when absent.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
-    /// Hits to skip; `offset + limit` may not exceed 1000.
+    /// Hits to skip; `offset + limit` may not exceed the `max_window` limit (1000 unless
+    /// configured).
     #[serde(default)]
     pub offset: usize,
     /// Exact filters: each field's values are OR-ed, fields are AND-ed. Only published items
@@ -116,8 +119,9 @@ pub struct SearchResponse {
 }
 
 /// The filters a search accepts (the OpenAPI schema of [`SearchRequest::filters`]): each field
-/// lists 1 to 32 exact codes, OR-ed; fields are AND-ed; any other name is refused. The server's
-/// OpenAPI test checks these names against [`FilterField`].
+/// lists 1 to the `max_filter_values` limit (32 unless configured) exact codes, OR-ed; fields are
+/// AND-ed; any other name is refused. The server's OpenAPI test checks these names against
+/// [`FilterField`].
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code, reason = "a schema for the OpenAPI document only; requests use the map")]

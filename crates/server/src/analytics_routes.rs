@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::{Extension, response::IntoResponse, response::Response};
 use journal::analytics::Period;
+use search::Limits;
 use search::improvement::{Scope, Window};
 use serde::Serialize;
 
@@ -13,13 +14,12 @@ use crate::auth::Principal;
 use crate::extract::QueryPairs;
 use crate::{ApiError, AppState, ErrorCode};
 
-/// Days a report covers when `since` is not given (four weeks, `until` included).
+/// Days a report covers when `since` is not given (four weeks, `until` included; or
+/// `max_report_days`, when that limit is lower).
 const DEFAULT_DAYS: i64 = 28;
-/// Longest window of one report.
-const MAX_DAYS: i64 = 3_660;
-/// Periods of a hot-issue trend when `periods` is not given, and the most allowed.
+/// Periods of a hot-issue trend when `periods` is not given (or `max_report_periods`, when that
+/// limit is lower).
 const DEFAULT_PERIODS: usize = 8;
-const MAX_PERIODS: usize = 104;
 /// Occurrences from which a fault on one model is recurring, when `min_count` is not given.
 const DEFAULT_MIN_COUNT: u64 = 3;
 /// Window of the warranty report when `days` is not given.
@@ -47,17 +47,22 @@ fn day(name: &str, value: &str) -> Result<i64, ApiError> {
         .map_err(|_| bad(&format!("`{name}` is a date YYYY-MM-DD")))
 }
 
-fn number<T: std::str::FromStr + PartialOrd>(name: &str, value: &str, min: T, max: T) -> Result<T, ApiError> {
+fn number<T>(name: &str, value: &str, min: T, max: T) -> Result<T, ApiError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
     value
         .trim()
         .parse::<T>()
         .ok()
         .filter(|n| *n >= min && *n <= max)
-        .ok_or_else(|| bad(&format!("`{name}` is a whole number in its range (see the API description)")))
+        .ok_or_else(|| bad(&format!("`{name}` is a whole number from {min} to {max}")))
 }
 
-/// Reads `since`, `until`, `limit`, `offset` and the report's own parameters (`allowed`).
-pub(crate) fn params(pairs: &[(String, String)], allowed: &[&str]) -> Result<Params, ApiError> {
+/// Reads `since`, `until`, `limit`, `offset` and the report's own parameters (`allowed`), within
+/// `limits` (the window, the periods and the page).
+pub(crate) fn params(pairs: &[(String, String)], allowed: &[&str], limits: &Limits) -> Result<Params, ApiError> {
+    let max_days = i64::from(limits.max_report_days);
     let today = calendar::Date::today().days();
     let mut until = today;
     let mut since = None;
@@ -66,9 +71,9 @@ pub(crate) fn params(pairs: &[(String, String)], allowed: &[&str]) -> Result<Par
         offset: 0,
         limit: 0,
         period: Period::Week,
-        periods: DEFAULT_PERIODS,
+        periods: DEFAULT_PERIODS.min(limits.max_report_periods),
         min_count: DEFAULT_MIN_COUNT,
-        days: DEFAULT_WARRANTY_DAYS,
+        days: DEFAULT_WARRANTY_DAYS.min(max_days),
     };
     for (name, value) in pairs {
         let name = name.as_str();
@@ -90,18 +95,18 @@ pub(crate) fn params(pairs: &[(String, String)], allowed: &[&str]) -> Result<Par
                     _ => return Err(bad("`period` is day or week")),
                 }
             }
-            "periods" => params.periods = number(name, value, 2, MAX_PERIODS)?,
+            "periods" => params.periods = number(name, value, 2, limits.max_report_periods)?,
             "min_count" => params.min_count = number(name, value, 1, 1_000_000)?,
-            "days" => params.days = number(name, value, 0, MAX_DAYS)?,
+            "days" => params.days = number(name, value, 0, max_days)?,
             _ => {}
         }
     }
-    let since = since.unwrap_or(until - DEFAULT_DAYS + 1);
-    if since > until || until - since >= MAX_DAYS {
-        return Err(bad(&format!("`since` must not be after `until`, and the window at most {MAX_DAYS} days")));
+    let since = since.unwrap_or(until - DEFAULT_DAYS.min(max_days) + 1);
+    if since > until || until - since >= max_days {
+        return Err(bad(&format!("`since` must not be after `until`, and the window at most {max_days} days")));
     }
     params.window = Window { from_day: since, to_day: until };
-    let (offset, limit) = crate::items_routes::page(pairs)?;
+    let (offset, limit) = crate::items_routes::page(pairs, limits.max_page)?;
     params.offset = offset;
     params.limit = limit;
     Ok(params)
@@ -155,9 +160,11 @@ pub(crate) async fn report<T: Serialize + Send + 'static>(
     tag = "analytics",
     params(
         ("period" = Option<String>, Query, description = "day or week (default week)"),
-        ("periods" = Option<usize>, Query, description = "Periods in the trend, 2 to 104 (default 8)"),
+        ("periods" = Option<usize>, Query, description = "Periods in the trend: 2 to the `max_report_periods` \
+            limit (104 unless configured); 8, or `max_report_periods` when lower, when absent"),
         ("until" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default today, UTC)"),
-        ("limit" = Option<usize>, Query, description = "Entries per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Entries per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Entries to skip"),
     ),
     responses(
@@ -174,7 +181,7 @@ pub(crate) async fn hot_issues(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let p = params(&pairs, &["period", "periods"])?;
+    let p = params(&pairs, &["period", "periods"], state.limits())?;
     report(&state, &principal, move |engine, snapshot, scope| {
         let mut p = p;
         let issues = engine.hot_issues(snapshot, scope, p.period, p.window.to_day, p.periods);
@@ -193,7 +200,8 @@ pub(crate) async fn hot_issues(
     params(
         ("since" = Option<String>, Query, description = "First day, YYYY-MM-DD (default 27 days before `until`)"),
         ("until" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default today, UTC)"),
-        ("limit" = Option<usize>, Query, description = "Entries per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Entries per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Entries to skip"),
     ),
     responses(
@@ -209,7 +217,7 @@ pub(crate) async fn gaps(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let p = params(&pairs, &[])?;
+    let p = params(&pairs, &[], state.limits())?;
     report(&state, &principal, move |engine, snapshot, scope| {
         Ok(page(&p, engine.knowledge_gaps(snapshot, scope, p.window)))
     })
@@ -226,7 +234,8 @@ pub(crate) async fn gaps(
         ("since" = Option<String>, Query, description = "First day, YYYY-MM-DD (default 27 days before `until`)"),
         ("until" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default today, UTC)"),
         ("min_count" = Option<u64>, Query, description = "Occurrences from which a fault recurs (default 3)"),
-        ("limit" = Option<usize>, Query, description = "Entries per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Entries per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Entries to skip"),
     ),
     responses(
@@ -244,7 +253,7 @@ pub(crate) async fn recurring_faults(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let p = params(&pairs, &["min_count"])?;
+    let p = params(&pairs, &["min_count"], state.limits())?;
     report(&state, &principal, move |engine, snapshot, scope| {
         Ok(page(&p, engine.recurring_faults(snapshot, scope, p.window, p.min_count)?))
     })
@@ -282,7 +291,7 @@ pub(crate) async fn categories(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let p = params(&pairs, &[])?;
+    let p = params(&pairs, &[], state.limits())?;
     report(&state, &principal, move |engine, snapshot, scope| {
         Ok(daily(&p, engine.category_mix(snapshot, scope, p.window)))
     })
@@ -320,7 +329,7 @@ pub(crate) async fn zero_results(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let p = params(&pairs, &[])?;
+    let p = params(&pairs, &[], state.limits())?;
     report(&state, &principal, move |engine, snapshot, scope| {
         Ok(daily(&p, engine.zero_result_rate(snapshot, scope, p.window)))
     })
@@ -336,7 +345,8 @@ pub(crate) async fn zero_results(
     params(
         ("since" = Option<String>, Query, description = "First day, YYYY-MM-DD (default 27 days before `until`)"),
         ("until" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default today, UTC)"),
-        ("limit" = Option<usize>, Query, description = "Items per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Items per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Items to skip"),
     ),
     responses(
@@ -353,7 +363,7 @@ pub(crate) async fn feedback(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let p = params(&pairs, &[])?;
+    let p = params(&pairs, &[], state.limits())?;
     report(&state, &principal, move |engine, snapshot, scope| {
         let mut report = engine.feedback_report(snapshot, scope, p.window)?;
         report.items = report.items.into_iter().skip(p.offset).take(p.limit).collect();
@@ -370,8 +380,10 @@ pub(crate) async fn feedback(
     operation_id = "warranty_report",
     tag = "analytics",
     params(
-        ("days" = Option<i64>, Query, description = "Window from today in days, 0 to 3660 (default 90)"),
-        ("limit" = Option<usize>, Query, description = "Contracts per page, 1 to 500 (default 50)"),
+        ("days" = Option<i64>, Query, description = "Window from today in days: 0 to the `max_report_days` \
+            limit (3660 unless configured); 90, or `max_report_days` when lower, when absent"),
+        ("limit" = Option<usize>, Query, description = "Contracts per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Contracts to skip"),
     ),
     responses(
@@ -388,7 +400,7 @@ pub(crate) async fn warranties(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let mut p = params(&pairs, &["days"])?;
+    let mut p = params(&pairs, &["days"], state.limits())?;
     let today = calendar::Date::today().days();
     p.window = Window { from_day: today, to_day: today + p.days };
     report(&state, &principal, move |engine, _snapshot, scope| {
@@ -433,7 +445,8 @@ pub struct ComplaintRiskPage {
     params(
         ("since" = Option<String>, Query, description = "First day, YYYY-MM-DD (default 27 days before `until`)"),
         ("until" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default today, UTC)"),
-        ("limit" = Option<usize>, Query, description = "Customers per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Customers per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Customers to skip"),
     ),
     responses(
@@ -452,7 +465,7 @@ pub(crate) async fn complaint_risk(
     Extension(principal): Extension<Principal>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let p = params(&pairs, &[])?;
+    let p = params(&pairs, &[], state.limits())?;
     report(&state, &principal, move |engine, snapshot, scope| {
         let risk = engine.complaint_risk(snapshot, scope, p.window)?;
         let page = page(&p, risk.customers);

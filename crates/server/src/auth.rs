@@ -240,7 +240,7 @@ pub fn check(state: &AppState, headers: &HeaderMap, required: Role) -> Result<Pr
         return Ok(Principal::open());
     }
     let key = presented_key(headers)?;
-    let found = keys.verify(key).ok_or(AuthFailure::InvalidKey)?;
+    let found = keys.verify(key, state.limits()).ok_or(AuthFailure::InvalidKey)?;
     if !found.role.allows(required) {
         return Err(AuthFailure::Forbidden { role: found.role, required });
     }

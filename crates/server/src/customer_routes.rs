@@ -50,7 +50,7 @@ fn vocabulary() -> String {
 }
 
 fn window(pairs: &[(String, String)], state: &AppState) -> Result<crate::analytics_routes::Params, ApiError> {
-    let mut p = params(pairs, &["status", "customer", "tag"])?;
+    let mut p = params(pairs, &["status", "customer", "tag"], state.limits())?;
     if !pairs.iter().any(|(name, _)| name == "since") {
         p.window.from_day = p.window.to_day - i64::from(state.limits().portrait_window_days) + 1;
     }
@@ -86,7 +86,8 @@ async fn proposals(
         ("since" = Option<String>, Query, description = "First day of tickets, YYYY-MM-DD (default: the \
             portrait window, 90 days, before `until`)"),
         ("until" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default today, UTC)"),
-        ("limit" = Option<usize>, Query, description = "Proposals per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Proposals per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Proposals to skip"),
     ),
     responses(

@@ -14,9 +14,8 @@ use crate::extract::{JsonBody, QueryPairs};
 use crate::items_routes::{edit_context, etag, if_match, path_id};
 use crate::{ApiError, AppState, ErrorCode};
 
-/// Entities listed when `limit` is not given, and at most.
+/// Entities listed when `limit` is not given (or `max_entities`, when that limit is lower).
 pub const DEFAULT_ENTITIES: usize = 20;
-pub const MAX_ENTITIES: usize = 200;
 
 fn answer(status: StatusCode, outcome: EntityOutcome) -> Response {
     let version = outcome.entity.version;
@@ -35,7 +34,8 @@ fn answer(status: StatusCode, outcome: EntityOutcome) -> Response {
     params(
         ("class" = Option<String>, Query, description = "An entity class such as Fault or ProductModel"),
         ("q" = Option<String>, Query, description = "Part of the id, label or an alias"),
-        ("limit" = Option<usize>, Query, description = "1 to 200 (default 20)"),
+        ("limit" = Option<usize>, Query, description = "1 to the `max_entities` limit (200 \
+            unless configured); 20, or `max_entities` when lower, when absent"),
     ),
     responses(
         (status = 200, description = "`{entities}`: labels starting with `q` first", body = Object),
@@ -47,7 +47,8 @@ pub(crate) async fn find_entities(
     State(state): State<AppState>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let (mut class, mut q, mut limit) = (None, None, DEFAULT_ENTITIES);
+    let max_entities = state.limits().max_entities;
+    let (mut class, mut q, mut limit) = (None, None, DEFAULT_ENTITIES.min(max_entities));
     for (name, value) in &pairs {
         let value = value.trim();
         match name.as_str() {
@@ -59,10 +60,10 @@ pub(crate) async fn find_entities(
             }
             "q" => q = Some(value.to_string()).filter(|v| !v.is_empty()),
             "limit" => {
-                limit = value.parse().ok().filter(|l| (1..=MAX_ENTITIES).contains(l)).ok_or_else(|| {
+                limit = value.parse().ok().filter(|l| (1..=max_entities).contains(l)).ok_or_else(|| {
                     ApiError::new(
                         ErrorCode::InvalidLimit,
-                        format!("`limit` is a whole number from 1 to {MAX_ENTITIES}"),
+                        format!("`limit` is a whole number from 1 to {max_entities}"),
                     )
                 })?
             }

@@ -166,13 +166,17 @@ impl From<search::EditError> for ApiError {
     }
 }
 
+/// The engine's errors: the caller's to fix, the environment's to wait out, or ours. Exhaustive,
+/// over the store's errors too, so that a new kind of failure does not compile until it has its
+/// code here (Dify's table, `rag.rs`, follows from this one).
 impl From<search::Error> for ApiError {
     fn from(error: search::Error) -> Self {
+        use search::Error as E;
         match error {
-            search::Error::InvalidRequest { code, message } => ApiError::new(ErrorCode::from_invalid(code), message),
+            E::InvalidRequest { code, message } => ApiError::new(ErrorCode::from_invalid(code), message),
             // Nobody reads it: the client is gone.
-            search::Error::Abandoned => ApiError::new(ErrorCode::Overloaded, "the request was abandoned"),
-            search::Error::Store(store::Error::Unavailable(reason)) => {
+            E::Abandoned => ApiError::new(ErrorCode::Overloaded, "the request was abandoned"),
+            E::Store(store::Error::Unavailable(reason)) => {
                 // The reason names the database's host; it goes to the log, not to the caller.
                 tracing::warn!(%reason, "a write waits for the record store");
                 ApiError::new(
@@ -180,7 +184,19 @@ impl From<search::Error> for ApiError {
                     "the record store is unavailable; nothing was written, retry shortly (searches keep working)",
                 )
             }
-            other => {
+            other @ (E::Store(
+                store::Error::Storage(_)
+                | store::Error::Format { .. }
+                | store::Error::Corrupt(_)
+                | store::Error::Config(_)
+                | store::Error::Diverged(_),
+            )
+            | E::Internal(_)
+            | E::Lexical(_)
+            | E::Embed(_)
+            | E::Vectors(_)
+            | E::Graph(_)
+            | E::DataDir { .. }) => {
                 tracing::error!(error = %other, "search failed");
                 ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
             }
@@ -199,7 +215,7 @@ impl From<graph::GraphError> for ApiError {
             G::Abandoned => ErrorCode::Overloaded,
             G::ResultCapExceeded { .. } => ErrorCode::TooManyResults,
             G::TooDeep { .. } => ErrorCode::NestingTooDeep,
-            _ => {
+            G::Evaluation(_) | G::Store(_) | G::Cancelled | G::Internal(_) => {
                 tracing::error!(error = %error, "graph query failed");
                 return ApiError::new(ErrorCode::Internal, "internal error; the server log has the details");
             }
@@ -290,6 +306,40 @@ mod tests {
             assert_eq!(invalid.code(), expected, "the search crate's name for it is the API's");
             let status = if invalid == I::UnknownKnowledge { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST };
             assert_eq!(error.code.status(), status, "{invalid:?}");
+        }
+    }
+
+    #[test]
+    fn engine_and_graph_failures_keep_their_codes() {
+        let code = |error: ApiError| serde_json::to_value(error.code).expect("json");
+        let unavailable = search::Error::Store(store::Error::Unavailable("db.internal:5432".into()));
+        let answer = ApiError::from(unavailable);
+        assert_eq!(code(answer.clone()), "store_unavailable");
+        assert!(!answer.message.contains("db.internal"), "the database's host stays in the log: {}", answer.message);
+        assert_eq!(code(ApiError::from(search::Error::Abandoned)), "overloaded");
+        for ours in [
+            search::Error::Store(store::Error::Diverged("replica of another database".into())),
+            search::Error::Internal("a broken rule".into()),
+            search::Error::Graph(graph::GraphError::Timeout { timeout: std::time::Duration::from_secs(1) }),
+            search::Error::DataDir { path: "/data".into(), message: "gone".into() },
+        ] {
+            let answer = ApiError::from(ours);
+            assert_eq!(code(answer.clone()), "internal");
+            assert!(!answer.message.contains("/data") && !answer.message.contains("rule"), "{}", answer.message);
+        }
+        use graph::GraphError as G;
+        for (error, expected) in [
+            (G::Syntax("x".into()), "invalid_sparql"),
+            (G::Refused { what: "LOAD" }, "sparql_refused"),
+            (G::Timeout { timeout: std::time::Duration::from_secs(5) }, "sparql_timeout"),
+            (G::Abandoned, "overloaded"),
+            (G::ResultCapExceeded { cap: 10 }, "too_many_results"),
+            (G::TooDeep { max: 32 }, "nesting_too_deep"),
+            (G::Evaluation("type error".into()), "internal"),
+            (G::Cancelled, "internal"),
+            (G::Internal("bug".into()), "internal"),
+        ] {
+            assert_eq!(code(ApiError::from(error)), expected, "{expected}");
         }
     }
 

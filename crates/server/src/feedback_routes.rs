@@ -9,20 +9,20 @@ use crate::auth::Principal;
 use crate::extract::JsonBody;
 use crate::{ApiError, AppState, ErrorCode};
 
-/// Longest request id accepted (ours are 24 characters).
-const MAX_REQUEST_ID_BYTES: usize = 64;
-
 /// A verdict on the answer named by `request_id` (the `X-Request-Id` of a search, ticket match,
 /// retrieve or Dify retrieval), or on one item it showed.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
+    /// The `X-Request-Id` of the answer: letters, digits and `-`, at most the
+    /// `max_request_id_bytes` limit (64 unless configured).
     pub request_id: String,
     /// An item the answer showed; absent for a verdict on the answer as a whole.
     #[serde(default)]
     pub item_id: Option<String>,
     pub verdict: Verdict,
-    /// Free text (masked before it is stored; at most 500 characters).
+    /// Free text (masked before it is stored; at most the `feedback_max_comment_chars` limit, 500
+    /// characters unless configured).
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -81,11 +81,17 @@ pub(crate) async fn feedback(
     JsonBody(request): JsonBody<FeedbackRequest>,
 ) -> Result<Json<FeedbackAnswer>, ApiError> {
     let request_id = request.request_id.trim().to_string();
+    let max_bytes = state.limits().max_request_id_bytes;
     if request_id.is_empty()
-        || request_id.len() > MAX_REQUEST_ID_BYTES
+        || request_id.len() > max_bytes
         || !request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
-        return Err(invalid("request_id", "`request_id` must be the X-Request-Id of an answer (letters, digits, `-`)"));
+        return Err(invalid(
+            "request_id",
+            &format!(
+                "`request_id` must be the X-Request-Id of an answer: letters, digits and `-`, at most {max_bytes} bytes"
+            ),
+        ));
     }
     let item_id = request.item_id.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     if item_id.as_ref().is_some_and(|id| id.len() > store::record::MAX_ID_LEN) {

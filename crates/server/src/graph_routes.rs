@@ -11,11 +11,12 @@ use search::Engine;
 use crate::extract::{BodyBytes, QueryPairs, parse_pairs};
 use crate::{ApiError, AppState, ErrorCode};
 
-/// Window of `GET /v1/warranties/expiring` when `days` is not given.
+/// Window of `GET /v1/warranties/expiring` when `days` is not given (or `max_expiry_days`, when
+/// that limit is lower).
 pub const DEFAULT_EXPIRY_DAYS: i64 = 90;
-/// Longest window and longest listing of the domain queries.
-pub const MAX_EXPIRY_DAYS: i64 = 3_650;
-pub const MAX_LISTING: usize = 1_000;
+/// Contracts `GET /v1/warranties/expiring` lists when `limit` is not given (or `max_listing`,
+/// when that limit is lower).
+pub const DEFAULT_LISTING: usize = 100;
 
 fn graph_of(engine: &Engine) -> Result<&graph::Graph, ApiError> {
     engine
@@ -58,7 +59,8 @@ async fn run_sparql(state: AppState, query: Option<String>) -> Result<Response, 
                 (String = "application/n-triples"),
             )),
         (status = 400, description = "`invalid_sparql` (syntax, empty), `sparql_refused` (UPDATE, LOAD, \
-            SERVICE), `sparql_timeout` (over 5 s) or `too_many_results` (over 10 000)", body = ApiError),
+            SERVICE), `sparql_timeout` (past the `sparql_timeout_ms` limit, 5 s unless configured) or \
+            `too_many_results` (more than the `sparql_result_cap` limit, 10 000 unless configured)", body = ApiError),
         (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
         (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
         (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
@@ -93,10 +95,12 @@ pub(crate) async fn sparql_get(
                 (String = "application/n-triples"),
             )),
         (status = 400, description = "`invalid_sparql` (syntax, empty), `sparql_refused` (UPDATE, LOAD, \
-            SERVICE), `sparql_timeout` (over 5 s) or `too_many_results` (over 10 000)", body = ApiError),
+            SERVICE), `sparql_timeout` (past the `sparql_timeout_ms` limit, 5 s unless configured) or \
+            `too_many_results` (more than the `sparql_result_cap` limit, 10 000 unless configured)", body = ApiError),
         (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
         (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
-        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds the `max_query_body_bytes` limit \
+            (2 MB unless configured)", body = ApiError),
         (status = 415, description = "`unsupported_media_type`: neither a SPARQL query nor a form", body = ApiError),
         (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
             with `Retry-After`", body = ApiError),
@@ -180,8 +184,10 @@ pub(crate) async fn device(
     operation_id = "expiring_warranties",
     tag = "graph",
     params(
-        ("days" = Option<i64>, Query, description = "Window in days, 0 to 3650 (default 90)"),
-        ("limit" = Option<usize>, Query, description = "Most contracts to list, 1 to 1000 (default 100)"),
+        ("days" = Option<i64>, Query, description = "Window in days: 0 to the `max_expiry_days` limit (3650 \
+            unless configured); 90, or `max_expiry_days` when lower, when absent"),
+        ("limit" = Option<usize>, Query, description = "Most contracts to list: 1 to the `max_listing` limit \
+            (1000 unless configured); 100, or `max_listing` when lower, when absent"),
     ),
     responses(
         (status = 200, description = "Contracts whose warranty ends within the window, soonest first",
@@ -197,19 +203,17 @@ pub(crate) async fn expiring(
     State(state): State<AppState>,
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
+    let (max_days, max_listing) = (i64::from(state.limits().max_expiry_days), state.limits().max_listing);
     let days = match one(&pairs, "days") {
-        None => DEFAULT_EXPIRY_DAYS,
-        Some(v) => v.trim().parse::<i64>().ok().filter(|d| (0..=MAX_EXPIRY_DAYS).contains(d)).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidParameter,
-                format!("`days` must be a whole number from 0 to {MAX_EXPIRY_DAYS}"),
-            )
+        None => DEFAULT_EXPIRY_DAYS.min(max_days),
+        Some(v) => v.trim().parse::<i64>().ok().filter(|d| (0..=max_days).contains(d)).ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidParameter, format!("`days` must be a whole number from 0 to {max_days}"))
         })?,
     };
     let limit = match one(&pairs, "limit") {
-        None => 100,
-        Some(v) => v.trim().parse::<usize>().ok().filter(|l| (1..=MAX_LISTING).contains(l)).ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidLimit, format!("`limit` must be a whole number from 1 to {MAX_LISTING}"))
+        None => DEFAULT_LISTING.min(max_listing),
+        Some(v) => v.trim().parse::<usize>().ok().filter(|l| (1..=max_listing).contains(l)).ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidLimit, format!("`limit` must be a whole number from 1 to {max_listing}"))
         })?,
     };
     let found = state
@@ -227,7 +231,8 @@ pub(crate) async fn expiring(
     operation_id = "stale_items",
     tag = "graph",
     responses(
-        (status = 200, description = "Items that cite a superseded regulation", body = crate::openapi::StaleItems),
+        (status = 200, description = "Items that cite a superseded regulation, at most the `max_listing` limit \
+            (1000 unless configured)", body = crate::openapi::StaleItems),
         (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
         (status = 403, description = "`forbidden`: the key's role may not call this route", body = ApiError),
         (status = 503, description = "`no_graph` (the graph is switched off), `not_ready` or `overloaded`, \
@@ -235,6 +240,7 @@ pub(crate) async fn expiring(
     ),
 )]
 pub(crate) async fn stale(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let found = state.run_search(move |engine, _| Ok(graph::stale_items(graph_of(engine)?)?)).await?;
+    let limit = state.limits().max_listing;
+    let found = state.run_search(move |engine, _| Ok(graph::stale_items(graph_of(engine)?, limit)?)).await?;
     Ok(Json(serde_json::json!({"items": found})).into_response())
 }

@@ -2,7 +2,7 @@
 //! ingest crate's guarded readers and imports it as a background task; `GET /v1/tasks/{id}`
 //! reports its progress and every rejection (file, line or row, field).
 //!
-//! Tasks live in the server's memory (the most recent [`MAX_TASKS`]): a restart forgets the
+//! Tasks live in the server's memory (the most recent `max_import_tasks`, a limit): a restart forgets the
 //! reports, never what was imported — each record is stored, audited and durable as it lands.
 
 use std::collections::VecDeque;
@@ -22,11 +22,6 @@ use crate::auth::Principal;
 use crate::extract::{BodyBytes, QueryPairs};
 use crate::items_routes::edit_context;
 use crate::{ApiError, AppState, ErrorCode};
-
-/// Import tasks kept for `GET /v1/tasks/{id}`; older ones are forgotten.
-pub const MAX_TASKS: usize = 100;
-/// Rejections listed in a task report; past it the count goes on.
-pub const MAX_LISTED_REJECTIONS: usize = 1_000;
 
 /// One rejected record of an upload.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -51,7 +46,8 @@ pub struct TaskView {
     /// Records imported so far, of `total` readable records.
     pub done: usize,
     pub total: usize,
-    /// Records the reader refused (bad field, limit broken), with where and why.
+    /// Records the reader refused (bad field, limit broken), with where and why: the first
+    /// `max_listed_rejections` (a limit, 1000 unless configured); `rejected` counts them all.
     pub rejections: Vec<TaskRejection>,
     pub rejected: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,10 +67,11 @@ pub struct TaskView {
 pub struct Tasks(Mutex<VecDeque<Arc<Mutex<TaskView>>>>);
 
 impl Tasks {
-    fn add(&self, task: TaskView) -> Arc<Mutex<TaskView>> {
+    /// Keeps `task`, forgetting the oldest ones past the most recent `keep`.
+    fn add(&self, task: TaskView, keep: usize) -> Arc<Mutex<TaskView>> {
         let task = Arc::new(Mutex::new(task));
         let mut tasks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if tasks.len() >= MAX_TASKS {
+        while tasks.len() >= keep.max(1) {
             tasks.pop_front();
         }
         tasks.push_back(Arc::clone(&task));
@@ -106,7 +103,8 @@ fn update(task: &Mutex<TaskView>, change: impl FnOnce(&mut TaskView)) {
         ("name" = Option<String>, Query, description = "The file's name, for rejections (default `upload`)"),
         ("publish" = Option<bool>, Query, description = "Admins only: write straight to published, as `gridkb ingest` does"),
     ),
-    request_body(content = Vec<u8>, description = "The file, at most 32 MB", content_type = "application/octet-stream"),
+    request_body(content = Vec<u8>, description = "The file, at most the `max_ingest_body_bytes` limit (32 MB \
+        unless configured)", content_type = "application/octet-stream"),
     responses(
         (status = 202, description = "The task started: `{task}`; poll `GET /v1/tasks/{id}`", body = Object),
         (status = 400, description = "`invalid_parameter` (unknown format) or `unknown_parameter`", body = ApiError),
@@ -163,23 +161,26 @@ pub(crate) async fn import(
             .iter()
             .fold(0u64, |n, b| (n << 8) | u64::from(*b))
     );
-    let task = state.tasks().add(TaskView {
-        id: id.clone(),
-        kind: "import",
-        state: "running",
-        file: name.clone(),
-        publish,
-        done: 0,
-        total: 0,
-        rejections: Vec::new(),
-        rejected: 0,
-        report: None,
-        error: None,
-        key_id: principal.key_id.clone(),
-        started_at_ms: now_ms(),
-        finished_at_ms: None,
-    });
-    let limits = state.limits().read_limits();
+    let task = state.tasks().add(
+        TaskView {
+            id: id.clone(),
+            kind: "import",
+            state: "running",
+            file: name.clone(),
+            publish,
+            done: 0,
+            total: 0,
+            rejections: Vec::new(),
+            rejected: 0,
+            report: None,
+            error: None,
+            key_id: principal.key_id.clone(),
+            started_at_ms: now_ms(),
+            finished_at_ms: None,
+        },
+        state.limits().max_import_tasks,
+    );
+    let (limits, listed) = (state.limits().read_limits(), state.limits().max_listed_rejections);
     let running = Arc::clone(&task);
     tokio::task::spawn_blocking(move || {
         let batch = ingest::read_bytes(&name, format, &body, &limits);
@@ -189,7 +190,7 @@ pub(crate) async fn import(
             t.rejections = batch
                 .rejections
                 .iter()
-                .take(MAX_LISTED_REJECTIONS)
+                .take(listed)
                 .map(|r| TaskRejection { at: r.origin.to_string(), field: r.field.clone(), message: r.message.clone() })
                 .collect();
         });

@@ -17,10 +17,9 @@ use crate::auth::{Principal, Role};
 use crate::extract::{JsonBody, QueryPairs};
 use crate::{ApiError, AppState, ErrorCode};
 
-/// Items on one page of `GET /v1/items` and `GET /v1/audit` when `limit` is not given.
+/// Entries on one page of a paginated list when `limit` is not given (or `max_page`, when that
+/// limit is lower).
 pub const DEFAULT_PAGE: usize = 50;
-/// Most items or audit entries on one page.
-pub const MAX_PAGE: usize = 500;
 
 /// What an editor's request acts as, or 403 for a reader.
 pub(crate) fn edit_context(principal: &Principal) -> Result<EditContext, ApiError> {
@@ -119,7 +118,8 @@ async fn blocking<T: Send + 'static>(
     state.run_write(work).await
 }
 
-pub(crate) fn page(pairs: &[(String, String)]) -> Result<(usize, usize), ApiError> {
+/// `offset` and `limit` of a paginated list: `limit` from 1 to `max_page` ([`search::Limits::max_page`]).
+pub(crate) fn page(pairs: &[(String, String)], max_page: usize) -> Result<(usize, usize), ApiError> {
     let number = |name: &str, code: ErrorCode, default: usize, max: usize| -> Result<usize, ApiError> {
         match pairs.iter().rev().find(|(n, _)| n == name) {
             None => Ok(default),
@@ -131,7 +131,7 @@ pub(crate) fn page(pairs: &[(String, String)]) -> Result<(usize, usize), ApiErro
                 .ok_or_else(|| ApiError::new(code, format!("`{name}` must be a whole number from 0 to {max}"))),
         }
     };
-    let limit = number("limit", ErrorCode::InvalidLimit, DEFAULT_PAGE, MAX_PAGE)?.max(1);
+    let limit = number("limit", ErrorCode::InvalidLimit, DEFAULT_PAGE.min(max_page), max_page)?.max(1);
     let offset = number("offset", ErrorCode::InvalidOffset, 0, usize::MAX / 2)?;
     Ok((offset, limit))
 }
@@ -183,7 +183,8 @@ fn instant_ms(name: &str, value: &str) -> Result<u64, ApiError> {
         ("updated_since" = Option<String>, Query, description = "YYYY-MM-DD or Unix milliseconds"),
         ("overdue" = Option<bool>, Query, description = "Only items past (or not past) their `review_by`"),
         ("q" = Option<String>, Query, description = "Words of the title or id"),
-        ("limit" = Option<usize>, Query, description = "Items per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Items per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Items to skip"),
     ),
     responses(
@@ -224,7 +225,7 @@ pub(crate) async fn list_items(
             }
         }
     }
-    let (offset, limit) = page(&pairs)?;
+    let (offset, limit) = page(&pairs, state.limits().max_page)?;
     let list = blocking(&state, move |engine| Ok(engine.list_items(&filter, offset, limit)?)).await?;
     Ok(Json(list))
 }
@@ -526,7 +527,8 @@ pub(crate) async fn item_diff(
         ("action" = Option<String>, Query, description = "ingest, create, update, submit, approve, reject, retire, restore, import, delete"),
         ("since" = Option<String>, Query, description = "YYYY-MM-DD or Unix milliseconds, inclusive"),
         ("until" = Option<String>, Query, description = "YYYY-MM-DD or Unix milliseconds, exclusive"),
-        ("limit" = Option<usize>, Query, description = "Entries per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Entries per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Entries to skip"),
     ),
     responses(
@@ -561,7 +563,7 @@ pub(crate) async fn audit(State(state): State<AppState>, QueryPairs(pairs): Quer
             }
         }
     }
-    let (offset, limit) = page(&pairs)?;
+    let (offset, limit) = page(&pairs, state.limits().max_page)?;
     let (entries, more) = blocking(&state, move |engine| Ok(engine.audit(&filter, offset, limit)?)).await?;
     Ok(Json(serde_json::json!({"entries": entries, "more": more})).into_response())
 }

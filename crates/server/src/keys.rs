@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use search::Limits;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
@@ -40,12 +41,11 @@ pub const SECRET_BYTES: usize = 32;
 const ID_BYTES: usize = 4;
 /// Every key starts with this.
 pub const KEY_PREFIX: &str = "gkb_";
-/// Longest string taken for a key (a real one is 79 characters); longer ones are refused unread.
-const MAX_KEY_LEN: usize = 128;
+// A key is as long as the search crate's limits say (`API_KEY_LEN`), so that a configured
+// `max_api_key_bytes` can be checked against it there.
+const _: () = assert!(KEY_PREFIX.len() + 2 + 2 * ID_BYTES + 1 + 2 * SECRET_BYTES == search::limits::API_KEY_LEN);
 /// The blake3 derive-key context: the hash of a key is useless for anything else.
 const HASH_CONTEXT: &str = "gridkb 2026-11 API key hash v1";
-/// Longest note kept with a key.
-pub const MAX_NOTE_CHARS: usize = 200;
 
 /// What can go wrong with the key file.
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +60,8 @@ pub enum KeyError {
     Version { path: PathBuf, found: u32 },
     #[error("no API key with id `{id}` in {path}; `gridkb keys list` shows the ids")]
     UnknownId { id: String, path: PathBuf },
-    #[error("the note is longer than {MAX_NOTE_CHARS} characters")]
-    NoteTooLong,
+    #[error("the note is longer than {max} characters (the `max_key_note_chars` limit)")]
+    NoteTooLong { max: usize },
     #[error("the organisation must be an id such as org-p01 (letters, digits, . _ : -)")]
     BadOrg,
     #[error("cannot draw random bytes from the operating system: {0}")]
@@ -130,11 +130,18 @@ pub fn list(data_dir: &Path) -> Result<Vec<KeyRecord>, KeyError> {
 }
 
 /// Creates a key of `role` (belonging to `org`, when given), stores its hash and returns it (the
-/// only time it is seen).
-pub fn create(data_dir: &Path, role: Role, org: Option<&str>, note: Option<&str>) -> Result<NewKey, KeyError> {
+/// only time it is seen). The note is held to `limits.max_key_note_chars`.
+pub fn create(
+    data_dir: &Path,
+    role: Role,
+    org: Option<&str>,
+    note: Option<&str>,
+    limits: &Limits,
+) -> Result<NewKey, KeyError> {
     let note = note.map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
-        return Err(KeyError::NoteTooLong);
+    let max = limits.max_key_note_chars;
+    if note.as_ref().is_some_and(|n| n.chars().count() > max) {
+        return Err(KeyError::NoteTooLong { max });
     }
     let org = org.map(str::trim).filter(|o| !o.is_empty()).map(str::to_string);
     if org.as_ref().is_some_and(|o| store::record::validate_id("org", o).is_err()) {
@@ -254,9 +261,10 @@ impl KeySet {
     }
 
     /// What `key` is when it is a known, unrevoked key. The hash is compared in constant time;
-    /// a key of the wrong shape or an unknown id is refused all the same.
-    pub fn verify(&self, key: &str) -> Option<KeyInfo<'_>> {
-        if key.len() > MAX_KEY_LEN {
+    /// a key of the wrong shape or an unknown id is refused all the same, and one longer than
+    /// `limits.max_api_key_bytes` unread.
+    pub fn verify(&self, key: &str, limits: &Limits) -> Option<KeyInfo<'_>> {
+        if key.len() > limits.max_api_key_bytes {
             return None;
         }
         let computed = hash_key(key);
@@ -501,8 +509,8 @@ mod tests {
     fn create_list_verify_round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(list(dir.path()).expect("no file yet").is_empty());
-        let agent = create(dir.path(), Role::Agent, None, Some("  front desk ")).expect("create");
-        let editor = create(dir.path(), Role::Editor, None, None).expect("create");
+        let agent = create(dir.path(), Role::Agent, None, Some("  front desk "), &Limits::default()).expect("create");
+        let editor = create(dir.path(), Role::Editor, None, None, &Limits::default()).expect("create");
         assert!(agent.key.starts_with(&format!("gkb_{}_", agent.record.id)));
         assert_eq!(agent.key.len(), KEY_PREFIX.len() + 2 + 2 * ID_BYTES + 1 + 2 * SECRET_BYTES);
         assert_ne!(agent.key, editor.key);
@@ -518,36 +526,42 @@ mod tests {
 
         let store = KeyStore::open(dir.path()).expect("open");
         let keys = store.current().expect("keys");
-        assert_eq!(keys.verify(&agent.key).map(|k| (k.id, k.role)), Some((agent.record.id.as_str(), Role::Agent)));
-        assert_eq!(keys.verify(&editor.key).map(|k| (k.id, k.role)), Some((editor.record.id.as_str(), Role::Editor)));
+        assert_eq!(
+            keys.verify(&agent.key, &Limits::default()).map(|k| (k.id, k.role)),
+            Some((agent.record.id.as_str(), Role::Agent))
+        );
+        assert_eq!(
+            keys.verify(&editor.key, &Limits::default()).map(|k| (k.id, k.role)),
+            Some((editor.record.id.as_str(), Role::Editor))
+        );
         assert_eq!(keys.active(), 2);
     }
 
     #[test]
     fn wrong_and_malformed_keys_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let key = create(dir.path(), Role::Bot, None, None).expect("create").key;
+        let key = create(dir.path(), Role::Bot, None, None, &Limits::default()).expect("create").key;
         let keys = KeyStore::open(dir.path()).expect("open").current().expect("keys");
         let mut flipped = key.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
         let flipped = String::from_utf8(flipped).expect("ascii");
         for bad in [&flipped, "", "gkb_", "gkb__", "Bearer x", "gkb_k_00000000_00", &"x".repeat(10_000)] {
-            assert_eq!(keys.verify(bad), None, "{bad:.40}");
+            assert_eq!(keys.verify(bad, &Limits::default()), None, "{bad:.40}");
         }
-        assert!(keys.verify(&key).is_some());
+        assert!(keys.verify(&key, &Limits::default()).is_some());
     }
 
     #[test]
     fn revoked_keys_open_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let new = create(dir.path(), Role::Admin, None, None).expect("create");
+        let new = create(dir.path(), Role::Admin, None, None, &Limits::default()).expect("create");
         assert_eq!(revoke(dir.path(), &new.record.id).expect("revoke"), Revoked::Now);
         assert_eq!(revoke(dir.path(), &new.record.id).expect("again"), Revoked::Already);
         let records = list(dir.path()).expect("list");
         assert!(records[0].revoked && records[0].revoked_on.is_some());
         let keys = KeyStore::open(dir.path()).expect("open").current().expect("keys");
-        assert_eq!(keys.verify(&new.key), None);
+        assert_eq!(keys.verify(&new.key, &Limits::default()), None);
         assert!(!keys.is_empty());
         assert_eq!(keys.active(), 0);
         let unknown = revoke(dir.path(), "k_nope").expect_err("unknown id");
@@ -557,7 +571,7 @@ mod tests {
     #[test]
     fn corrupt_files_are_clear_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
-        create(dir.path(), Role::Agent, None, None).expect("create");
+        create(dir.path(), Role::Agent, None, None, &Limits::default()).expect("create");
         let good = text(dir.path());
         let cases = [
             ("truncated", good[..good.len() / 2].to_string(), "not JSON"),
@@ -571,7 +585,10 @@ mod tests {
             let error = list(dir.path()).expect_err(name).to_string();
             assert!(error.contains(expected), "{name}: {error}");
             assert!(KeyStore::open(dir.path()).is_err(), "{name}");
-            assert!(create(dir.path(), Role::Agent, None, None).is_err(), "{name}: no write over a corrupt file");
+            assert!(
+                create(dir.path(), Role::Agent, None, None, &Limits::default()).is_err(),
+                "{name}: no write over a corrupt file"
+            );
         }
     }
 
@@ -580,8 +597,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = KeyStore::open(dir.path()).expect("open");
         assert!(store.current().expect("keys").is_empty());
-        let new = create(dir.path(), Role::Agent, None, None).expect("create");
-        wait_until(|| store.current().is_ok_and(|keys| keys.verify(&new.key).is_some()), "the new key is seen");
+        let new = create(dir.path(), Role::Agent, None, None, &Limits::default()).expect("create");
+        wait_until(
+            || store.current().is_ok_and(|keys| keys.verify(&new.key, &Limits::default()).is_some()),
+            "the new key is seen",
+        );
         fs::write(store.path(), b"{").expect("write");
         wait_until(|| store.current().is_err(), "a corrupt file accepts no key");
     }
@@ -603,7 +623,7 @@ mod tests {
     #[test]
     fn near_miss_keys_are_refused_and_their_hashes_share_no_prefix_with_the_real_one() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let new = create(dir.path(), Role::Agent, None, None).expect("create");
+        let new = create(dir.path(), Role::Agent, None, None, &Limits::default()).expect("create");
         let set = KeyStore::open(dir.path()).expect("open").current().expect("keys");
         let id = new.key.strip_prefix(KEY_PREFIX).and_then(|rest| rest.rsplit_once('_')).map(|(id, _)| id).expect("id");
         let stored = set.keys.get(id).expect("entry").hash;
@@ -611,13 +631,13 @@ mod tests {
         let mut longest = 0;
         for c in "0123456789abcdef".chars().filter(|c| !last.starts_with(*c)) {
             let near = format!("{head}{c}");
-            assert!(set.verify(&near).is_none(), "{near}");
+            assert!(set.verify(&near, &Limits::default()).is_none(), "{near}");
             let shared = hash_key(&near).iter().zip(stored.iter()).take_while(|(a, b)| a == b).count();
             longest = longest.max(shared);
         }
         // 15 near misses: a shared prefix of 3 bytes or more has a chance of about 1 in a million.
         assert!(longest < 3, "a near-miss key's hash shares {longest} leading bytes with the real one");
-        assert!(set.verify(&new.key).is_some());
+        assert!(set.verify(&new.key, &Limits::default()).is_some());
     }
 
     #[test]
@@ -625,20 +645,44 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys: Vec<String> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..8)
-                .map(|_| scope.spawn(|| create(dir.path(), Role::Bot, None, None).expect("create").key))
+                .map(|_| {
+                    scope.spawn(|| create(dir.path(), Role::Bot, None, None, &Limits::default()).expect("create").key)
+                })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("thread")).collect()
         });
         let set = KeyStore::open(dir.path()).expect("open").current().expect("keys");
         assert_eq!(list(dir.path()).expect("list").len(), 8);
-        assert!(keys.iter().all(|k| set.verify(k).is_some()));
+        assert!(keys.iter().all(|k| set.verify(k, &Limits::default()).is_some()));
     }
 
     #[test]
-    fn notes_are_bounded_and_secrets_never_debug_printed() {
+    fn notes_are_bounded_by_the_limit_and_secrets_never_debug_printed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(matches!(create(dir.path(), Role::Agent, None, Some(&"长".repeat(201))), Err(KeyError::NoteTooLong)));
-        let new = create(dir.path(), Role::Agent, None, None).expect("create");
+        let defaults = Limits::default();
+        let long = "长".repeat(defaults.max_key_note_chars + 1);
+        let refused = create(dir.path(), Role::Agent, None, Some(&long), &defaults).expect_err("too long");
+        assert!(matches!(refused, KeyError::NoteTooLong { max: 200 }), "{refused}");
+        // A lower limit refuses what the default takes, and says which bound.
+        let short = Limits { max_key_note_chars: 10, ..Limits::default() };
+        let note = "一线班组值班电话用的钥匙";
+        assert!(create(dir.path(), Role::Agent, None, Some(note), &defaults).is_ok());
+        let refused = create(dir.path(), Role::Agent, None, Some(note), &short).expect_err("past 10");
+        assert!(refused.to_string().contains("longer than 10 characters"), "{refused}");
+        let new = create(dir.path(), Role::Agent, None, None, &defaults).expect("create");
         assert!(!format!("{new:?}").contains(&new.key));
+    }
+
+    #[test]
+    fn keys_longer_than_the_limit_are_refused_unread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let new = create(dir.path(), Role::Agent, None, None, &Limits::default()).expect("create");
+        assert_eq!(new.key.len(), search::limits::API_KEY_LEN);
+        let set = KeyStore::open(dir.path()).expect("open").current().expect("keys");
+        let exact = Limits { max_api_key_bytes: new.key.len(), ..Limits::default() };
+        assert!(set.verify(&new.key, &exact).is_some());
+        // The bound is read: one byte less and the real key is not even hashed.
+        let shorter = Limits { max_api_key_bytes: new.key.len() - 1, ..Limits::default() };
+        assert!(set.verify(&new.key, &shorter).is_none());
     }
 }

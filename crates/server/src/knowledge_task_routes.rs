@@ -60,7 +60,8 @@ async fn tasks_in_scope(state: &AppState, principal: &Principal) -> Result<(Vec<
         ("kind" = Option<String>, Query, description = "flagged, low_helpful, gap, stale, overdue_review or \
             duplicate (comma-separated; default all)"),
         ("status" = Option<String>, Query, description = "open (default), done, dismissed, or all"),
-        ("limit" = Option<usize>, Query, description = "Tasks per page, 1 to 500 (default 50)"),
+        ("limit" = Option<usize>, Query, description = "Tasks per page: 1 to the \
+            `max_page` limit (500 unless configured); 50, or `max_page` when lower, when absent"),
         ("offset" = Option<usize>, Query, description = "Tasks to skip"),
     ),
     responses(
@@ -110,7 +111,7 @@ pub(crate) async fn list(
             }
         }
     }
-    let (offset, limit) = crate::items_routes::page(&pairs)?;
+    let (offset, limit) = crate::items_routes::page(&pairs, state.limits().max_page)?;
     let (tasks, duplicate_scan_pending) = tasks_in_scope(&state, &principal).await?;
     let tasks: Vec<KnowledgeTask> = tasks
         .into_iter()

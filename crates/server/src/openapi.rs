@@ -141,20 +141,22 @@ pub fn document_json() -> String {
     text
 }
 
-/// The document as this server's limits make it: the bounds that `--limits` may change
-/// (`limit`'s and `token_budget`'s maximum, the longest query and ticket) are written from
-/// `limits` rather than from the defaults the annotations carry. With the defaults it is
-/// `docs/openapi.json` exactly.
+/// The document as this server's limits make it: the bounds that `--limits` may change and that
+/// the schemas state as numbers (`limit`'s and `token_budget`'s maximum, the longest query and
+/// ticket) are written from `limits` rather than from the defaults the annotations carry. Every
+/// other bound a limit sets is described in words, naming the limit and its default. With the
+/// defaults it is `docs/openapi.json` exactly.
 pub fn document_json_for(limits: &Limits) -> String {
     let defaults = Limits::default();
     if *limits == defaults {
         return document_json();
     }
     let mut value = serde_json::to_value(document()).unwrap_or_default();
-    let bounds: [(&str, &str, usize, usize); 4] = [
+    let bounds: [(&str, &str, usize, usize); 5] = [
         ("limit", "maximum", defaults.max_limit, limits.max_limit),
         ("token_budget", "maximum", defaults.max_token_budget, limits.max_token_budget),
         ("q", "maxLength", defaults.max_query_chars, limits.max_query_chars),
+        ("query", "maxLength", defaults.max_query_chars, limits.max_query_chars),
         ("text", "maxLength", defaults.max_ticket_chars, limits.max_ticket_chars),
     ];
     set_bounds(&mut value, &bounds);

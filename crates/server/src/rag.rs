@@ -57,46 +57,50 @@ impl From<AuthFailure> for DifyError {
     }
 }
 
-/// Errors of body extraction and of the search queue, in Dify's shape.
+/// The API's errors in Dify's shape: every code placed (no catch-all), the engine's refusals
+/// by the code `error.rs` gives them.
 impl From<ApiError> for DifyError {
     fn from(error: ApiError) -> Self {
-        match error.code {
-            ErrorCode::NotReady | ErrorCode::Overloaded | ErrorCode::StoreUnavailable => {
-                DifyError::new(StatusCode::SERVICE_UNAVAILABLE, 5001, error.message)
-            }
-            ErrorCode::Internal => DifyError::internal(),
-            ErrorCode::UnsupportedMediaType | ErrorCode::PayloadTooLarge => {
-                DifyError::new(error.code.status(), 3001, error.message)
-            }
-            ErrorCode::EmptyQuery | ErrorCode::QueryTooLong => {
-                DifyError::new(StatusCode::BAD_REQUEST, 3004, error.message)
-            }
-            _ => DifyError::new(StatusCode::BAD_REQUEST, 3001, error.message),
-        }
+        use ErrorCode as C;
+        let (status, error_code) = match error.code {
+            C::NotReady | C::Overloaded | C::StoreUnavailable | C::NoGraph => (StatusCode::SERVICE_UNAVAILABLE, 5001),
+            C::Internal => return DifyError::internal(),
+            C::Unauthorized | C::Forbidden | C::OutOfScope | C::HostNotAllowed => (error.code.status(), 1002),
+            C::UnknownKnowledge => (StatusCode::NOT_FOUND, 2001),
+            C::UnsupportedMediaType | C::PayloadTooLarge => (error.code.status(), 3001),
+            C::InvalidCondition => (StatusCode::BAD_REQUEST, 3002),
+            C::InvalidRetrievalSetting | C::InvalidLimit => (StatusCode::BAD_REQUEST, 3003),
+            C::EmptyQuery | C::QueryTooLong => (StatusCode::BAD_REQUEST, 3004),
+            C::InvalidJson
+            | C::InvalidParameter
+            | C::UnknownParameter
+            | C::NestingTooDeep
+            | C::InvalidOffset
+            | C::InvalidFilter
+            | C::InvalidBudget
+            | C::DraftTooLong
+            | C::ValidationFailed => (StatusCode::BAD_REQUEST, 3001),
+            // Never answered by `/retrieval` (SPARQL, editing, routing): a bad request, as before.
+            C::InvalidSparql
+            | C::SparqlRefused
+            | C::SparqlTimeout
+            | C::TooManyResults
+            | C::FourEyes
+            | C::VersionConflict
+            | C::AlreadyExists
+            | C::InvalidState
+            | C::PreconditionRequired
+            | C::NotFound
+            | C::MethodNotAllowed => (StatusCode::BAD_REQUEST, 3001),
+        };
+        DifyError::new(status, error_code, error.message)
     }
 }
 
+/// The engine's errors take the API's code first (the one table, `error.rs`), then Dify's for it.
 impl From<search::Error> for DifyError {
     fn from(error: search::Error) -> Self {
-        match error {
-            search::Error::InvalidRequest { code, message } => {
-                use search::Invalid as I;
-                let (status, error_code) = match code {
-                    I::UnknownKnowledge => (StatusCode::NOT_FOUND, 2001),
-                    I::Condition => (StatusCode::BAD_REQUEST, 3002),
-                    I::RetrievalSetting | I::Limit => (StatusCode::BAD_REQUEST, 3003),
-                    I::EmptyQuery | I::QueryTooLong => (StatusCode::BAD_REQUEST, 3004),
-                    I::Offset | I::Filter | I::Parameter | I::Budget | I::DraftTooLong => {
-                        (StatusCode::BAD_REQUEST, 3001)
-                    }
-                };
-                DifyError::new(status, error_code, message)
-            }
-            other => {
-                tracing::error!(error = %other, "dify retrieval failed");
-                DifyError::internal()
-            }
-        }
+        DifyError::from(ApiError::from(error))
     }
 }
 
@@ -144,7 +148,8 @@ pub(crate) struct DifyErrorBody {
             body = DifyErrorBody),
         (status = 403, description = "1002 the key's role may not read", body = DifyErrorBody),
         (status = 404, description = "2001 unknown `knowledge_id`", body = DifyErrorBody),
-        (status = 413, description = "3001 the body exceeds 2 MB", body = DifyErrorBody),
+        (status = 413, description = "3001 the body exceeds the `max_query_body_bytes` limit (2 MB unless \
+            configured)", body = DifyErrorBody),
         (status = 415, description = "3001 the body is not `application/json`", body = DifyErrorBody),
         (status = 503, description = "5001 not ready or overloaded, with `Retry-After`", body = DifyErrorBody),
     ),
@@ -183,11 +188,13 @@ pub(crate) async fn dify_retrieval(
         (status = 200, description = "Passages, best first, within the token budget", body = RetrieveResponse,
             headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`invalid_json`, `invalid_parameter` (wrong type, unknown field or filter, \
-            `token_budget` outside 1..8000), `nesting_too_deep`, `empty_query`, `query_too_long`, \
+            `token_budget` outside 1 to the `max_token_budget` \
+            limit, 8000 unless configured), `nesting_too_deep`, `empty_query`, `query_too_long`, \
             `invalid_limit` or `invalid_filter`", body = ApiError),
         (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
         (status = 403, description = "`forbidden`: the key's role may not search", body = ApiError),
-        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds the `max_query_body_bytes` limit \
+            (2 MB unless configured)", body = ApiError),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`",
             body = ApiError),
         (status = 503, description = "`not_ready` or `overloaded`, with `Retry-After`", body = ApiError),
@@ -227,6 +234,50 @@ mod tests {
         assert_eq!(DifyError::from(AuthFailure::InvalidKey).error_code, 1002);
         let busy = DifyError::from(ApiError::new(ErrorCode::Overloaded, "busy"));
         assert_eq!((busy.status, busy.error_code), (StatusCode::SERVICE_UNAVAILABLE, 5001));
+    }
+
+    /// An API code answers in Dify's shape as the engine's refusal of the same kind does, and the
+    /// auth codes as Dify's auth failures do.
+    #[test]
+    fn api_codes_map_to_the_same_dify_codes_as_search_refusals() {
+        use search::Invalid as I;
+        for invalid in [
+            I::EmptyQuery,
+            I::QueryTooLong,
+            I::Limit,
+            I::Offset,
+            I::Filter,
+            I::Parameter,
+            I::Condition,
+            I::RetrievalSetting,
+            I::Budget,
+            I::UnknownKnowledge,
+            I::DraftTooLong,
+        ] {
+            let refusal = || search::Error::InvalidRequest { code: invalid, message: "m".into() };
+            let by_api = DifyError::from(ApiError::from(refusal()));
+            let expected = match invalid {
+                I::UnknownKnowledge => (StatusCode::NOT_FOUND, 2001),
+                I::Condition => (StatusCode::BAD_REQUEST, 3002),
+                I::RetrievalSetting | I::Limit => (StatusCode::BAD_REQUEST, 3003),
+                I::EmptyQuery | I::QueryTooLong => (StatusCode::BAD_REQUEST, 3004),
+                I::Offset | I::Filter | I::Parameter | I::Budget | I::DraftTooLong => (StatusCode::BAD_REQUEST, 3001),
+            };
+            assert_eq!((by_api.status, by_api.error_code), expected, "{invalid:?}");
+            assert_eq!(DifyError::from(refusal()), by_api, "{invalid:?}");
+        }
+        let dify = |code: ErrorCode| {
+            let error = DifyError::from(ApiError::new(code, "m"));
+            (error.status, error.error_code)
+        };
+        assert_eq!(dify(ErrorCode::Unauthorized), (StatusCode::UNAUTHORIZED, 1002));
+        assert_eq!(dify(ErrorCode::Forbidden), (StatusCode::FORBIDDEN, 1002));
+        assert_eq!(dify(ErrorCode::PayloadTooLarge), (StatusCode::PAYLOAD_TOO_LARGE, 3001));
+        assert_eq!(dify(ErrorCode::InvalidJson), (StatusCode::BAD_REQUEST, 3001));
+        assert_eq!(dify(ErrorCode::NotReady), (StatusCode::SERVICE_UNAVAILABLE, 5001));
+        let internal = DifyError::from(search::Error::Internal("a broken rule".into()));
+        assert_eq!((internal.status, internal.error_code), (StatusCode::INTERNAL_SERVER_ERROR, 5000));
+        assert!(!internal.error_msg.contains("rule"), "{}", internal.error_msg);
     }
 
     /// The two routes' OpenAPI descriptions build (crate::openapi lists them in `paths(...)`).

@@ -131,10 +131,13 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     operation_id = "search",
     tag = "search",
     params(
-        ("q" = Option<String>, Query, description = "The words to search for (at most 512 characters); \
+        ("q" = Option<String>, Query, description = "The words to search for (at most the `max_query_chars` \
+            limit, 512 characters unless configured); \
             personal data is masked before use. Required unless a filter is given."),
-        ("limit" = Option<usize>, Query, description = "Hits to return, 1 to 100 (default 10)"),
-        ("offset" = Option<usize>, Query, description = "Hits to skip; offset + limit ≤ 1000"),
+        ("limit" = Option<usize>, Query, description = "Hits to return: 1 to the `max_limit` limit (100 unless \
+            configured); the `default_limit` limit (10) when absent"),
+        ("offset" = Option<usize>, Query, description = "Hits to skip; offset + limit may not exceed the \
+            `max_window` limit (1000 unless configured)"),
         ("retrievers" = Option<String>, Query,
             description = "Comma-separated retrievers to use: lexical, dense, graph (default: all available)"),
         ("kind" = Option<String>, Query, description = "Filter: item kind(s), comma-separated or repeated"),
@@ -180,11 +183,13 @@ pub(crate) async fn search_get(
         (status = 200, description = "Ranked, explained hits", body = SearchResponse,
             headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`invalid_json` (malformed), `invalid_parameter` (wrong type, unknown \
-            field or filter), `nesting_too_deep` (more than 32 levels), `empty_query`, `query_too_long`, \
+            field or filter), `nesting_too_deep` (deeper than the \
+            `max_json_depth` limit, 32 unless configured), `empty_query`, `query_too_long`, \
             `invalid_limit`, `invalid_offset` or `invalid_filter`", body = ApiError),
         (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
         (status = 403, description = "`forbidden`: the key's role may not search", body = ApiError),
-        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds the `max_query_body_bytes` limit \
+            (2 MB unless configured)", body = ApiError),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`",
             body = ApiError),
         (status = 503, description = "`not_ready` or `overloaded` (search queue full), with `Retry-After`",

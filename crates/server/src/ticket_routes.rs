@@ -27,11 +27,13 @@ use crate::{ApiError, AppState};
             headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "`invalid_json`, `invalid_parameter` (wrong type, unknown field, \
             customer_id / device_serial not 1–128 bytes), `nesting_too_deep`, `empty_query` (no text or \
-            nothing searchable), `query_too_long` (more than 4,000 characters) or `invalid_limit`",
+            nothing searchable), `query_too_long` (longer than the \
+            `max_ticket_chars` limit, 4,000 characters unless configured) or `invalid_limit`",
             body = ApiError),
         (status = 401, description = "`unauthorized`: no valid API key", body = ApiError),
         (status = 403, description = "`forbidden`: the key's role may not match tickets", body = ApiError),
-        (status = 413, description = "`payload_too_large`: the body exceeds 2 MB", body = ApiError),
+        (status = 413, description = "`payload_too_large`: the body exceeds the `max_query_body_bytes` limit \
+            (2 MB unless configured)", body = ApiError),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`",
             body = ApiError),
         (status = 503, description = "`not_ready` or `overloaded` (search queue full), with `Retry-After`",

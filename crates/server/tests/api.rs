@@ -274,3 +274,122 @@ async fn sparql_is_read_only_and_domain_queries_validate_their_input() {
         body["items"].as_array().expect("items").iter().filter_map(|s| s["item"]["id"].as_str()).collect();
     assert_eq!(stale, ["kb-tp-cites-old"], "{body}");
 }
+
+/// The bounds of the listings, reports and inputs are the configured limits: with lower ones, a
+/// request at each bound is served and one just past it is answered `{code, message}` naming the
+/// configured bound, while a server with the defaults serves what the lower limits refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_report_and_input_bounds_are_the_configured_limits() {
+    let lower = Limits {
+        max_page: 5,
+        max_entities: 7,
+        max_listing: 30,
+        max_expiry_days: 40,
+        max_report_days: 50,
+        max_report_periods: 5,
+        max_request_id_bytes: 30,
+        ..Limits::default()
+    };
+    let (small, roomy) = (start(lower).await, start(Limits::default()).await);
+    // (served at the bound, refused just past it, the code, what the message says)
+    let cases = [
+        ("/v1/items?limit=5", "/v1/items?limit=6", "invalid_limit", "from 0 to 5"),
+        ("/v1/audit?limit=5", "/v1/audit?limit=6", "invalid_limit", "from 0 to 5"),
+        ("/v1/tasks/knowledge?limit=5", "/v1/tasks/knowledge?limit=6", "invalid_limit", "from 0 to 5"),
+        ("/v1/analytics/gaps?limit=5", "/v1/analytics/gaps?limit=6", "invalid_limit", "from 0 to 5"),
+        ("/v1/customers/tag-proposals?limit=5", "/v1/customers/tag-proposals?limit=6", "invalid_limit", "to 5"),
+        ("/v1/entities?limit=7", "/v1/entities?limit=8", "invalid_limit", "from 1 to 7"),
+        ("/v1/warranties/expiring?limit=30", "/v1/warranties/expiring?limit=31", "invalid_limit", "from 1 to 30"),
+        ("/v1/warranties/expiring?days=40", "/v1/warranties/expiring?days=41", "invalid_parameter", "from 0 to 40"),
+        (
+            "/v1/analytics/gaps?since=2026-01-01&until=2026-02-19",
+            "/v1/analytics/gaps?since=2026-01-01&until=2026-02-20",
+            "invalid_parameter",
+            "at most 50 days",
+        ),
+        ("/v1/analytics/warranties?days=50", "/v1/analytics/warranties?days=51", "invalid_parameter", "from 0 to 50"),
+        (
+            "/v1/analytics/hot-issues?periods=5",
+            "/v1/analytics/hot-issues?periods=6",
+            "invalid_parameter",
+            "from 2 to 5",
+        ),
+    ];
+    for (within, past, code, says) in cases {
+        let (status, body) = get(&format!("{}{within}", small.base)).await;
+        assert_eq!(status, StatusCode::OK, "{within}: {body}");
+        let (status, body) = get(&format!("{}{past}", small.base)).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some(code)), "{past}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{past}: the message names the configured bound: {message}");
+        let (status, body) = get(&format!("{}{past}", roomy.base)).await;
+        assert_eq!(status, StatusCode::OK, "{past} is within the defaults: {body}");
+    }
+    // Without `limit`, a page is 50 entries, or the limit when it is lower.
+    let (_, page) = get(&format!("{}/v1/items", small.base)).await;
+    let (_, all) = get(&format!("{}/v1/items", roomy.base)).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(5), "{page}");
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(9), "the fixture's nine items on one page: {all}");
+
+    // A verdict names a request id of at most `max_request_id_bytes`: past it the id is refused
+    // as malformed; within it (and with the defaults) it is looked up (and not found).
+    let client = reqwest::Client::new();
+    for (base, id, status) in [
+        (&small.base, "a".repeat(30), StatusCode::NOT_FOUND),
+        (&small.base, "a".repeat(31), StatusCode::UNPROCESSABLE_ENTITY),
+        (&roomy.base, "a".repeat(31), StatusCode::NOT_FOUND),
+    ] {
+        let response = client
+            .post(format!("{base}/v1/feedback"))
+            .json(&json!({"request_id": id, "verdict": "helpful"}))
+            .send()
+            .await
+            .expect("feedback");
+        assert_eq!(response.status(), status, "{} bytes at {base}", id.len());
+        let body: Value = response.json().await.expect("json");
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            assert_eq!(body["field"], "request_id", "{body}");
+            assert!(body["message"].as_str().is_some_and(|m| m.contains("at most 30 bytes")), "{body}");
+        }
+    }
+}
+
+/// Import tasks: the server keeps the most recent `max_import_tasks` of them and lists at most
+/// `max_listed_rejections` rejections of each (counting them all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_tasks_are_kept_and_listed_within_the_configured_limits() {
+    let server = start(Limits { max_import_tasks: 2, max_listed_rejections: 2, ..Limits::default() }).await;
+    let client = reqwest::Client::new();
+    let upload = ["not json", "nor this", "nor that"].join("\n");
+    let mut ids = Vec::new();
+    for name in ["first.jsonl", "second.jsonl", "third.jsonl"] {
+        let response = client
+            .post(format!("{}/v1/import?name={name}", server.base))
+            .body(upload.clone())
+            .send()
+            .await
+            .expect("import");
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let started: Value = response.json().await.expect("json");
+        let id = started["task"]["id"].as_str().expect("task id").to_string();
+        // Wait for the task to end (a guard only a task that never ends reaches).
+        let waiting = std::time::Instant::now();
+        let task = loop {
+            let (status, task) = get(&format!("{}/v1/tasks/{id}", server.base)).await;
+            assert_eq!(status, StatusCode::OK, "{task}");
+            if task["state"] != "running" {
+                break task;
+            }
+            assert!(waiting.elapsed() < std::time::Duration::from_secs(120), "the import never ended: {task}");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        };
+        assert_eq!(task["rejected"], 3, "{task}");
+        assert_eq!(task["rejections"].as_array().map(Vec::len), Some(2), "two listed of three: {task}");
+        ids.push(id);
+    }
+    let (status, _) = get(&format!("{}/v1/tasks/{}", server.base, ids[0])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the oldest of three tasks is forgotten when two are kept");
+    for id in &ids[1..] {
+        assert_eq!(get(&format!("{}/v1/tasks/{id}", server.base)).await.0, StatusCode::OK);
+    }
+}

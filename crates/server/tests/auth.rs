@@ -31,8 +31,10 @@ impl Server {
 /// `roles` are created before the server starts; their keys are returned in that order.
 async fn start(roles: &[Role], open_without_keys: bool) -> (Server, Vec<String>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let created: Vec<String> =
-        roles.iter().map(|role| keys::create(dir.path(), *role, None, Some("test")).expect("create key").key).collect();
+    let created: Vec<String> = roles
+        .iter()
+        .map(|role| keys::create(dir.path(), *role, None, Some("test"), &Limits::default()).expect("create key").key)
+        .collect();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
     let data = dir.path().to_path_buf();
     let engine = tokio::task::spawn_blocking(move || {
@@ -196,7 +198,7 @@ async fn revoked_key_is_401_without_a_restart() {
 #[tokio::test]
 async fn key_created_while_running_works_without_a_restart() {
     let (server, _keys) = start(&[Role::Admin], false).await;
-    let new = keys::create(server.data(), Role::Editor, None, None).expect("create").key;
+    let new = keys::create(server.data(), Role::Editor, None, None, &Limits::default()).expect("create").key;
     wait_for(&server, SPARQL, &new, StatusCode::OK).await;
 }
 
@@ -211,7 +213,7 @@ async fn without_keys_the_api_is_open_only_where_allowed_and_closes_with_the_fir
     assert_eq!(get(&closed.url("/healthz"), None).await.0, StatusCode::OK);
 
     // The first key closes the open server: from then on every protected route needs one.
-    let key = keys::create(open.data(), Role::Agent, None, None).expect("create").key;
+    let key = keys::create(open.data(), Role::Agent, None, None, &Limits::default()).expect("create").key;
     let started = Instant::now();
     while get(&open.url(SEARCH), None).await.0 == StatusCode::OK {
         assert!(started.elapsed() < GUARD, "still open");
@@ -269,8 +271,10 @@ async fn dify_retrieval_answers_auth_failures_in_difys_shape() {
 #[test]
 fn the_key_file_never_holds_a_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let created: Vec<String> =
-        Role::ALL.iter().map(|role| keys::create(dir.path(), *role, None, None).expect("create").key).collect();
+    let created: Vec<String> = Role::ALL
+        .iter()
+        .map(|role| keys::create(dir.path(), *role, None, None, &Limits::default()).expect("create").key)
+        .collect();
     let file = std::fs::read_to_string(keys::keys_path(dir.path())).expect("key file");
     for key in &created {
         let secret = key.rsplit_once('_').map(|(_, s)| s).expect("shape");
@@ -570,7 +574,9 @@ async fn with_keys_any_host_name_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_tag_proposals_stay_within_the_keys_organisation() {
     let (server, keys) = start(&[Role::Admin], false).await;
-    let elsewhere = keys::create(server.data(), Role::Manager, Some("org-elsewhere"), Some("test")).expect("key").key;
+    let elsewhere = keys::create(server.data(), Role::Manager, Some("org-elsewhere"), Some("test"), &Limits::default())
+        .expect("key")
+        .key;
     wait_for(&server, "/v1/customers/tag-proposals", &elsewhere, StatusCode::OK).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("customer.jsonl");

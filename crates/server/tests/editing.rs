@@ -114,7 +114,9 @@ struct Keys {
 }
 
 fn create_keys(data: &Path) -> Keys {
-    let key = |role, org: Option<&str>, note: &str| keys::create(data, role, org, Some(note)).expect("key").key;
+    let key = |role, org: Option<&str>, note: &str| {
+        keys::create(data, role, org, Some(note), &Limits::default()).expect("key").key
+    };
     Keys {
         editor: key(Role::Editor, Some("org-p01-c01"), "city editor"),
         editor2: key(Role::Editor, Some("org-p01-c01"), "second city editor"),

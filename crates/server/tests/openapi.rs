@@ -471,8 +471,48 @@ fn the_document_states_the_configured_limits() {
     assert_eq!(schemas["SearchRequest"]["properties"]["q"]["maxLength"], 200);
     assert_eq!(schemas["RetrieveRequest"]["properties"]["limit"]["maximum"], 50);
     assert_eq!(schemas["RetrieveRequest"]["properties"]["token_budget"]["maximum"], 4_000);
+    assert_eq!(schemas["RetrieveRequest"]["properties"]["query"]["maxLength"], 200);
+    assert_eq!(schemas["DifyRequest"]["properties"]["query"]["maxLength"], 200);
     // Nothing else moved: the minimum beside the rewritten maximum, other schemas untouched.
     assert_eq!(schemas["SearchRequest"]["properties"]["limit"]["minimum"], 1);
     let default: Value = serde_json::from_str(&server::openapi::document_json()).expect("json");
     assert_eq!(document["paths"], default["paths"]);
+}
+
+/// Every bound a limit sets that the document states in words names the limit as the limits
+/// file spells it ("the `max_page` limit"), so that an operator can find it: each name so written
+/// is a field of `Limits`, and the document names them throughout.
+#[test]
+fn bounds_described_in_words_name_real_limits() {
+    let document: Value = serde_json::from_str(&server::openapi::document_json()).expect("json");
+    let Value::Object(fields) = serde_json::to_value(Limits::default()).expect("limits") else {
+        panic!("Limits is a JSON object");
+    };
+    let mut descriptions = Vec::new();
+    let mut stack = vec![&document];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(text)) = map.get("description") {
+                    descriptions.push(text.clone());
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    let mut named = BTreeSet::new();
+    for text in &descriptions {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("` limit") {
+            let name = rest[..at].rsplit('`').next().unwrap_or_default();
+            assert!(fields.contains_key(name), "`{name}` is not a limit (in \"{text}\")");
+            named.insert(name.to_string());
+            rest = &rest[at + 1..];
+        }
+    }
+    for expected in ["max_page", "max_entities", "max_listing", "max_expiry_days", "max_report_days", "max_limit"] {
+        assert!(named.contains(expected), "no description names `{expected}`: {named:?}");
+    }
 }

@@ -37,7 +37,8 @@ pub use record::{Category, Entity, EntityClass, FieldError, Item, ItemKind, Majo
 /// Why a store operation failed. None of these are the caller's mistake: records are validated
 /// before they reach the store.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Not `#[non_exhaustive]`: the server maps every variant to its code by an exhaustive match
+// (`server::error`), so a new variant does not compile until it is mapped.
 pub enum Error {
     #[error("storage error: {0}")]
     Storage(String),
