@@ -24,10 +24,10 @@
 //! | `gridkb_index_items` | gauge: knowledge items in the lexical index | |
 //! | `gridkb_index_entities` | gauge: records that are not items (graph entities) | |
 //! | `gridkb_index_vectors` | gauge: vectors in the dense index (0 without a model) | |
-//! | `gridkb_index_triples` | gauge: triples in the knowledge graph (0 when switched off) | |
+//! | `gridkb_index_triples` | gauge: triples in the knowledge graph (0 when switched off; kept `metrics_slow_figures_ms`) | |
 //! | `gridkb_feedback_total` | counter: verdicts recorded | `verdict` |
 //! | `gridkb_zero_result_requests_total` | counter: logged requests that showed nothing | |
-//! | `gridkb_knowledge_gap_tasks_open` | gauge: open knowledge-gap tasks (read when scraped) | |
+//! | `gridkb_knowledge_gap_tasks_open` | gauge: open knowledge-gap tasks (computed when scraped, kept `metrics_slow_figures_ms`) | |
 //! | `gridkb_request_log_dropped_total` | counter: request events dropped (writer queue full) | |
 //! | `gridkb_store_lag` | gauge: change-log entries the node lacks (0 with redb) | |
 //! | `gridkb_store_local_seq` | gauge: newest change-log entry applied locally | |
@@ -114,6 +114,8 @@ pub(crate) struct Metrics {
     store_local_seq: Gauge<u64, AtomicU64>,
     store_stale: Gauge,
     store_since_contact: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// When the slow figures (triples, open gap tasks) were last computed.
+    slow_figures_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl fmt::Debug for Metrics {
@@ -251,7 +253,19 @@ impl Metrics {
             store_local_seq,
             store_stale,
             store_since_contact,
+            slow_figures_at: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether the slow figures are older than `keep` (or were never computed); marks them
+    /// computed now when they are.
+    fn slow_figures_due(&self, keep: std::time::Duration) -> bool {
+        let mut at = self.slow_figures_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = at.is_none_or(|t| t.elapsed() >= keep);
+        if due {
+            *at = Some(std::time::Instant::now());
+        }
+        due
     }
 
     /// Counts one verdict recorded.
@@ -325,7 +339,8 @@ struct Sizes {
     items: u64,
     entities: u64,
     vectors: u64,
-    triples: u64,
+    /// Only when the slow figures are due.
+    triples: Option<u64>,
 }
 
 /// Prometheus metrics in the text exposition format 0.0.4.
@@ -353,17 +368,19 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
         metrics.resident.set(bytes);
     }
     metrics.ready.set(i64::from(state.engine().is_some()));
+    // The figures that cost a pass over a whole collection are kept for `metrics_slow_figures_ms`.
+    let slow = metrics.slow_figures_due(std::time::Duration::from_millis(state.limits().metrics_slow_figures_ms));
     if let Some(engine) = state.engine().cloned() {
         let sizes = tokio::task::spawn_blocking(move || {
             let stats = engine.stats().ok()?;
-            let triples = engine.graph().and_then(|g| g.triple_count().ok()).unwrap_or(0);
+            let triples = slow.then(|| engine.graph().and_then(|g| g.triple_count().ok()).unwrap_or(0));
             let store = engine.store_status();
             Some(Sizes {
                 store,
                 items: stats.indexed_items,
                 entities: stats.records.saturating_sub(stats.indexed_items),
                 vectors: stats.dense.map_or(0, |d| d.vectors as u64),
-                triples: triples as u64,
+                triples: triples.map(|t| t as u64),
             })
         })
         .await;
@@ -371,7 +388,9 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
             metrics.items.set(sizes.items);
             metrics.entities.set(sizes.entities);
             metrics.vectors.set(sizes.vectors);
-            metrics.triples.set(sizes.triples);
+            if let Some(triples) = sizes.triples {
+                metrics.triples.set(triples);
+            }
             metrics.store_lag.set(sizes.store.lag);
             metrics.store_local_seq.set(sizes.store.local_seq);
             metrics.store_stale.set(i64::from(sizes.store.stale));
@@ -382,10 +401,12 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
         let dropped = journal.counters().dropped;
         let seen = metrics.log_dropped.get();
         metrics.log_dropped.inc_by(dropped.saturating_sub(seen));
-        let open =
-            tokio::task::spawn_blocking(move || search::Engine::open_gap_tasks(&journal.snapshot()) as u64).await;
-        if let Ok(open) = open {
-            metrics.open_gaps.set(open);
+        if slow {
+            let open =
+                tokio::task::spawn_blocking(move || search::Engine::open_gap_tasks(&journal.snapshot()) as u64).await;
+            if let Ok(open) = open {
+                metrics.open_gaps.set(open);
+            }
         }
     }
     let mut text = String::new();

@@ -176,3 +176,46 @@ where
     }
     responses
 }
+
+/// The figures that cost a pass over a whole collection (the graph's triples, the open gap
+/// tasks) are kept between scrapes for `metrics_slow_figures_ms`; 0 computes them every time.
+#[tokio::test]
+async fn slow_figures_are_kept_for_the_configured_time() {
+    for (keep_ms, refreshed) in [(60_000, false), (0, true)] {
+        let server = start(Limits { metrics_slow_figures_ms: keep_ms, ..Limits::default() }).await;
+        let (_, first) = scrape(&server.base).await;
+        let before = value(&first, "gridkb_index_triples");
+        let engine = server.engine.clone();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("more.jsonl");
+        std::fs::write(
+            &file,
+            r#"{"class":"ProductLine","id":"pl-metrics-test","label":"计量测试产品线","aliases":["计量测试线"]}"#,
+        )
+        .expect("write");
+        let grown = tokio::task::spawn_blocking(move || {
+            let batch = ingest::read_paths(&[file]).expect("read");
+            let records: Vec<_> = batch.records.into_iter().map(|(_, r)| r).collect();
+            engine.ingest(&records, "test", &|_| {}).expect("ingest");
+            // The graph follows the store in the background: wait until it holds the new record.
+            let graph = engine.graph().expect("graph");
+            for _ in 0..200 {
+                let now = graph.triple_count().expect("triples");
+                if now as f64 > before {
+                    return now;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            panic!("the graph did not take the new product line");
+        })
+        .await
+        .expect("ingest task");
+        let (text, second) = scrape(&server.base).await;
+        let shown = value(&second, "gridkb_index_triples");
+        if refreshed {
+            assert_eq!(shown, grown as f64, "computed again at once with 0:\n{text}");
+        } else {
+            assert_eq!(shown, before, "kept for a minute by default:\n{text}");
+        }
+    }
+}
