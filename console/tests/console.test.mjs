@@ -344,9 +344,10 @@ test('an editor writes an item and submits it, a reviewer approves it, and the a
   assert.match(await editor.page.locator('[data-test=markdown-preview]').innerText(), new RegExp(marker))
   await editor.page.locator('[data-test=item-save]').click()
   await editor.page.locator('[data-test=item-status]', { hasText: '草稿' }).waitFor()
-  // The save answers its own warnings, shown after it.
+  // The save answers its own warnings, shown after it (the live check's row is there before the
+  // save answers, so wait for the saved heading, not for the row).
+  await editor.page.locator('[data-test=duplicate-warnings]', { hasText: '保存后的查重结果' }).waitFor()
   await editor.page.locator(`[data-test=possible-duplicates] .row[data-id="${existing.id}"]`).waitFor()
-  assert.match(await editor.page.locator('[data-test=duplicate-warnings]').innerText(), /保存后的查重结果/)
   const created = await editor.page.locator('.state .muted').last().innerText()
   const saved = await (await fetch(`${server.base}/v1/items/${encodeURIComponent(created)}`, { headers: { Authorization: `Bearer ${keys.editor}` } })).json()
   assert.deepEqual(saved.record.products, [product])
