@@ -420,8 +420,10 @@ pub struct MetadataCondition {
 }
 
 impl MetadataCondition {
-    /// Parses Dify's `metadata_condition` object within `limits`; `null` means none. The message
-    /// of an error names the condition and the field at fault, and the bound it broke.
+    /// Parses Dify's `metadata_condition` object within `limits`; `null` means none, and so do
+    /// `conditions` absent or `null` (Dify sends both) — `[]` parses to a condition without
+    /// conditions, which lets everything through. The message of an error names the condition
+    /// and the field at fault, and the bound it broke.
     pub fn parse(value: &Value, limits: &Limits) -> std::result::Result<Option<MetadataCondition>, String> {
         let object = match value {
             Value::Null => return Ok(None),
@@ -438,7 +440,7 @@ impl MetadataCondition {
         };
         let conditions = match object.get("conditions") {
             Some(Value::Array(conditions)) => conditions,
-            None | Some(Value::Null) => return Err("metadata_condition.conditions is required (an array)".into()),
+            None | Some(Value::Null) => return Ok(None),
             Some(_) => return Err("metadata_condition.conditions must be an array".into()),
         };
         if conditions.len() > limits.max_conditions {
@@ -670,15 +672,18 @@ fn is_blank(value: &Value) -> bool {
 /// `POST /retrieval` as Dify sends it. Unknown fields are ignored (Dify may add some).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 pub struct DifyRequest {
-    /// `default` (or `gridkb`) for the whole knowledge base, or an item kind code.
+    /// `default` (or `gridkb`) for the whole knowledge base, or an item kind code. Empty, with an
+    /// empty `query`: Dify's check of the endpoint when it is registered, answered
+    /// `{"records": []}`.
     #[schema(example = "default")]
     pub knowledge_id: String,
+    /// The question. Dify's hit testing sends `\"` for `"`: it is read back as `"`.
     #[schema(max_length = 512, example = "931保护通道告警")]
     pub query: String,
     #[serde(default)]
     pub retrieval_setting: Option<DifyRetrievalSetting>,
-    /// `{"logical_operator": "and" | "or", "conditions": [{"name", "comparison_operator", "value"}]}`;
-    /// parsed by [`MetadataCondition::parse`], for messages that name the condition at fault.
+    /// `{"logical_operator": "and" | "or", "conditions": [{"name", "comparison_operator",
+    /// "value"}]}`. `null`, and `conditions` absent, `null` or `[]`, mean no filter.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub metadata_condition: Option<Value>,
@@ -697,6 +702,45 @@ pub struct DifyRetrievalSetting {
     #[serde(default)]
     #[schema(value_type = Option<f64>, minimum = 0.0, maximum = 1.0)]
     pub score_threshold: Option<Value>,
+}
+
+impl DifyRequest {
+    /// Whether this is Dify's check of the endpoint when it is registered (dify#39410): both
+    /// `knowledge_id` and `query` empty or only whitespace. Dify sends `{"knowledge_id": "",
+    /// "query": "", "retrieval_setting": {"top_k": 1, "score_threshold": 0.0}}` with the key and
+    /// refuses the registration on a 404. An empty `query` with a `knowledge_id`, or an empty
+    /// `knowledge_id` with a `query`, is not the check and is refused as usual.
+    pub fn is_probe(&self) -> bool {
+        self.knowledge_id.trim().is_empty() && self.query.trim().is_empty()
+    }
+
+    /// The answer to Dify's registration check ([`DifyRequest::is_probe`]): `{"records": []}`,
+    /// once `retrieval_setting` and `metadata_condition` pass the checks every request passes.
+    /// Nothing is searched.
+    pub fn probe_answer(&self, limits: &Limits) -> Result<DifyResponse> {
+        self.settings(limits)?;
+        Ok(DifyResponse { records: Vec::new() })
+    }
+
+    /// The query as its user wrote it: Dify's hit testing escapes every `"` as `\"`, which is
+    /// read back as `"`. (Dify also cuts the query at 250 characters, well within the limit.)
+    pub fn query_text(&self) -> String {
+        self.query.replace("\\\"", "\"")
+    }
+
+    /// `(top_k, score_threshold, condition)` in force; see [`DifyRetrievalSetting::resolve`] and
+    /// [`MetadataCondition::parse`]. A condition without conditions is none.
+    fn settings(&self, limits: &Limits) -> Result<(usize, f32, Option<MetadataCondition>)> {
+        let (top_k, threshold) = self.retrieval_setting.clone().unwrap_or_default().resolve(limits.max_limit)?;
+        let condition = match &self.metadata_condition {
+            Some(value) => {
+                MetadataCondition::parse(value, limits).map_err(|m| Error::invalid(Invalid::Condition, m))?
+            }
+            None => None,
+        }
+        .filter(|c| !c.conditions.is_empty());
+        Ok((top_k, threshold, condition))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -836,17 +880,13 @@ impl Engine {
 
     /// [`Engine::dify_retrieve`] that stops early when `stop` says so (see [`Engine::search_until`]).
     pub fn dify_retrieve_until(&self, request: &DifyRequest, stop: &Stop) -> Result<DifyResponse> {
-        let scope = knowledge_scope(&request.knowledge_id)?;
-        let (top_k, threshold) =
-            request.retrieval_setting.clone().unwrap_or_default().resolve(self.limits().max_limit)?;
-        let condition = match &request.metadata_condition {
-            Some(value) => {
-                MetadataCondition::parse(value, self.limits()).map_err(|m| Error::invalid(Invalid::Condition, m))?
-            }
-            None => None,
+        if request.is_probe() {
+            return request.probe_answer(self.limits());
         }
-        .filter(|c| !c.conditions.is_empty());
-        if request.query.trim().is_empty() {
+        let scope = knowledge_scope(&request.knowledge_id)?;
+        let (top_k, threshold, condition) = request.settings(self.limits())?;
+        let query = request.query_text();
+        if query.trim().is_empty() {
             return Err(Error::invalid(Invalid::EmptyQuery, "`query` must not be empty"));
         }
         let mut filters = BTreeMap::new();
@@ -855,7 +895,7 @@ impl Engine {
         }
         // With conditions, over-fetch as deep as the limits allow, then filter.
         let fetch = if condition.is_some() { self.limits().max_limit } else { top_k };
-        let search = SearchRequest { q: request.query.clone(), limit: Some(fetch), filters, ..Default::default() };
+        let search = SearchRequest { q: query, limit: Some(fetch), filters, ..Default::default() };
         let found = match self.search_items(&search, stop) {
             Ok((response, found)) if !response.terms.is_empty() => found,
             // Only a kind scope would be left to search by: a browse is no answer to a query.
@@ -1141,7 +1181,14 @@ mod tests {
         assert!(!parse("and").matches(&meta));
         assert!(parse("or").matches(&meta));
         assert!(parse("AND").logical_operator == LogicalOperator::And);
-        assert!(MetadataCondition::parse(&Value::Null, &Limits::default()).expect("null is none").is_none());
+        // What Dify sends for "no filter": null, conditions null or absent, conditions [].
+        for none in
+            [Value::Null, json!({"logical_operator": "or", "conditions": null}), json!({"logical_operator": "and"})]
+        {
+            assert!(MetadataCondition::parse(&none, &Limits::default()).expect("no filter").is_none(), "{none}");
+        }
+        let empty = MetadataCondition::parse(&json!({"conditions": []}), &Limits::default()).expect("valid");
+        assert!(empty.expect("some").matches(&meta), "no conditions let everything through");
     }
 
     #[test]
@@ -1237,6 +1284,30 @@ mod tests {
         assert!(knowledge_scope("default").expect("ok").is_none());
         assert_eq!(knowledge_scope("answer_standard").expect("ok"), Some(ItemKind::AnswerStandard));
         assert!(knowledge_scope("nope").is_err());
+    }
+
+    #[test]
+    fn the_registration_probe_and_escaped_quotes() {
+        let request = |knowledge_id: &str, query: &str| DifyRequest {
+            knowledge_id: knowledge_id.into(),
+            query: query.into(),
+            ..Default::default()
+        };
+        assert!(request("", "").is_probe());
+        assert!(request(" ", "\t\n").is_probe());
+        assert!(!request("default", "").is_probe());
+        assert!(!request("", "通道告警").is_probe());
+        let limits = Limits::default();
+        assert_eq!(request("", "").probe_answer(&limits).expect("empty"), DifyResponse { records: Vec::new() });
+        // The probe's settings are checked as any request's.
+        let mut bad = request("", "");
+        bad.retrieval_setting = Some(DifyRetrievalSetting { top_k: Some(json!(0)), score_threshold: None });
+        assert!(matches!(
+            bad.probe_answer(&limits),
+            Err(Error::InvalidRequest { code: Invalid::RetrievalSetting, .. })
+        ));
+        assert_eq!(request("default", r#"\"通道\"告警"#).query_text(), r#""通道"告警"#);
+        assert_eq!(request("default", "通道告警").query_text(), "通道告警");
     }
 
     #[test]

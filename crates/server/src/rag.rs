@@ -1,17 +1,21 @@
 //! `POST /retrieval` (Dify's External Knowledge API, in Dify's own error shape) and
 //! `POST /v1/retrieve` (passages for RAG backends, in the API's `{code, message}` shape).
 //!
+//! Dify's check of an endpoint when it is registered — `knowledge_id` and `query` both empty or
+//! only whitespace ([`DifyRequest::is_probe`]) — is answered 200 `{"records": []}` once the key
+//! and the rest of the body pass the checks every request passes; nothing is searched or logged.
+//!
 //! Dify errors are `{"error_code": N, "error_msg": "..."}` with a non-200 status:
 //!
 //! | error_code | status | when |
 //! |---|---|---|
 //! | 1001 | 401 | no `Authorization` header, or not `Bearer <key>` |
 //! | 1002 | 401 / 403 / 500 | unknown or revoked key, a key whose role may not read, or the key file unreadable |
-//! | 2001 | 404 | `knowledge_id` names no knowledge base |
+//! | 2001 | 404 | `knowledge_id` names no knowledge base (or is empty while `query` is not) |
 //! | 3001 | 400 / 413 / 415 | the body is not a valid request (JSON, types, required fields, size, content type) |
 //! | 3002 | 400 | `metadata_condition` is malformed (unknown operator or name, missing or wrong value) |
 //! | 3003 | 400 | `retrieval_setting` out of range (`top_k` < 1 or not whole, `score_threshold` outside 0..1) |
-//! | 3004 | 400 | `query` empty or longer than the query limit |
+//! | 3004 | 400 | `query` empty (while `knowledge_id` is not) or longer than the query limit |
 //! | 5001 | 503 | not ready yet, or too many searches in flight (with `Retry-After`) |
 //! | 5000 | 500 | internal error |
 
@@ -133,21 +137,31 @@ pub(crate) struct DifyErrorBody {
 }
 
 /// `POST /retrieval`: Dify's External Knowledge API.
+///
+/// Dify's check of the endpoint when it is registered — `knowledge_id` and `query` both empty or
+/// only whitespace — is answered 200 `{"records": []}` when the key is valid (a missing or refused
+/// key gets 1001 or 1002 as any request) and `retrieval_setting` and `metadata_condition`, if
+/// sent, are valid; nothing is searched or logged, so it is answered while the indexes are still
+/// opening too. An empty `query` with a `knowledge_id` is 3004, an empty `knowledge_id` with a
+/// `query` 2001. `metadata_condition` `null`, and `conditions` absent, `null` or `[]`, mean no
+/// filter. A `\"` in `query` (Dify's hit testing escapes `"` so) is read as `"`.
 #[utoipa::path(
     post,
     path = "/retrieval",
     tag = "search",
     request_body = DifyRequest,
     responses(
-        (status = 200, description = "Records, best first; `{\"records\": []}` when nothing matches",
+        (status = 200, description = "Records, best first; `{\"records\": []}` when nothing matches, and to \
+            Dify's registration check (`knowledge_id` and `query` both empty; no `x-request-id` then)",
             body = DifyResponse,
             headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "3001 invalid body, 3002 malformed `metadata_condition`, 3003 \
-            `retrieval_setting` out of range, 3004 empty or too long `query`", body = DifyErrorBody),
+            `retrieval_setting` out of range, 3004 `query` empty (with a `knowledge_id`) or too long", body = DifyErrorBody),
         (status = 401, description = "1001 missing or malformed `Authorization`, 1002 unknown key",
             body = DifyErrorBody),
         (status = 403, description = "1002 the key's role may not read", body = DifyErrorBody),
-        (status = 404, description = "2001 unknown `knowledge_id`", body = DifyErrorBody),
+        (status = 404, description = "2001 unknown `knowledge_id`, or an empty one with a `query`",
+            body = DifyErrorBody),
         (status = 413, description = "3001 the body exceeds the `max_query_body_bytes` limit (2 MB unless \
             configured)", body = DifyErrorBody),
         (status = 415, description = "3001 the body is not `application/json`", body = DifyErrorBody),
@@ -161,11 +175,15 @@ pub(crate) async fn dify_retrieval(
 ) -> Result<Response, DifyError> {
     let principal = authorize(&state, &headers)?;
     let JsonBody(request) = body?;
+    if request.is_probe() {
+        // Dify registering the endpoint: nobody asked anything, so no engine and no log entry.
+        return Ok(Json(request.probe_answer(state.limits())?).into_response());
+    }
     let started = Instant::now();
     let (answer, masked, terms) = state
         .run_search(move |engine, stop| {
             let answer = engine.dify_retrieve_until(&request, stop);
-            let masked = analysis::mask(&analysis::normalize(&request.query)).text;
+            let masked = analysis::mask(&analysis::normalize(&request.query_text())).text;
             let terms = if answer.is_ok() { engine.query_terms(&masked) } else { Vec::new() };
             Ok((answer, masked, terms))
         })
