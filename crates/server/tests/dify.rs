@@ -1,6 +1,7 @@
 //! `POST /retrieval` (Dify's External Knowledge API) and `POST /v1/retrieve` on a real server over
 //! loopback: the documented request shapes replayed (Dify's registration check, its "no filter"
-//! shapes and its hit testing's escaped quotes included), every operator, and the passage budget.
+//! shapes and its hit testing's escaped quotes included), every operator, error messages fit for
+//! Dify's user, and the passage budget.
 
 mod common;
 
@@ -353,7 +354,10 @@ async fn dify_registration_probe() {
     ] {
         let (status, _, body) = send(authorization.clone(), probe.clone()).await;
         assert_eq!(dify_error(status, &body), expected, "{authorization:?}: {body}");
-        assert!(!body["error_msg"].as_str().unwrap_or_default().contains(&keys[0]), "{body}");
+        let message = body["error_msg"].as_str().unwrap_or_default();
+        assert!(!message.contains(&keys[0]), "{body}");
+        // Dify shows it to the person registering the endpoint: it says where the key is set.
+        assert!(message.contains("API key") && message.contains("Dify"), "{body}");
     }
 
     // Only both empty is the probe: one empty field is refused as before.
@@ -411,6 +415,79 @@ async fn dify_hit_testing_quotes_are_unescaped() {
         .unwrap_or_else(|| panic!("the question is a gap: {gaps}"));
     let texts: Vec<&str> = gap["examples"].as_array().expect("examples").iter().filter_map(Value::as_str).collect();
     assert_eq!(texts, [r#""油色谱在线监测"乙炔超标"#], "{gap}");
+}
+
+/// Dify shows `error_msg` to its user: a sentence about the request, never a parser's wording, a
+/// Rust type or a position in serde's words, and never the value sent.
+#[tokio::test]
+async fn dify_error_messages_read_well() {
+    let server = server().await;
+    let with = |extra: &str| format!(r#"{{"knowledge_id": "default", "query": "通道告警"{extra}}}"#);
+    let cases: Vec<(&str, String, u64)> = vec![
+        ("application/json", String::new(), 3001),
+        ("application/json", "{".into(), 3001),
+        ("application/json", r#"{"knowledge_id": "default", "query": "通道告警"} 13812345678"#.into(), 3001),
+        ("application/json", "[1, 2]".into(), 3001),
+        ("application/json", r#""13812345678""#.into(), 3001),
+        ("application/json", r#"{"knowledge_id": 13812345678, "query": "通道告警"}"#.into(), 3001),
+        ("application/json", r#"{"knowledge_id": "default"}"#.into(), 3001),
+        ("application/json", r#"{"knowledge_id": "default", "query": null}"#.into(), 3001),
+        ("application/json", r#"{"query": ["通道告警"], "knowledge_id": "default"}"#.into(), 3001),
+        ("application/json", with(r#", "retrieval_setting": "13812345678""#), 3001),
+        ("application/json", with(r#", "retrieval_setting": {"top_k": 1e999}"#), 3001),
+        ("application/json", with(r#", "retrieval_setting": {"top_k": "13812345678"}"#), 3003),
+        ("application/json", with(r#", "retrieval_setting": {"score_threshold": true}"#), 3003),
+        ("application/json", with(r#", "metadata_condition": {"conditions": [5]}"#), 3002),
+        ("application/json", with(r#", "metadata_condition": {"conditions": "13812345678"}"#), 3002),
+        ("application/json", with(r#", "metadata_condition": 13812345678"#), 3002),
+        (
+            "application/json",
+            with(
+                r#", "metadata_condition": {"conditions": [{"name": "version", "comparison_operator": ">", "value": "13812345678x"}]}"#,
+            ),
+            3002,
+        ),
+        ("application/json", r#"{"knowledge_id": "13812345678", "query": "通道告警"}"#.into(), 2001),
+        ("application/json", r#"{"knowledge_id": "default", "query": " "}"#.into(), 3004),
+        ("application/json", format!("{}{}", "[".repeat(64), "]".repeat(64)), 3001),
+        ("text/plain", with(""), 3001),
+    ];
+    let internals = [
+        "invalid type",
+        "invalid value",
+        "expected",
+        "missing field",
+        "unknown variant",
+        "trailing characters",
+        "EOF",
+        "at line",
+        "line 1 column",
+        "struct",
+        "DifyRe",
+        "Option",
+        "String",
+        "Value",
+        "usize",
+        "u64",
+        "f64",
+        "::",
+        "serde",
+        "13812345678",
+    ];
+    for (content_type, body, code) in cases {
+        let (status, answer) = post_raw(&server, "/retrieval", content_type, body.clone()).await;
+        assert_eq!(answer["error_code"].as_u64(), Some(code), "{body:.80}: {status} {answer}");
+        let message = answer["error_msg"].as_str().unwrap_or_default();
+        assert!(message.len() > 20, "{body:.80}: {answer}");
+        for internal in internals {
+            assert!(!message.contains(internal), "{body:.80}: `{internal}` in {message}");
+        }
+        // It says what to do: each names what to send, set or use, or what a field must be.
+        assert!(
+            ["send", "set ", "use ", "must"].iter().any(|fix| message.contains(fix)),
+            "{body:.80}: no fix in {message}"
+        );
+    }
 }
 
 #[tokio::test]
