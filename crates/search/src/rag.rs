@@ -420,30 +420,40 @@ pub struct MetadataCondition {
 }
 
 impl MetadataCondition {
-    /// Parses Dify's `metadata_condition` object within `limits`; `null` means none. The message
-    /// of an error names the condition and the field at fault, and the bound it broke.
+    /// Parses Dify's `metadata_condition` object within `limits`; `null` means none, and so do
+    /// `conditions` absent or `null` (Dify sends both) — `[]` parses to a condition without
+    /// conditions, which lets everything through. The message of an error names the condition
+    /// and the field at fault, and the bound it broke.
     pub fn parse(value: &Value, limits: &Limits) -> std::result::Result<Option<MetadataCondition>, String> {
         let object = match value {
             Value::Null => return Ok(None),
             Value::Object(object) => object,
-            _ => return Err("metadata_condition must be an object with `conditions`".into()),
+            _ => {
+                return Err("`metadata_condition` must be an object such as {\"logical_operator\": \"and\", \
+                            \"conditions\": [...]}, or null for no filter"
+                    .into());
+            }
         };
         let logical_operator = match object.get("logical_operator") {
             None | Some(Value::Null) => LogicalOperator::And,
             Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("and") => LogicalOperator::And,
             Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("or") => LogicalOperator::Or,
             Some(_) => {
-                return Err("metadata_condition.logical_operator must be \"and\" or \"or\"".into());
+                return Err("`metadata_condition.logical_operator` must be \"and\" or \"or\"".into());
             }
         };
         let conditions = match object.get("conditions") {
             Some(Value::Array(conditions)) => conditions,
-            None | Some(Value::Null) => return Err("metadata_condition.conditions is required (an array)".into()),
-            Some(_) => return Err("metadata_condition.conditions must be an array".into()),
+            None | Some(Value::Null) => return Ok(None),
+            Some(_) => {
+                return Err(
+                    "`metadata_condition.conditions` must be an array of conditions, or null for no filter".into()
+                );
+            }
         };
         if conditions.len() > limits.max_conditions {
             return Err(format!(
-                "metadata_condition has {} conditions; at most {} are allowed",
+                "`metadata_condition` has {} conditions; at most {} are allowed",
                 conditions.len(),
                 limits.max_conditions
             ));
@@ -451,7 +461,7 @@ impl MetadataCondition {
         let conditions = conditions
             .iter()
             .enumerate()
-            .map(|(i, c)| Condition::parse(c, limits).map_err(|m| format!("metadata_condition.conditions[{i}]: {m}")))
+            .map(|(i, c)| Condition::parse(c, limits).map_err(|m| format!("`metadata_condition.conditions[{i}]`: {m}")))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Some(MetadataCondition { logical_operator, conditions }))
     }
@@ -523,7 +533,7 @@ impl Condition {
     fn parse(value: &Value, limits: &Limits) -> std::result::Result<Condition, String> {
         let max_values = limits.max_condition_values;
         let Value::Object(object) = value else {
-            return Err("a condition must be an object {name, comparison_operator, value}".into());
+            return Err("a condition must be an object {\"name\", \"comparison_operator\", \"value\"}".into());
         };
         let raw_names: Vec<&str> = match object.get("name") {
             Some(Value::String(name)) => vec![name.as_str()],
@@ -565,12 +575,12 @@ impl Condition {
             return Ok(Operand::Nothing);
         }
         let Some(value) = value else {
-            return Err("`value` is required for this comparison_operator".into());
+            return Err("`value` is required for this `comparison_operator`".into());
         };
         match operator {
-            O::Eq | O::Ne | O::Gt | O::Lt | O::Ge | O::Le => {
-                scalar_number(value).map(Operand::Number).ok_or_else(|| "`value` must be a number".to_string())
-            }
+            O::Eq | O::Ne | O::Gt | O::Lt | O::Ge | O::Le => scalar_number(value)
+                .map(Operand::Number)
+                .ok_or_else(|| "`value` must be a number for this `comparison_operator`, such as 3".to_string()),
             O::Before | O::After => scalar_date(value)
                 .map(Operand::Date)
                 .ok_or_else(|| "`value` must be a date YYYY-MM-DD (or a Unix timestamp in seconds)".to_string()),
@@ -594,7 +604,7 @@ impl Condition {
                 if matches!(operator, O::Contains | O::NotContains | O::StartWith | O::EndWith)
                     && texts.iter().any(String::is_empty)
                 {
-                    return Err("`value` must not be empty for this comparison_operator".into());
+                    return Err("`value` must not be empty for this `comparison_operator`".into());
                 }
                 Ok(Operand::Texts(texts))
             }
@@ -667,36 +677,116 @@ fn is_blank(value: &Value) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Dify External Knowledge API
 
-/// `POST /retrieval` as Dify sends it. Unknown fields are ignored (Dify may add some).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+/// `POST /retrieval` as Dify sends it. Unknown fields are ignored (Dify may add some), and `null`
+/// counts as absent.
+// Read by `DifyRequest::from_json`, not by serde: its messages name Rust types and quote values.
+#[derive(Debug, Clone, Default, PartialEq, ToSchema)]
 pub struct DifyRequest {
-    /// `default` (or `gridkb`) for the whole knowledge base, or an item kind code.
+    /// `default` (or `gridkb`) for the whole knowledge base, or an item kind code. Empty, with an
+    /// empty `query`: Dify's check of the endpoint when it is registered, answered
+    /// `{"records": []}`.
     #[schema(example = "default")]
     pub knowledge_id: String,
+    /// The question. Dify's hit testing sends `\"` for `"`: it is read back as `"`.
     #[schema(max_length = 512, example = "931保护通道告警")]
     pub query: String,
-    #[serde(default)]
     pub retrieval_setting: Option<DifyRetrievalSetting>,
-    /// `{"logical_operator": "and" | "or", "conditions": [{"name", "comparison_operator", "value"}]}`;
-    /// parsed by [`MetadataCondition::parse`], for messages that name the condition at fault.
-    #[serde(default)]
+    /// `{"logical_operator": "and" | "or", "conditions": [{"name", "comparison_operator",
+    /// "value"}]}`. `null`, and `conditions` absent, `null` or `[]`, mean no filter.
     #[schema(value_type = Option<Object>)]
     pub metadata_condition: Option<Value>,
 }
 
 /// `top_k` and `score_threshold`, kept as JSON values so that any number (or nonsense) gets a
-/// clear answer rather than a deserialiser's.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+/// clear answer rather than a parser's.
+#[derive(Debug, Clone, Default, PartialEq, ToSchema)]
 pub struct DifyRetrievalSetting {
     /// Records to return at most: capped at the `max_limit` limit (100 unless configured); 5 when
     /// absent.
-    #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1)]
     pub top_k: Option<Value>,
     /// Lowest score returned, 0..1; 0.0 or absent means the server's floor (0.1).
-    #[serde(default)]
     #[schema(value_type = Option<f64>, minimum = 0.0, maximum = 1.0)]
     pub score_threshold: Option<Value>,
+}
+
+/// A body that is not a Dify request: the message says which field to fix and how.
+fn invalid_body(message: impl Into<String>) -> Error {
+    Error::invalid(Invalid::Parameter, message)
+}
+
+/// What the route's body holds, in one sentence for the messages below.
+const DIFY_BODY_SHAPE: &str = "send a JSON object with `knowledge_id` and `query` (both strings), and optionally \
+     `retrieval_setting` and `metadata_condition`";
+
+impl DifyRequest {
+    /// Reads a request from its JSON body field by field, so that every refusal (code
+    /// `invalid_parameter`, Dify's 3001) is a sentence for Dify's user: it names the field and
+    /// what to send, never a parser's wording or type names, and never the value sent. `null`
+    /// counts as absent; unknown fields are ignored.
+    pub fn from_json(body: Value) -> Result<DifyRequest> {
+        let Value::Object(mut body) = body else {
+            return Err(invalid_body(format!("the request body is not a JSON object; {DIFY_BODY_SHAPE}")));
+        };
+        let mut text = |name: &str, what: &str| match body.remove(name) {
+            Some(Value::String(text)) => Ok(text),
+            None | Some(Value::Null) => Err(invalid_body(format!("`{name}` is missing; send it as a string: {what}"))),
+            Some(_) => Err(invalid_body(format!("`{name}` must be a string: {what}"))),
+        };
+        let knowledge_id = text("knowledge_id", "the External Knowledge ID, \"default\" for the whole knowledge base")?;
+        let query = text("query", "the question to search for")?;
+        let retrieval_setting = match body.remove("retrieval_setting") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(mut setting)) => Some(DifyRetrievalSetting {
+                top_k: setting.remove("top_k").filter(|v| !v.is_null()),
+                score_threshold: setting.remove("score_threshold").filter(|v| !v.is_null()),
+            }),
+            Some(_) => {
+                return Err(invalid_body(
+                    "`retrieval_setting` must be an object such as {\"top_k\": 5, \"score_threshold\": 0.5}",
+                ));
+            }
+        };
+        let metadata_condition = body.remove("metadata_condition").filter(|v| !v.is_null());
+        Ok(DifyRequest { knowledge_id, query, retrieval_setting, metadata_condition })
+    }
+
+    /// Whether this is Dify's check of the endpoint when it is registered (dify#39410): both
+    /// `knowledge_id` and `query` empty or only whitespace. Dify sends `{"knowledge_id": "",
+    /// "query": "", "retrieval_setting": {"top_k": 1, "score_threshold": 0.0}}` with the key and
+    /// refuses the registration on a 404. An empty `query` with a `knowledge_id`, or an empty
+    /// `knowledge_id` with a `query`, is not the check and is refused as usual.
+    pub fn is_probe(&self) -> bool {
+        self.knowledge_id.trim().is_empty() && self.query.trim().is_empty()
+    }
+
+    /// The answer to Dify's registration check ([`DifyRequest::is_probe`]): `{"records": []}`,
+    /// once `retrieval_setting` and `metadata_condition` pass the checks every request passes.
+    /// Nothing is searched.
+    pub fn probe_answer(&self, limits: &Limits) -> Result<DifyResponse> {
+        self.settings(limits)?;
+        Ok(DifyResponse { records: Vec::new() })
+    }
+
+    /// The query as its user wrote it: Dify's hit testing escapes every `"` as `\"`, which is
+    /// read back as `"`. (Dify also cuts the query at 250 characters, well within the limit.)
+    pub fn query_text(&self) -> String {
+        self.query.replace("\\\"", "\"")
+    }
+
+    /// `(top_k, score_threshold, condition)` in force; see [`DifyRetrievalSetting::resolve`] and
+    /// [`MetadataCondition::parse`]. A condition without conditions is none.
+    fn settings(&self, limits: &Limits) -> Result<(usize, f32, Option<MetadataCondition>)> {
+        let (top_k, threshold) = self.retrieval_setting.clone().unwrap_or_default().resolve(limits.max_limit)?;
+        let condition = match &self.metadata_condition {
+            Some(value) => {
+                MetadataCondition::parse(value, limits).map_err(|m| Error::invalid(Invalid::Condition, m))?
+            }
+            None => None,
+        }
+        .filter(|c| !c.conditions.is_empty());
+        Ok((top_k, threshold, condition))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -716,9 +806,12 @@ pub struct DifyResponse {
     pub records: Vec<DifyRecord>,
 }
 
-fn invalid_setting(message: String) -> Error {
+fn invalid_setting(message: &str) -> Error {
     Error::invalid(Invalid::RetrievalSetting, message)
 }
+
+const TOP_K: &str = "`retrieval_setting.top_k` must be a whole number of at least 1, such as 5";
+const SCORE_THRESHOLD: &str = "`retrieval_setting.score_threshold` must be a number from 0 to 1, such as 0.5";
 
 impl DifyRetrievalSetting {
     /// `(top_k, score_threshold)` in force: `top_k` capped at `max`, the threshold raised to the
@@ -734,27 +827,17 @@ impl DifyRetrievalSetting {
                         f as usize
                     }
                 }
-                _ => {
-                    return Err(invalid_setting("retrieval_setting.top_k must be a whole number ≥ 1".into()));
-                }
+                _ => return Err(invalid_setting(TOP_K)),
             },
-            Some(_) => {
-                return Err(invalid_setting("retrieval_setting.top_k must be a whole number ≥ 1".into()));
-            }
+            Some(_) => return Err(invalid_setting(TOP_K)),
         };
         let threshold = match &self.score_threshold {
             None => 0.0,
             Some(Value::Number(n)) => match n.as_f64() {
                 Some(f) if (0.0..=1.0).contains(&f) => f as f32,
-                _ => {
-                    return Err(invalid_setting("retrieval_setting.score_threshold must be between 0 and 1".into()));
-                }
+                _ => return Err(invalid_setting(SCORE_THRESHOLD)),
             },
-            Some(_) => {
-                return Err(invalid_setting(
-                    "retrieval_setting.score_threshold must be a number between 0 and 1".into(),
-                ));
-            }
+            Some(_) => return Err(invalid_setting(SCORE_THRESHOLD)),
         };
         let threshold = if threshold <= 0.0 { DIFY_DEFAULT_SCORE_THRESHOLD } else { threshold };
         Ok((top_k.min(max).max(1), threshold))
@@ -769,11 +852,12 @@ fn knowledge_scope(knowledge_id: &str) -> Result<Option<ItemKind>> {
     }
     ItemKind::from_code(id).map(Some).ok_or_else(|| {
         let kinds: Vec<&str> = ItemKind::ALL.iter().map(|k| k.code()).collect();
+        let problem = if id.is_empty() { "is empty" } else { "names no knowledge base" };
         Error::invalid(
             Invalid::UnknownKnowledge,
             format!(
-                "`knowledge_id` names no knowledge base; use \"default\" (or \"gridkb\") for the whole knowledge \
-                 base, or one kind: {}",
+                "`knowledge_id` {problem}; set the External Knowledge ID to \"default\" (or \"gridkb\") for the \
+                 whole knowledge base, or to one kind: {}",
                 kinds.join(", ")
             ),
         )
@@ -836,18 +920,21 @@ impl Engine {
 
     /// [`Engine::dify_retrieve`] that stops early when `stop` says so (see [`Engine::search_until`]).
     pub fn dify_retrieve_until(&self, request: &DifyRequest, stop: &Stop) -> Result<DifyResponse> {
-        let scope = knowledge_scope(&request.knowledge_id)?;
-        let (top_k, threshold) =
-            request.retrieval_setting.clone().unwrap_or_default().resolve(self.limits().max_limit)?;
-        let condition = match &request.metadata_condition {
-            Some(value) => {
-                MetadataCondition::parse(value, self.limits()).map_err(|m| Error::invalid(Invalid::Condition, m))?
-            }
-            None => None,
+        if request.is_probe() {
+            return request.probe_answer(self.limits());
         }
-        .filter(|c| !c.conditions.is_empty());
-        if request.query.trim().is_empty() {
-            return Err(Error::invalid(Invalid::EmptyQuery, "`query` must not be empty"));
+        let scope = knowledge_scope(&request.knowledge_id)?;
+        let (top_k, threshold, condition) = request.settings(self.limits())?;
+        let query = request.query_text();
+        if query.trim().is_empty() {
+            return Err(Error::invalid(Invalid::EmptyQuery, "`query` is empty; send the question to search for"));
+        }
+        let (chars, most) = (query.chars().count(), self.limits().max_query_chars);
+        if chars > most {
+            return Err(Error::invalid(
+                Invalid::QueryTooLong,
+                format!("`query` has {chars} characters; at most {most} are allowed: send a shorter question"),
+            ));
         }
         let mut filters = BTreeMap::new();
         if let Some(kind) = scope {
@@ -855,7 +942,7 @@ impl Engine {
         }
         // With conditions, over-fetch as deep as the limits allow, then filter.
         let fetch = if condition.is_some() { self.limits().max_limit } else { top_k };
-        let search = SearchRequest { q: request.query.clone(), limit: Some(fetch), filters, ..Default::default() };
+        let search = SearchRequest { q: query, limit: Some(fetch), filters, ..Default::default() };
         let found = match self.search_items(&search, stop) {
             Ok((response, found)) if !response.terms.is_empty() => found,
             // Only a kind scope would be left to search by: a browse is no answer to a query.
@@ -1141,7 +1228,14 @@ mod tests {
         assert!(!parse("and").matches(&meta));
         assert!(parse("or").matches(&meta));
         assert!(parse("AND").logical_operator == LogicalOperator::And);
-        assert!(MetadataCondition::parse(&Value::Null, &Limits::default()).expect("null is none").is_none());
+        // What Dify sends for "no filter": null, conditions null or absent, conditions [].
+        for none in
+            [Value::Null, json!({"logical_operator": "or", "conditions": null}), json!({"logical_operator": "and"})]
+        {
+            assert!(MetadataCondition::parse(&none, &Limits::default()).expect("no filter").is_none(), "{none}");
+        }
+        let empty = MetadataCondition::parse(&json!({"conditions": []}), &Limits::default()).expect("valid");
+        assert!(empty.expect("some").matches(&meta), "no conditions let everything through");
     }
 
     #[test]
@@ -1222,7 +1316,11 @@ mod tests {
 
     #[test]
     fn retrieval_settings() {
-        let setting = |v: Value| -> DifyRetrievalSetting { serde_json::from_value(v).expect("shape") };
+        let setting = |v: Value| -> DifyRetrievalSetting {
+            let request =
+                DifyRequest::from_json(json!({"knowledge_id": "default", "query": "q", "retrieval_setting": v}));
+            request.expect("shape").retrieval_setting.unwrap_or_default()
+        };
         assert_eq!(setting(json!({})).resolve(100).expect("ok"), (DIFY_DEFAULT_TOP_K, DIFY_DEFAULT_SCORE_THRESHOLD));
         assert_eq!(setting(json!({"top_k": 4, "score_threshold": 0.5})).resolve(100).expect("ok"), (4, 0.5));
         assert_eq!(setting(json!({"top_k": 1e30})).resolve(100).expect("capped").0, 100);
@@ -1237,6 +1335,61 @@ mod tests {
         assert!(knowledge_scope("default").expect("ok").is_none());
         assert_eq!(knowledge_scope("answer_standard").expect("ok"), Some(ItemKind::AnswerStandard));
         assert!(knowledge_scope("nope").is_err());
+    }
+
+    #[test]
+    fn dify_bodies_are_read_field_by_field() {
+        let read = |v: Value| DifyRequest::from_json(v);
+        let request = read(json!({
+            "knowledge_id": "default", "query": "通道告警", "retrieval_setting": {"top_k": 3, "score_threshold": null},
+            "metadata_condition": null, "extra": [1]
+        }))
+        .expect("valid");
+        assert_eq!(request.knowledge_id, "default");
+        assert_eq!(
+            request.retrieval_setting,
+            Some(DifyRetrievalSetting { top_k: Some(json!(3)), score_threshold: None })
+        );
+        assert_eq!(request.metadata_condition, None);
+        let refused = |v: Value| match read(v) {
+            Err(Error::InvalidRequest { code: Invalid::Parameter, message }) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(refused(json!([1, 2])).contains("JSON object"));
+        assert!(refused(json!({"query": "q"})).starts_with("`knowledge_id` is missing"));
+        assert!(refused(json!({"knowledge_id": null, "query": "q"})).starts_with("`knowledge_id` is missing"));
+        assert!(
+            refused(json!({"knowledge_id": 13812345678u64, "query": "q"}))
+                .starts_with("`knowledge_id` must be a string")
+        );
+        assert!(refused(json!({"knowledge_id": "default"})).starts_with("`query` is missing"));
+        assert!(refused(json!({"knowledge_id": "default", "query": ["a"]})).starts_with("`query` must be a string"));
+        let setting = refused(json!({"knowledge_id": "default", "query": "q", "retrieval_setting": "fast"}));
+        assert!(setting.starts_with("`retrieval_setting` must be an object"), "{setting}");
+    }
+
+    #[test]
+    fn the_registration_probe_and_escaped_quotes() {
+        let request = |knowledge_id: &str, query: &str| DifyRequest {
+            knowledge_id: knowledge_id.into(),
+            query: query.into(),
+            ..Default::default()
+        };
+        assert!(request("", "").is_probe());
+        assert!(request(" ", "\t\n").is_probe());
+        assert!(!request("default", "").is_probe());
+        assert!(!request("", "通道告警").is_probe());
+        let limits = Limits::default();
+        assert_eq!(request("", "").probe_answer(&limits).expect("empty"), DifyResponse { records: Vec::new() });
+        // The probe's settings are checked as any request's.
+        let mut bad = request("", "");
+        bad.retrieval_setting = Some(DifyRetrievalSetting { top_k: Some(json!(0)), score_threshold: None });
+        assert!(matches!(
+            bad.probe_answer(&limits),
+            Err(Error::InvalidRequest { code: Invalid::RetrievalSetting, .. })
+        ));
+        assert_eq!(request("default", r#"\"通道\"告警"#).query_text(), r#""通道"告警"#);
+        assert_eq!(request("default", "通道告警").query_text(), "通道告警");
     }
 
     #[test]

@@ -17,29 +17,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json")
-            });
-        if !is_json {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
-        }
-        let bytes = read_body(request, state, ErrorCode::InvalidJson).await?;
-        let max_depth = state.limits().max_json_depth;
-        if json_depth_exceeds(&bytes, max_depth) {
-            return Err(ApiError::new(
-                ErrorCode::NestingTooDeep,
-                format!("JSON nested deeper than {max_depth} levels"),
-            ));
-        }
+        let bytes = json_bytes(request, state).await?;
         let refuse = |path: Option<&serde_path_to_error::Path>, error: &serde_json::Error| {
             let code = if error.is_data() { ErrorCode::InvalidParameter } else { ErrorCode::InvalidJson };
             ApiError::new(code, format!("invalid request body: {}", describe_json_error(path, error)))
@@ -50,6 +28,33 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         deserializer.end().map_err(|e| refuse(None, &e))?;
         Ok(JsonBody(value))
     }
+}
+
+/// The bytes of a JSON body before it is parsed: `application/json` (`unsupported_media_type`),
+/// within the body limit (`payload_too_large`), readable (`invalid_json`), and nested at most
+/// `max_json_depth` deep (`nesting_too_deep`).
+pub(crate) async fn json_bytes(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let is_json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json")
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with `Content-Type: application/json`",
+        ));
+    }
+    let bytes = read_body(request, state, ErrorCode::InvalidJson).await?;
+    let max_depth = state.limits().max_json_depth;
+    if json_depth_exceeds(&bytes, max_depth) {
+        return Err(ApiError::new(ErrorCode::NestingTooDeep, format!("JSON nested deeper than {max_depth} levels")));
+    }
+    Ok(bytes)
 }
 
 /// What is wrong with a JSON body, naming the field and never repeating the value sent: serde's

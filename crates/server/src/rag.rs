@@ -1,31 +1,38 @@
 //! `POST /retrieval` (Dify's External Knowledge API, in Dify's own error shape) and
 //! `POST /v1/retrieve` (passages for RAG backends, in the API's `{code, message}` shape).
 //!
-//! Dify errors are `{"error_code": N, "error_msg": "..."}` with a non-200 status:
+//! Dify's check of an endpoint when it is registered — `knowledge_id` and `query` both empty or
+//! only whitespace ([`DifyRequest::is_probe`]) — is answered 200 `{"records": []}` once the key
+//! and the rest of the body pass the checks every request passes; nothing is searched or logged.
+//!
+//! Dify errors are `{"error_code": N, "error_msg": "..."}` with a non-200 status. Dify shows
+//! `error_msg` to its user, so each is a sentence that names the field or header at fault and
+//! says what to send: no parser's wording, no type names, and never the value sent.
 //!
 //! | error_code | status | when |
 //! |---|---|---|
 //! | 1001 | 401 | no `Authorization` header, or not `Bearer <key>` |
 //! | 1002 | 401 / 403 / 500 | unknown or revoked key, a key whose role may not read, or the key file unreadable |
-//! | 2001 | 404 | `knowledge_id` names no knowledge base |
+//! | 2001 | 404 | `knowledge_id` names no knowledge base (or is empty while `query` is not) |
 //! | 3001 | 400 / 413 / 415 | the body is not a valid request (JSON, types, required fields, size, content type) |
 //! | 3002 | 400 | `metadata_condition` is malformed (unknown operator or name, missing or wrong value) |
 //! | 3003 | 400 | `retrieval_setting` out of range (`top_k` < 1 or not whole, `score_threshold` outside 0..1) |
-//! | 3004 | 400 | `query` empty or longer than the query limit |
+//! | 3004 | 400 | `query` empty (while `knowledge_id` is not) or longer than the query limit |
 //! | 5001 | 503 | not ready yet, or too many searches in flight (with `Retry-After`) |
 //! | 5000 | 500 | internal error |
 
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use search::Limits;
 use search::rag::{DifyRequest, DifyResponse, RetrieveRequest, RetrieveResponse};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::auth::{self, AuthFailure, Role};
-use crate::extract::JsonBody;
+use crate::extract::{self, JsonBody};
 use crate::request_log;
 use crate::{ApiError, AppState, ErrorCode};
 
@@ -52,8 +59,26 @@ impl From<AuthFailure> for DifyError {
         if failure == AuthFailure::Unavailable {
             tracing::error!("refusing a request: the API key file cannot be read");
         }
+        // Worded for Dify's user, who sets the key in Dify's external knowledge API settings.
+        let message = match &failure {
+            AuthFailure::Missing => "the request carries no API key; set the API key of this external knowledge API \
+                                     in Dify (it is sent as `Authorization: Bearer <key>`)"
+                .to_string(),
+            AuthFailure::Malformed => "the `Authorization` header is not `Bearer <key>`; set the API key of this \
+                                       external knowledge API in Dify again"
+                .to_string(),
+            AuthFailure::InvalidKey => "the API key is unknown, wrong or revoked; ask the gridkb administrator for a \
+                                        `bot` key and set it in Dify"
+                .to_string(),
+            AuthFailure::Forbidden { role, required } => format!(
+                "a key with role `{role}` may not retrieve knowledge; use a key with role `{required}` or higher"
+            ),
+            AuthFailure::Unavailable => "gridkb cannot read its API keys; the administrator finds the details in \
+                                         the server log"
+                .to_string(),
+        };
         // The statuses the rest of the API uses for the same failure; Dify's code in the body.
-        DifyError::new(failure.status(), failure.dify_code(), failure.message())
+        DifyError::new(failure.status(), failure.dify_code(), message)
     }
 }
 
@@ -117,6 +142,64 @@ impl IntoResponse for DifyError {
     }
 }
 
+/// The body of `/retrieval`: the checks every JSON body passes (content type, size, depth), then
+/// read field by field ([`DifyRequest::from_json`]) rather than by a derived deserialiser, whose
+/// messages name Rust types and quote values.
+#[derive(Debug)]
+pub(crate) struct DifyBody(DifyRequest);
+
+impl FromRequest<AppState> for DifyBody {
+    type Rejection = DifyError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, DifyError> {
+        let limits = state.limits();
+        let bytes = extract::json_bytes(request, state).await.map_err(|e| body_refused(e, limits))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| DifyError::new(StatusCode::BAD_REQUEST, 3001, not_json(&bytes, &e)))?;
+        Ok(DifyBody(DifyRequest::from_json(value)?))
+    }
+}
+
+/// The body checks' refusals worded for a Dify request.
+fn body_refused(error: ApiError, limits: &Limits) -> DifyError {
+    let message = match error.code {
+        ErrorCode::UnsupportedMediaType => {
+            "the request body must be JSON sent with `Content-Type: application/json`".to_string()
+        }
+        ErrorCode::PayloadTooLarge => format!(
+            "the request body is larger than the {} bytes this route accepts; send a shorter `query` and fewer \
+             `metadata_condition` values",
+            limits.max_query_body_bytes
+        ),
+        ErrorCode::NestingTooDeep => {
+            format!("the request body nests JSON more than {} levels deep; {DIFY_SHAPE}", limits.max_json_depth)
+        }
+        ErrorCode::InvalidJson => "the request body could not be read to its end; send the request again".to_string(),
+        _ => return DifyError::from(error),
+    };
+    DifyError { error_msg: message, ..DifyError::from(error) }
+}
+
+const DIFY_SHAPE: &str = "send a JSON object with `knowledge_id` and `query`, and optionally `retrieval_setting` \
+                          and `metadata_condition`";
+
+/// Why a body is not JSON, with where, in words rather than the parser's.
+fn not_json(bytes: &[u8], error: &serde_json::Error) -> String {
+    let at = format!("near line {}, column {}", error.line(), error.column());
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        format!("the request body is empty; {DIFY_SHAPE}")
+    } else if error.is_eof() {
+        format!("the request body is cut short ({at}); {DIFY_SHAPE}")
+    } else if error.to_string().starts_with("number out of range") {
+        // serde_json's only syntax error about a number that is well-formed.
+        format!(
+            "a number in the request body is too large ({at}); send `top_k` and `score_threshold` as ordinary numbers"
+        )
+    } else {
+        format!("the request body is not valid JSON ({at}); {DIFY_SHAPE}")
+    }
+}
+
 /// The one auth check of `/retrieval` (the middleware leaves this route to its handler so that
 /// failures answer in Dify's shape): a reader key (`bot` or higher).
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<auth::Principal, DifyError> {
@@ -133,21 +216,32 @@ pub(crate) struct DifyErrorBody {
 }
 
 /// `POST /retrieval`: Dify's External Knowledge API.
+///
+/// Dify's check of the endpoint when it is registered — `knowledge_id` and `query` both empty or
+/// only whitespace — is answered 200 `{"records": []}` when the key is valid (a missing or refused
+/// key gets 1001 or 1002 as any request) and `retrieval_setting` and `metadata_condition`, if
+/// sent, are valid; nothing is searched or logged, so it is answered while the indexes are still
+/// opening too. An empty `query` with a `knowledge_id` is 3004, an empty `knowledge_id` with a
+/// `query` 2001. `metadata_condition` `null`, and `conditions` absent, `null` or `[]`, mean no
+/// filter. A `\"` in `query` (Dify's hit testing escapes `"` so) is read as `"`. `error_msg` is a
+/// sentence for Dify's user that names what to fix and never repeats a value sent.
 #[utoipa::path(
     post,
     path = "/retrieval",
     tag = "search",
     request_body = DifyRequest,
     responses(
-        (status = 200, description = "Records, best first; `{\"records\": []}` when nothing matches",
+        (status = 200, description = "Records, best first; `{\"records\": []}` when nothing matches, and to \
+            Dify's registration check (`knowledge_id` and `query` both empty; no `x-request-id` then)",
             body = DifyResponse,
             headers(("x-request-id" = String, description = "The id of this answer in the request log"))),
         (status = 400, description = "3001 invalid body, 3002 malformed `metadata_condition`, 3003 \
-            `retrieval_setting` out of range, 3004 empty or too long `query`", body = DifyErrorBody),
+            `retrieval_setting` out of range, 3004 `query` empty (with a `knowledge_id`) or too long", body = DifyErrorBody),
         (status = 401, description = "1001 missing or malformed `Authorization`, 1002 unknown key",
             body = DifyErrorBody),
         (status = 403, description = "1002 the key's role may not read", body = DifyErrorBody),
-        (status = 404, description = "2001 unknown `knowledge_id`", body = DifyErrorBody),
+        (status = 404, description = "2001 unknown `knowledge_id`, or an empty one with a `query`",
+            body = DifyErrorBody),
         (status = 413, description = "3001 the body exceeds the `max_query_body_bytes` limit (2 MB unless \
             configured)", body = DifyErrorBody),
         (status = 415, description = "3001 the body is not `application/json`", body = DifyErrorBody),
@@ -157,15 +251,19 @@ pub(crate) struct DifyErrorBody {
 pub(crate) async fn dify_retrieval(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<JsonBody<DifyRequest>, ApiError>,
+    body: Result<DifyBody, DifyError>,
 ) -> Result<Response, DifyError> {
     let principal = authorize(&state, &headers)?;
-    let JsonBody(request) = body?;
+    let DifyBody(request) = body?;
+    if request.is_probe() {
+        // Dify registering the endpoint: nobody asked anything, so no engine and no log entry.
+        return Ok(Json(request.probe_answer(state.limits())?).into_response());
+    }
     let started = Instant::now();
     let (answer, masked, terms) = state
         .run_search(move |engine, stop| {
             let answer = engine.dify_retrieve_until(&request, stop);
-            let masked = analysis::mask(&analysis::normalize(&request.query)).text;
+            let masked = analysis::mask(&analysis::normalize(&request.query_text())).text;
             let terms = if answer.is_ok() { engine.query_terms(&masked) } else { Vec::new() };
             Ok((answer, masked, terms))
         })

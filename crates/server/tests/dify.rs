@@ -1,15 +1,18 @@
 //! `POST /retrieval` (Dify's External Knowledge API) and `POST /v1/retrieve` on a real server over
-//! loopback: the documented request shapes replayed, every operator, and the passage budget.
+//! loopback: the documented request shapes replayed (Dify's registration check, its "no filter"
+//! shapes and its hit testing's escaped quotes included), every operator, error messages fit for
+//! Dify's user, and the passage budget.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{TestServer, start};
+use common::{TestServer, start, start_with_keys};
 use reqwest::StatusCode;
 use search::Limits;
 use serde_json::{Value, json};
+use server::auth::Role;
 
 /// The mini fixture plus `dify.jsonl`: items with versions, dates, owners, sources and an answer
 /// standard about the same fault.
@@ -276,15 +279,215 @@ async fn dify_every_operator() {
     let (status, body) = post(&server, "/retrieval", &request(QUERY, json!(100), json!(0.0), Some(two("or")))).await;
     let either = ids(&records(status, &body));
     assert!(either.contains("kb-pd-931a-manual") && either.contains("kb-rg-channel"), "{body}");
-    // No conditions, or a null condition: no filter.
-    for condition in [json!({"logical_operator": "or", "conditions": []}), Value::Null] {
+    // What Dify sends for "no filter" — a null condition, conditions null or [] — and conditions
+    // left out: the same records as no condition at all.
+    for condition in [
+        Value::Null,
+        json!({"logical_operator": "and", "conditions": null}),
+        json!({"logical_operator": "or", "conditions": []}),
+        json!({"logical_operator": "or"}),
+    ] {
         let (status, body) =
-            post(&server, "/retrieval", &request(QUERY, json!(100), json!(0.0), Some(condition))).await;
-        assert_eq!(records(status, &body).len(), all.len());
+            post(&server, "/retrieval", &request(QUERY, json!(100), json!(0.0), Some(condition.clone()))).await;
+        assert_eq!(records(status, &body), all, "{condition}");
     }
     // Conditions are applied after over-fetching: top_k still holds.
     let (status, body) = post(&server, "/retrieval", &request(QUERY, json!(1), json!(0.0), Some(two("or")))).await;
     assert_eq!(records(status, &body).len(), 1);
+}
+
+/// Dify's check of an endpoint when it is registered (dify#39410): `knowledge_id` and `query` both
+/// empty, with the key. A valid key gets 200 `{"records": []}`; a missing or wrong one is refused
+/// as on any request, so that Dify does not register an endpoint it cannot use.
+#[tokio::test]
+async fn dify_registration_probe() {
+    let (server, keys) = start_with_keys(&[Role::Bot, Role::Manager]).await;
+    let client = reqwest::Client::new();
+    let send = |authorization: Option<String>, body: Value| {
+        let mut request = client.post(format!("{}/retrieval", server.base)).json(&body);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            let (status, logged) = (response.status(), response.headers().contains_key("x-request-id"));
+            (status, logged, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let bot = Some(format!("Bearer {}", keys[0]));
+    let probe = json!({"knowledge_id": "", "query": "", "retrieval_setting": {"top_k": 1, "score_threshold": 0.0}});
+    let (status, logged, body) = send(bot.clone(), probe.clone()).await;
+    assert_eq!((status, body.clone()), (StatusCode::OK, json!({"records": []})), "{body}");
+    assert!(!logged, "the probe is no question: it is not logged");
+    // Whitespace counts as empty; the other fields may be left out or null.
+    for variant in [
+        json!({"knowledge_id": " ", "query": "\t"}),
+        json!({"knowledge_id": "", "query": "", "retrieval_setting": null, "metadata_condition": null}),
+    ] {
+        let (status, _, body) = send(bot.clone(), variant.clone()).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"records": []})), "{variant}");
+    }
+
+    // Not logged: an empty question would otherwise count as a knowledge gap (as a logged
+    // request that finds nothing does, below).
+    let gaps = || async {
+        let response = client
+            .get(format!("{}/v1/analytics/gaps", server.base))
+            .bearer_auth(&keys[1])
+            .send()
+            .await
+            .expect("request");
+        let body: Value = response.json().await.expect("json");
+        body["total"].as_u64().expect("total")
+    };
+    assert_eq!(gaps().await, 0);
+    let (status, logged, body) = send(bot.clone(), request("zzqqxxyy", json!(4), json!(0.0), None)).await;
+    assert_eq!((status, logged, body), (StatusCode::OK, true, json!({"records": []})));
+    assert_eq!(gaps().await, 1);
+
+    // The key is checked first, exactly as for a search.
+    for (authorization, expected) in [
+        (None, (401, 1001)),
+        (Some("Token abc".to_string()), (401, 1001)),
+        (Some("Bearer gkb_k_00000000_00".to_string()), (401, 1002)),
+        (Some(format!("Bearer {}0", keys[0])), (401, 1002)),
+    ] {
+        let (status, _, body) = send(authorization.clone(), probe.clone()).await;
+        assert_eq!(dify_error(status, &body), expected, "{authorization:?}: {body}");
+        let message = body["error_msg"].as_str().unwrap_or_default();
+        assert!(!message.contains(&keys[0]), "{body}");
+        // Dify shows it to the person registering the endpoint: it says where the key is set.
+        assert!(message.contains("API key") && message.contains("Dify"), "{body}");
+    }
+
+    // Only both empty is the probe: one empty field is refused as before.
+    let (status, _, body) = send(bot.clone(), json!({"knowledge_id": "default", "query": ""})).await;
+    assert_eq!(dify_error(status, &body), (400, 3004), "{body}");
+    let (status, _, body) = send(bot.clone(), json!({"knowledge_id": "", "query": QUERY})).await;
+    assert_eq!(dify_error(status, &body), (404, 2001), "{body}");
+    // The probe's settings are checked as any request's.
+    let (status, _, body) =
+        send(bot.clone(), json!({"knowledge_id": "", "query": "", "retrieval_setting": {"top_k": 0}})).await;
+    assert_eq!(dify_error(status, &body), (400, 3003), "{body}");
+    let bad_condition =
+        json!({"knowledge_id": "", "query": "", "metadata_condition": {"conditions": [{"name": "colour"}]}});
+    let (status, _, body) = send(bot.clone(), bad_condition).await;
+    assert_eq!(dify_error(status, &body), (400, 3002), "{body}");
+    // And the same key retrieves: the 200 above is not an open door.
+    let (status, logged, body) = send(bot, request("保护装置", json!(4), json!(0.0), None)).await;
+    assert!(!records(status, &body).is_empty() && logged, "{body}");
+}
+
+/// Dify's hit testing escapes `"` as `\"` (and cuts the query at 250 characters): the escaped
+/// query finds what the plain one does, and is logged as its user wrote it.
+#[tokio::test]
+async fn dify_hit_testing_quotes_are_unescaped() {
+    let server = server().await;
+    for (plain, escaped) in [
+        (r#""通道告警""#, r#"\"通道告警\""#),
+        (r#"931A"通道"告警"#, r#"931A\"通道\"告警"#),
+        (r#"pm-gkb-931a"告警""#, r#"pm-gkb-931a\"告警\""#),
+    ] {
+        let (status, body) = post(&server, "/retrieval", &request(plain, json!(10), json!(0.0), None)).await;
+        let want = records(status, &body);
+        assert!(!want.is_empty(), "{plain}: {body}");
+        let (status, body) = post(&server, "/retrieval", &request(escaped, json!(10), json!(0.0), None)).await;
+        assert_eq!(records(status, &body), want, "{escaped}");
+    }
+    // As long as Dify sends them.
+    let long = format!("{}\\\"", "通道告警".repeat(62));
+    assert_eq!(long.chars().count(), 250);
+    let (status, body) = post(&server, "/retrieval", &request(&long, json!(4), json!(0.0), None)).await;
+    records(status, &body);
+
+    // The analyser drops both characters, so the records cannot tell; the request log can. A
+    // question the knowledge base cannot answer is a knowledge gap, listed with its text.
+    let (status, body) =
+        post(&server, "/retrieval", &request(r#"\"油色谱在线监测\"乙炔超标"#, json!(4), json!(0.0), None)).await;
+    assert!(records(status, &body).is_empty(), "{body}");
+    let (status, gaps) = common::get(&format!("{}/v1/analytics/gaps", server.base)).await;
+    assert_eq!(status, StatusCode::OK, "{gaps}");
+    let gap = gaps["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|gap| gap.to_string().contains("乙炔超标"))
+        .unwrap_or_else(|| panic!("the question is a gap: {gaps}"));
+    let texts: Vec<&str> = gap["examples"].as_array().expect("examples").iter().filter_map(Value::as_str).collect();
+    assert_eq!(texts, [r#""油色谱在线监测"乙炔超标"#], "{gap}");
+}
+
+/// Dify shows `error_msg` to its user: a sentence about the request, never a parser's wording, a
+/// Rust type or a position in serde's words, and never the value sent.
+#[tokio::test]
+async fn dify_error_messages_read_well() {
+    let server = server().await;
+    let with = |extra: &str| format!(r#"{{"knowledge_id": "default", "query": "通道告警"{extra}}}"#);
+    let cases: Vec<(&str, String, u64)> = vec![
+        ("application/json", String::new(), 3001),
+        ("application/json", "{".into(), 3001),
+        ("application/json", r#"{"knowledge_id": "default", "query": "通道告警"} 13812345678"#.into(), 3001),
+        ("application/json", "[1, 2]".into(), 3001),
+        ("application/json", r#""13812345678""#.into(), 3001),
+        ("application/json", r#"{"knowledge_id": 13812345678, "query": "通道告警"}"#.into(), 3001),
+        ("application/json", r#"{"knowledge_id": "default"}"#.into(), 3001),
+        ("application/json", r#"{"knowledge_id": "default", "query": null}"#.into(), 3001),
+        ("application/json", r#"{"query": ["通道告警"], "knowledge_id": "default"}"#.into(), 3001),
+        ("application/json", with(r#", "retrieval_setting": "13812345678""#), 3001),
+        ("application/json", with(r#", "retrieval_setting": {"top_k": 1e999}"#), 3001),
+        ("application/json", with(r#", "retrieval_setting": {"top_k": "13812345678"}"#), 3003),
+        ("application/json", with(r#", "retrieval_setting": {"score_threshold": true}"#), 3003),
+        ("application/json", with(r#", "metadata_condition": {"conditions": [5]}"#), 3002),
+        ("application/json", with(r#", "metadata_condition": {"conditions": "13812345678"}"#), 3002),
+        ("application/json", with(r#", "metadata_condition": 13812345678"#), 3002),
+        (
+            "application/json",
+            with(
+                r#", "metadata_condition": {"conditions": [{"name": "version", "comparison_operator": ">", "value": "13812345678x"}]}"#,
+            ),
+            3002,
+        ),
+        ("application/json", r#"{"knowledge_id": "13812345678", "query": "通道告警"}"#.into(), 2001),
+        ("application/json", r#"{"knowledge_id": "default", "query": " "}"#.into(), 3004),
+        ("application/json", format!("{}{}", "[".repeat(64), "]".repeat(64)), 3001),
+        ("text/plain", with(""), 3001),
+    ];
+    let internals = [
+        "invalid type",
+        "invalid value",
+        "expected",
+        "missing field",
+        "unknown variant",
+        "trailing characters",
+        "EOF",
+        "at line",
+        "line 1 column",
+        "struct",
+        "DifyRe",
+        "Option",
+        "String",
+        "Value",
+        "usize",
+        "u64",
+        "f64",
+        "::",
+        "serde",
+        "13812345678",
+    ];
+    for (content_type, body, code) in cases {
+        let (status, answer) = post_raw(&server, "/retrieval", content_type, body.clone()).await;
+        assert_eq!(answer["error_code"].as_u64(), Some(code), "{body:.80}: {status} {answer}");
+        let message = answer["error_msg"].as_str().unwrap_or_default();
+        assert!(message.len() > 20, "{body:.80}: {answer}");
+        for internal in internals {
+            assert!(!message.contains(internal), "{body:.80}: `{internal}` in {message}");
+        }
+        // It says what to do: each names what to send, set or use, or what a field must be.
+        assert!(
+            ["send", "set ", "use ", "must"].iter().any(|fix| message.contains(fix)),
+            "{body:.80}: no fix in {message}"
+        );
+    }
 }
 
 #[tokio::test]

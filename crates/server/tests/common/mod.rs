@@ -23,7 +23,30 @@ pub async fn start(limits: Limits) -> TestServer {
 /// As [`start`], the engine with `engine_limits` and the server with `limits` (which may be
 /// ones the engine would refuse, such as no search slot at all).
 pub async fn start_with(engine_limits: Limits, limits: Limits) -> TestServer {
+    launch(tempfile::tempdir().expect("tempdir"), engine_limits, limits, |state| state).await
+}
+
+/// As [`start`], with API keys: one key for each of `roles` is created first (returned in that
+/// order), and every route but the open ones needs one.
+pub async fn start_with_keys(roles: &[server::auth::Role]) -> (TestServer, Vec<String>) {
     let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<String> = roles
+        .iter()
+        .map(|role| {
+            server::keys::create(dir.path(), *role, None, Some("test"), &Limits::default()).expect("create key").key
+        })
+        .collect();
+    let store = server::keys::KeyStore::open(dir.path()).expect("key store");
+    let server = launch(dir, Limits::default(), Limits::default(), |state| state.with_keys(store, false)).await;
+    (server, keys)
+}
+
+async fn launch(
+    dir: tempfile::TempDir,
+    engine_limits: Limits,
+    limits: Limits,
+    configure: impl FnOnce(server::AppState) -> server::AppState,
+) -> TestServer {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl");
     let data = dir.path().to_path_buf();
     let engine = tokio::task::spawn_blocking(move || {
@@ -37,7 +60,7 @@ pub async fn start_with(engine_limits: Limits, limits: Limits) -> TestServer {
     })
     .await
     .expect("loader");
-    let state = server::AppState::new(limits);
+    let state = configure(server::AppState::new(limits));
     state.set_engine(engine.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
