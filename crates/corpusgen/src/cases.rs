@@ -16,7 +16,7 @@ use crate::rng::Rng;
 use crate::text::{Vars, colloquialise, expand, strip_quotes};
 use crate::world::{CustomerKind, World, warranty_status};
 
-/// Solved cases drawn (before deliberate near-duplicates).
+/// Solved cases drawn at scale 1 (before deliberate near-duplicates); times the scale above it.
 pub const SOLVED_CASES: usize = 12_400;
 /// One case in this many is also recorded a second time by another unit (a marked near-duplicate).
 pub const NEAR_DUPLICATE_EVERY: usize = 97;
@@ -107,10 +107,11 @@ pub fn draw_cases(seed: u64, corpus_date: Date, authored: &Authored, world: &Wor
         })
         .collect();
     let latest = corpus_date.plus_days(-1);
-    let mut cases: Vec<Case> = Vec::with_capacity(SOLVED_CASES);
+    let target = SOLVED_CASES * world.scale;
+    let mut cases: Vec<Case> = Vec::with_capacity(target);
     let mut by_fault_model: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     let mut i = 0u64;
-    while cases.len() < SOLVED_CASES {
+    while cases.len() < target {
         let mut rng = Rng::derive(seed, "case", i);
         i += 1;
         let fault = faults[rng.weighted(&weights)];
@@ -204,10 +205,11 @@ pub fn draw_cases(seed: u64, corpus_date: Date, authored: &Authored, world: &Wor
         new_index[old] = new;
     }
     let mut sorted: Vec<Case> = order.iter().map(|&old| cases[old].clone()).collect();
+    let width = case_id_width(sorted.len());
     for (n, case) in sorted.iter_mut().enumerate() {
         case.repeat_of = case.repeat_of.map(|r| new_index[r]);
-        case.id = format!("case-{:05}", n + 1);
-        case.item_id = format!("kb-sc-{:05}", n + 1);
+        case.id = format!("case-{:0width$}", n + 1);
+        case.item_id = format!("kb-sc-{:0width$}", n + 1);
     }
     sorted
 }
@@ -504,20 +506,26 @@ fn case_tags(case: &Case, world: &World, corpus_date: Date) -> Vec<String> {
     tags
 }
 
+/// The digits of case numbers: 5, or more when the cases and their near-duplicates need them.
+fn case_id_width(cases: usize) -> usize {
+    crate::world::id_width(5, cases + cases / NEAR_DUPLICATE_EVERY + 1)
+}
+
 pub fn case_items(seed: u64, cases: &[Case], authored: &Authored, world: &World, corpus_date: Date) -> Vec<Item> {
     let mut items = Vec::with_capacity(cases.len() + cases.len() / NEAR_DUPLICATE_EVERY + 1);
     for case in cases {
         let text = case_text(seed, case, authored, world, corpus_date);
-        items.push(case_item(case, text, authored, world, corpus_date));
+        items.push(case_item(case, cases, text, authored, world, corpus_date));
     }
     // Deliberate near-duplicates: the same case recorded again by another unit, lightly edited.
     let base = items.len();
+    let width = case_id_width(cases.len());
     let mut extra = Vec::new();
     for (n, case) in cases.iter().enumerate().filter(|(n, _)| n % NEAR_DUPLICATE_EVERY == NEAR_DUPLICATE_EVERY / 2) {
         let mut rng = Rng::derive(seed, "near-duplicate", n as u64);
         let original: &Item = &items[n];
         let mut dup = original.clone();
-        dup.id = format!("kb-sc-{:05}", base + extra.len() + 1);
+        dup.id = format!("kb-sc-{:0width$}", base + extra.len() + 1);
         dup.title = format!(
             "{}{}",
             original.title,
@@ -553,7 +561,8 @@ pub fn case_items(seed: u64, cases: &[Case], authored: &Authored, world: &World,
     items
 }
 
-fn case_item(case: &Case, text: CaseText, authored: &Authored, world: &World, corpus_date: Date) -> Item {
+/// The item of `case`, one of `all` (which its `repeat_of` indexes).
+fn case_item(case: &Case, all: &[Case], text: CaseText, authored: &Authored, world: &World, corpus_date: Date) -> Item {
     let d = &world.devices[case.device];
     let customer = &world.customers[d.customer];
     let contract = &world.contracts[d.contract];
@@ -565,7 +574,7 @@ fn case_item(case: &Case, text: CaseText, authored: &Authored, world: &World, co
     }
     let mut cases = vec![case.id.clone()];
     if let Some(r) = case.repeat_of {
-        cases.push(format!("case-{:05}", r + 1));
+        cases.push(all[r].id.clone());
     }
     Item {
         id: case.item_id.clone(),
@@ -613,7 +622,7 @@ pub fn case_entities(cases: &[Case], authored: &Authored, world: &World) -> Vec<
                 links.insert("component".to_string(), vec![c.clone()]);
             }
             if let Some(r) = case.repeat_of {
-                links.insert("repeat_of".to_string(), vec![format!("case-{:05}", r + 1)]);
+                links.insert("repeat_of".to_string(), vec![cases[r].id.clone()]);
             }
             let mut attrs: BTreeMap<String, Value> = BTreeMap::new();
             attrs.insert("date".into(), json!(case.date.to_string()));

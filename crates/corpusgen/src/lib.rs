@@ -36,17 +36,25 @@ pub const DEFAULT_SEED: u64 = 20_261_101;
 /// The date the committed corpus describes ("today" for warranties and expiry alerts).
 pub const DEFAULT_CORPUS_DATE: &str = "2026-11-01";
 
+/// The largest [`Options::scale`].
+pub const MAX_SCALE: u32 = world::MAX_SCALE as u32;
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub seed: u64,
     /// `YYYY-MM-DD`: cases happen before it, warranties are judged against it.
     pub corpus_date: String,
+    /// How big a world to generate, 1 ..= [`MAX_SCALE`]: at scale N the world has about N times
+    /// the customers, contracts and devices of scale 1 (more cities and counties in the same six
+    /// provinces, more plants and enterprises) and N times the solved cases, so about N times
+    /// the generated items. Scale 1 is the committed corpus. The ticket set keeps its size.
+    pub scale: u32,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: DEFAULT_SEED, corpus_date: DEFAULT_CORPUS_DATE.into() }
+        Options { seed: DEFAULT_SEED, corpus_date: DEFAULT_CORPUS_DATE.into(), scale: 1 }
     }
 }
 
@@ -61,6 +69,7 @@ pub struct Summary {
     pub customer_items: usize,
     pub fulfilment_items: usize,
     pub generated_items: usize,
+    pub scale: u32,
     pub organisations: usize,
     pub customers: usize,
     pub contracts: usize,
@@ -109,9 +118,12 @@ impl Error {
 pub fn generate(authored: &Path, out_root: &Path, opts: &Options) -> Result<Summary, Error> {
     let corpus_date = Date::parse(&opts.corpus_date)
         .map_err(|_| Error::Options(format!("corpus_date `{}` is not YYYY-MM-DD", opts.corpus_date)))?;
+    if !(1..=MAX_SCALE).contains(&opts.scale) {
+        return Err(Error::Options(format!("scale {} is not between 1 and {MAX_SCALE}", opts.scale)));
+    }
     let seed = opts.seed;
     let core = authored::Authored::load(authored)?;
-    let world = world::World::build(seed, corpus_date, &core);
+    let world = world::World::build(seed, corpus_date, &core, opts.scale as usize);
     let cases = cases::draw_cases(seed, corpus_date, &core, &world);
 
     let solved = cases::case_items(seed, &cases, &core, &world, corpus_date);
@@ -129,6 +141,7 @@ pub fn generate(authored: &Path, out_root: &Path, opts: &Options) -> Result<Summ
         customer_items: customer_items.len(),
         fulfilment_items: fulfilment_items.len(),
         generated_items: solved.len() + contract_items.len() + customer_items.len() + fulfilment_items.len(),
+        scale: opts.scale,
         organisations: world.orgs.len(),
         customers: world.customers.len(),
         contracts: world.contracts.len(),

@@ -16,6 +16,14 @@ pub const COUNTY_FIRST: &[&str] = &[
 ];
 pub const COUNTY_SECOND: &[&str] =
     &["溪", "泉", "桥", "岗", "湾", "坪", "塘", "渡", "集", "埠", "堰", "垣", "庄", "屯", "峪", "坊", "堡"];
+/// More county syllables, used only above scale 1 (a scaled-up world has up to 1,200 counties;
+/// the two pools together name 45 × 34 = 1,530).
+pub const COUNTY_FIRST_MORE: &[&str] = &[
+    "安", "平", "和", "宁", "庆", "泰", "德", "武", "文", "宝", "华", "嘉", "广", "福", "昌", "松", "杨", "马", "黄",
+    "红",
+];
+pub const COUNTY_SECOND_MORE: &[&str] =
+    &["口", "店", "关", "营", "铺", "滩", "沟", "洲", "岭", "镇", "寨", "圩", "原", "陵", "台", "阜", "头"];
 
 /// Substation and site names.
 pub const SITE_NAMES: &[&str] = &[

@@ -236,12 +236,22 @@ pub struct World {
     pub contracts: Vec<Contract>,
     pub devices: Vec<Device>,
     pub devices_by_model: BTreeMap<String, Vec<usize>>,
+    /// The scale the world was built at (1 ..= [`MAX_SCALE`]).
+    pub scale: usize,
 }
 
 const CITIES_PER_PROVINCE: usize = 5;
 const COUNTIES_PER_CITY: usize = 4;
-/// Contracts per customer drawn from this range; at least `MIN_CONTRACTS` overall.
+/// Contracts per customer drawn from this range; at least `MIN_CONTRACTS` overall (times the scale).
 pub const MIN_CONTRACTS: usize = 1_200;
+/// The largest scale factor of the world (and of the generated corpus).
+pub const MAX_SCALE: usize = 10;
+
+/// The width of a zero-padded number that counts up to about `count`: `min` digits, more when
+/// `count` needs them (ids keep one width within a corpus, so they sort as they count).
+pub fn id_width(min: usize, count: usize) -> usize {
+    min.max(count.max(1).ilog10() as usize + 1)
+}
 
 fn warranty_months(line: &str, frame: bool) -> i64 {
     match line {
@@ -259,35 +269,91 @@ fn bulk_line(line: &str) -> bool {
     matches!(line, "pl-smart-meter" | "pl-acquisition-terminal" | "pl-distribution-terminal" | "pl-ev-charger")
 }
 
-impl World {
-    pub fn build(seed: u64, corpus_date: Date, authored: &Authored) -> World {
-        let mut rng = Rng::derive(seed, "geography", 0);
-        let provinces: Vec<String> = PROVINCES.iter().map(|p| format!("{p}省")).collect();
-        let mut city_firsts: Vec<&str> = CITY_FIRST.to_vec();
-        rng.shuffle(&mut city_firsts);
-        let mut cities = Vec::new();
-        let mut counties = Vec::new();
-        let mut county_pool: Vec<String> =
-            COUNTY_FIRST.iter().flat_map(|a| COUNTY_SECOND.iter().map(move |b| format!("{a}{b}"))).collect();
-        rng.shuffle(&mut county_pool);
-        let mut next_county = 0;
-        for p in 0..provinces.len() {
-            let mut pc = Vec::new();
-            let mut pcounties = Vec::new();
-            for c in 0..CITIES_PER_PROVINCE {
-                let first = city_firsts[(p * CITIES_PER_PROVINCE + c) % city_firsts.len()];
-                pc.push(format!("{first}{}", rng.pick(CITY_SECOND)));
-                let mut cc = Vec::new();
-                for _ in 0..COUNTIES_PER_CITY {
-                    let suffix = if rng.chance(0.7) { "县" } else { "区" };
-                    cc.push(format!("{}{suffix}", county_pool[next_county]));
-                    next_county += 1;
-                }
-                pcounties.push(cc);
+/// Cities per province at each scale (index `scale − 1`): the square root of the scale times
+/// five, so that a bigger world has both more cities and more counties per city.
+const CITIES_PER_PROVINCE_AT_SCALE: [usize; MAX_SCALE] = [5, 7, 9, 10, 11, 12, 13, 14, 15, 16];
+/// The least number of counties a city has in a scaled-up world.
+const MIN_COUNTIES_PER_CITY: usize = 2;
+
+/// Province names; city names by province; county names by province and city.
+type Geography = (Vec<String>, Vec<Vec<String>>, Vec<Vec<Vec<String>>>);
+
+/// Province, city and county names of a world of `scale` (1 ..= `MAX_SCALE`).
+///
+/// At scale 1: 6 provinces of 5 cities of 4 counties, drawn exactly as the committed corpus was.
+/// Above it the provinces stay the same six and fill up: more cities per province
+/// ([`CITIES_PER_PROVINCE_AT_SCALE`]) and `20 × scale` counties per province, spread unevenly
+/// over its cities, named from a larger pool of county syllables.
+pub(crate) fn geography(seed: u64, scale: usize) -> Geography {
+    assert!((1..=MAX_SCALE).contains(&scale), "scale {scale} outside 1..={MAX_SCALE}");
+    let mut rng = Rng::derive(seed, "geography", 0);
+    let provinces: Vec<String> = PROVINCES.iter().map(|p| format!("{p}省")).collect();
+    let mut city_firsts: Vec<&str> = CITY_FIRST.to_vec();
+    rng.shuffle(&mut city_firsts);
+    let mut cities = Vec::new();
+    let mut counties = Vec::new();
+    let (firsts, seconds) = if scale == 1 {
+        (COUNTY_FIRST.to_vec(), COUNTY_SECOND.to_vec())
+    } else {
+        ([COUNTY_FIRST, COUNTY_FIRST_MORE].concat(), [COUNTY_SECOND, COUNTY_SECOND_MORE].concat())
+    };
+    let mut county_pool: Vec<String> =
+        firsts.iter().flat_map(|a| seconds.iter().map(move |b| format!("{a}{b}"))).collect();
+    rng.shuffle(&mut county_pool);
+    let cities_per_province = CITIES_PER_PROVINCE_AT_SCALE[scale - 1];
+    // How many counties each city of each province has: 4 each at scale 1 (no draw, so the
+    // committed corpus stays as it is), else `20 × scale` per province spread at random.
+    let mut spread = Rng::derive(seed, "geography-scale", scale as u64);
+    let county_counts: Vec<Vec<usize>> = (0..provinces.len())
+        .map(|_| {
+            if scale == 1 {
+                return vec![COUNTIES_PER_CITY; cities_per_province];
             }
-            cities.push(pc);
-            counties.push(pcounties);
+            let total = COUNTIES_PER_CITY * CITIES_PER_PROVINCE * scale;
+            let mut counts = vec![MIN_COUNTIES_PER_CITY; cities_per_province];
+            for _ in 0..total - MIN_COUNTIES_PER_CITY * cities_per_province {
+                counts[spread.below(cities_per_province)] += 1;
+            }
+            counts
+        })
+        .collect();
+    let needed: usize = county_counts.iter().flatten().sum();
+    assert!(needed <= county_pool.len(), "{needed} counties but {} county names", county_pool.len());
+    let mut used_cities = BTreeSet::new();
+    let mut next_county = 0;
+    for p in 0..provinces.len() {
+        let mut pc = Vec::new();
+        let mut pcounties = Vec::new();
+        for c in 0..cities_per_province {
+            let first = city_firsts[(p * cities_per_province + c) % city_firsts.len()];
+            // A first character serves several cities only in a scaled-up world; a name is
+            // drawn again until it is new (at scale 1 the first draw always is).
+            let name = loop {
+                let name = format!("{first}{}", rng.pick(CITY_SECOND));
+                if used_cities.insert(name.clone()) {
+                    break name;
+                }
+            };
+            pc.push(name);
+            let mut cc = Vec::new();
+            for _ in 0..county_counts[p][c] {
+                let suffix = if rng.chance(0.7) { "县" } else { "区" };
+                cc.push(format!("{}{suffix}", county_pool[next_county]));
+                next_county += 1;
+            }
+            pcounties.push(cc);
         }
+        cities.push(pc);
+        counties.push(pcounties);
+    }
+    (provinces, cities, counties)
+}
+
+impl World {
+    /// The world of `scale` (1 ..= [`MAX_SCALE`]): at scale N about N times the regions,
+    /// customers, contracts and devices of scale 1, which is the committed corpus's world.
+    pub fn build(seed: u64, corpus_date: Date, authored: &Authored, scale: usize) -> World {
+        let (provinces, cities, counties) = geography(seed, scale);
 
         let mut world = World {
             provinces,
@@ -298,6 +364,7 @@ impl World {
             contracts: Vec::new(),
             devices: Vec::new(),
             devices_by_model: BTreeMap::new(),
+            scale,
         };
         world.build_orgs();
         world.build_customers(seed);
@@ -439,7 +506,7 @@ impl World {
         let mut counters: BTreeMap<&str, usize> = BTreeMap::new();
         let mut used_names = BTreeSet::new();
         for &(kind, count, prefix) in others {
-            for _ in 0..count {
+            for _ in 0..count * self.scale {
                 let n = counters.entry(prefix).or_insert(0);
                 *n += 1;
                 let id = format!("cust-{prefix}-{:04}", *n);
@@ -668,7 +735,12 @@ impl World {
         let mut serials = BTreeSet::new();
         let mut n = 0usize;
         let mut round = 0u64;
-        while self.contracts.len() < MIN_CONTRACTS {
+        let target = MIN_CONTRACTS * self.scale;
+        // Contract numbers have one width in a corpus (4 digits at scale 1).
+        let width = id_width(4, 2 * target);
+        // One random stream per (round, customer): fewer than 10,000 customers at any scale.
+        assert!(self.customers.len() < 10_000, "{} customers", self.customers.len());
+        while self.contracts.len() < target {
             for ci in 0..self.customers.len() {
                 let mut rng = Rng::derive(seed, "contracts", round * 10_000 + ci as u64);
                 let customer = self.customers[ci].clone();
@@ -781,8 +853,8 @@ impl World {
                     };
                     let year = signed.year();
                     self.contracts.push(Contract {
-                        id: format!("ct-{year}-{n:04}"),
-                        number: format!("GKHT-{year}-{n:04}"),
+                        id: format!("ct-{year}-{n:0width$}"),
+                        number: format!("GKHT-{year}-{n:0width$}"),
                         customer: ci,
                         kind,
                         signed,
@@ -987,4 +1059,41 @@ fn short_name(name: &str) -> String {
         return name[..i].to_string();
     }
     name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scale_names_its_places_once() {
+        for scale in 1..=MAX_SCALE {
+            let (provinces, cities, counties) = geography(20_261_101, scale);
+            assert_eq!(provinces.len(), PROVINCES.len());
+            let city_names: BTreeSet<&String> = cities.iter().flatten().collect();
+            assert_eq!(city_names.len(), provinces.len() * CITIES_PER_PROVINCE_AT_SCALE[scale - 1], "scale {scale}");
+            let county_names: BTreeSet<&str> =
+                counties.iter().flatten().flatten().map(|c| c.trim_end_matches(['县', '区'])).collect();
+            for (p, by_city) in counties.iter().enumerate() {
+                let in_province: usize = by_city.iter().map(Vec::len).sum();
+                assert_eq!(in_province, COUNTIES_PER_CITY * CITIES_PER_PROVINCE * scale, "scale {scale}, province {p}");
+                assert!(by_city.iter().all(|c| c.len() >= MIN_COUNTIES_PER_CITY.min(COUNTIES_PER_CITY)));
+            }
+            assert_eq!(
+                county_names.len(),
+                counties.iter().flatten().flatten().count(),
+                "scale {scale}: a county twice"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_widen_only_when_the_count_needs_it() {
+        assert_eq!(id_width(5, 12_528), 5);
+        assert_eq!(id_width(5, 99_999), 5);
+        assert_eq!(id_width(5, 100_000), 6);
+        assert_eq!(id_width(4, 2_400), 4);
+        assert_eq!(id_width(4, 24_000), 5);
+        assert_eq!(id_width(4, 0), 4);
+    }
 }

@@ -130,8 +130,14 @@ fn load_all() -> &'static Corpus {
 
 fn read_all() -> Corpus {
     let (dir, _) = generated();
+    read_corpus(dir.path())
+}
+
+/// The authored core and the generated part under `out` (a generator's output root), every
+/// record valid and every id used once.
+fn read_corpus(out: &Path) -> Corpus {
     let mut corpus = Corpus { items: BTreeMap::new(), entities: BTreeMap::new() };
-    for root in [authored(), dir.path().join("generated")] {
+    for root in [authored(), out.join("generated")] {
         for (place, record) in records_in(&root) {
             record.validate().unwrap_or_else(|e| panic!("{place}: {e}"));
             let id = record.id().to_string();
@@ -150,7 +156,10 @@ fn read_all() -> Corpus {
 
 #[test]
 fn every_record_is_valid_and_every_link_resolves() {
-    let corpus = load_all();
+    check_links(load_all());
+}
+
+fn check_links(corpus: &Corpus) {
     let entity = |id: &String| corpus.entities.contains_key(id);
     for item in corpus.items.values() {
         for (field, ids) in [
@@ -292,6 +301,10 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(matches!(generate(&authored(), out.path(), &bad_date), Err(corpusgen::Error::Options(_))));
     let empty = tempfile::tempdir().expect("temp dir");
     assert!(matches!(generate(empty.path(), out.path(), &Options::default()), Err(corpusgen::Error::Input(_))));
+    for scale in [0, corpusgen::MAX_SCALE + 1] {
+        let opts = Options { scale, ..Options::default() };
+        assert!(matches!(generate(&authored(), out.path(), &opts), Err(corpusgen::Error::Options(_))), "scale {scale}");
+    }
     assert!(!out.path().join("generated").exists(), "nothing is written when the input is refused");
 }
 
@@ -349,4 +362,72 @@ fn near_duplicates_are_only_where_marked() {
         }
     }
     println!("highest bigram Jaccard between unmarked cases of one fault and model: {worst:.3}");
+}
+
+#[test]
+fn scale_one_is_todays_corpus() {
+    // Today's corpus is the committed one (`committed_corpus_matches_the_generator` holds the
+    // default options to it); an explicit scale 1 must give it byte for byte too.
+    let out = tempfile::tempdir().expect("temp dir");
+    let summary = generate(&authored(), out.path(), &Options { scale: 1, ..Options::default() }).expect("scale 1");
+    assert_eq!(summary.total_items(), 16_338);
+    let fresh = files_under(out.path());
+    let committed = files_under(&repo().join("corpus"));
+    assert_eq!(fresh.keys().collect::<Vec<_>>(), committed.keys().collect::<Vec<_>>());
+    for (name, bytes) in &fresh {
+        assert!(bytes == &committed[name], "scale 1 changed corpus/{name}");
+    }
+}
+
+#[test]
+fn scale_two_doubles_the_world_with_new_records() {
+    let (_, one) = generated();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opts = Options { scale: 2, ..Options::default() };
+    let two = generate(&authored(), dir.path(), &opts).expect("scale 2");
+    assert_eq!(two.scale, 2);
+    // About twice of everything that is generated; the authored core and the tickets stay.
+    for (what, a, b) in [
+        ("generated items", one.generated_items, two.generated_items),
+        ("solved cases", one.solved_cases, two.solved_cases),
+        ("organisations", one.organisations, two.organisations),
+        ("customers", one.customers, two.customers),
+        ("contracts", one.contracts, two.contracts),
+        ("devices", one.devices, two.devices),
+        ("contracts expiring within 90 days", one.contracts_expiring_90d, two.contracts_expiring_90d),
+    ] {
+        let ratio = b as f64 / a as f64;
+        assert!((1.75..=2.25).contains(&ratio), "{what}: {a} at scale 1, {b} at scale 2 ({ratio:.2}x)");
+    }
+    assert_eq!(two.authored_items, one.authored_items);
+    assert_eq!(two.tickets, one.tickets);
+
+    // Every id once (read_corpus checks), every link resolves, texts are new records rather
+    // than copies: distinct bodies, distinct customer and organisation names.
+    let corpus = read_corpus(dir.path());
+    assert_eq!(corpus.items.len(), two.total_items());
+    check_links(&corpus);
+    let bodies: BTreeSet<&str> = corpus.items.values().map(|i| i.body.as_str()).collect();
+    let ratio = bodies.len() as f64 / corpus.items.len() as f64;
+    assert!(ratio >= 0.98, "distinct body ratio {ratio}");
+    for class in [store::EntityClass::Customer, store::EntityClass::Organisation, store::EntityClass::Device] {
+        let of_class: Vec<&store::Entity> = corpus.entities.values().filter(|e| e.class == class).collect();
+        let labels: BTreeSet<&str> = of_class.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels.len(), of_class.len(), "two {class:?} entities share a label");
+    }
+    // The world fills up with new cities and counties (and so new customers' regions).
+    let one_corpus = load_all();
+    let regions = |c: &Corpus| -> BTreeSet<String> {
+        c.entities
+            .values()
+            .filter(|e| e.class == store::EntityClass::Organisation)
+            .filter_map(|e| e.attrs.get("region").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    };
+    assert!(regions(&corpus).len() as f64 > 1.75 * regions(one_corpus).len() as f64);
+
+    // The same seed and scale give the same bytes.
+    let again = tempfile::tempdir().expect("temp dir");
+    generate(&authored(), again.path(), &opts).expect("scale 2 again");
+    assert!(files_under(dir.path()) == files_under(again.path()), "scale 2 is not deterministic");
 }

@@ -202,6 +202,12 @@ enum CorpusCommand {
         corpus: PathBuf,
         #[arg(long, default_value_t = corpusgen::Options::default().seed)]
         seed: u64,
+        /// How big a world: N times the generated items of the bundled corpus (N times the
+        /// customers, contracts, devices and solved cases; the ticket set keeps its size).
+        /// 1 is the bundled corpus; for more, copy authored/ into another --corpus directory
+        /// rather than overwrite the committed files.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(corpusgen::MAX_SCALE)))]
+        scale: u32,
     },
 }
 
@@ -615,7 +621,9 @@ fn main() -> anyhow::Result<()> {
             soak(rounds, points, seed, work, fixture, model, json)
         }
         Command::Report { data, since, until, format } => run_report(&data, &since, until.as_deref(), format),
-        Command::Corpus { command: CorpusCommand::Generate { corpus, seed } } => generate_corpus(&corpus, seed),
+        Command::Corpus { command: CorpusCommand::Generate { corpus, seed, scale } } => {
+            generate_corpus(&corpus, seed, scale)
+        }
         Command::Keys { command } => keys_command(command),
     }
 }
@@ -1520,8 +1528,8 @@ fn shared_keys_command(command: KeysCommand, options: &store::PgOptions) -> anyh
     Ok(())
 }
 
-fn generate_corpus(corpus: &Path, seed: u64) -> anyhow::Result<()> {
-    let options = corpusgen::Options { seed, ..corpusgen::Options::default() };
+fn generate_corpus(corpus: &Path, seed: u64, scale: u32) -> anyhow::Result<()> {
+    let options = corpusgen::Options { seed, scale, ..corpusgen::Options::default() };
     let summary = corpusgen::generate(&corpus.join("authored"), corpus, &options)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
