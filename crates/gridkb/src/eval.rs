@@ -13,11 +13,22 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use search::{Engine, Fusion, Retriever};
+use search::{Engine, Fusion, Limits, Retriever};
 use serde::Serialize;
 use store::{Item, ItemKind, Record, Status};
 
 use crate::metrics::{DEEP, Grades, Scores};
+
+/// The limits an evaluation runs under: the defaults, with a search deadline it never reaches.
+/// Past the serving deadline (`search::limits::SEARCH_DEADLINE`, 1.5 s) a search skips its dense
+/// and graph stages and answers what it has, so on a busy machine the measured quality would
+/// depend on the load; an evaluation measures the ranking, and times it separately.
+pub fn limits() -> Limits {
+    Limits { search_deadline_ms: EVAL_SEARCH_DEADLINE.as_millis() as u64, ..Limits::default() }
+}
+
+/// See [`limits`].
+const EVAL_SEARCH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// One labelled query.
 #[derive(Debug, Clone)]
@@ -336,5 +347,46 @@ pub fn check(dataset: &Dataset) {
         if missing > 0 {
             tracing::warn!(missing, "judgements name documents that are not in the corpus");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qrels_keep_their_grades() {
+        let qrels =
+            parse_qrels("query-id\tcorpus-id\tscore\nq1\ta\t2\nq1\tb\t1\n\nq1\tc\t3\nq1\td\t0\nq2\ta\t1.5\nq2\ta\t2\n")
+                .expect("qrels");
+        assert_eq!(qrels.len(), 2);
+        let q1 = &qrels["q1"];
+        assert_eq!((q1["a"], q1["b"], q1["c"], q1["d"]), (2.0, 1.0, 3.0, 0.0));
+        // A pair judged twice keeps its last grade.
+        assert_eq!(qrels["q2"]["a"], 2.0);
+        // Without a header line too.
+        assert_eq!(parse_qrels("q1\ta\t1").expect("qrels")["q1"]["a"], 1.0);
+    }
+
+    #[test]
+    fn bad_qrels_name_the_line() {
+        for (text, line) in [
+            ("query-id\tcorpus-id\tscore\nq1\ta\n", "line 2"),
+            ("q1\ta\tgood\n", "line 1"),
+            ("q1\ta\t1\nq1\tb\tNaN\n", "line 2"),
+            ("q1 a 1\n", "line 1"),
+        ] {
+            let error = format!("{:#}", parse_qrels(text).expect_err(text));
+            assert!(error.contains(line), "{text:?}: {error}");
+        }
+        assert!(parse_qrels("query-id\tcorpus-id\tscore\n").is_err(), "no judgements");
+    }
+
+    #[test]
+    fn an_evaluation_never_reaches_its_search_deadline() {
+        let limits = limits();
+        limits.validate().expect("valid limits");
+        assert!(limits.search_deadline() >= std::time::Duration::from_secs(600));
+        assert_eq!(Limits { search_deadline_ms: Limits::default().search_deadline_ms, ..limits }, Limits::default());
     }
 }

@@ -1281,6 +1281,7 @@ fn evaluate(
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/gridkb/embeddings.redb")));
     let engine = open_engine_with(EngineOptions {
         data_dir: data_dir.clone(),
+        limits: eval::limits(),
         model: model.choice(),
         embed,
         embedding_cache: cache,
