@@ -201,6 +201,10 @@ const PII_CASES: &[(&str, &[PiiKind])] = {
         ("電表號:3300001234567890", &[Meter]),
         ("退款银行卡6222021234567890128", &[BankCard]),
         ("卡号 6228 4800 1234 5671", &[BankCard]),
+        // Letters glued to a card number do not hide it.
+        ("ABC6222021234567890128", &[BankCard]),
+        ("卡号abc6222021234567890128x", &[BankCard]),
+        ("NO6222021234567890128请退款", &[BankCard]),
         ("邮箱zhangsan@example.com", &[Email]),
         ("13812345678@139.com", &[Email]),
         ("座机010-62345678", &[Landline]),
@@ -225,7 +229,9 @@ const PII_CASES: &[(&str, &[PiiKind])] = {
         ("额定电流1250A，短路电流31.5kA", &[]),
         ("户号为空", &[]),
         ("0.5S级，电压互感器变比110/0.1", &[]),
-        ("ABC6222021234567890128", &[]),
+        // A labelled serial number that happens to pass Luhn, and a dated serial glued to letters.
+        ("出厂编号GK6222021234567890128", &[]),
+        ("设备条码GKV2023051200012345", &[]),
     ]
 };
 
@@ -253,6 +259,7 @@ fn masks_never_reveal_the_identifying_digits() {
         ("手机13812345678", "1234"),
         ("户号：3100123456", "310012"),
         ("退款银行卡6222021234567890128", "02123456789"),
+        ("卡号abc6222021234567890128x", "02123456789"),
         ("邮箱zhangsan@example.com", "zhangsan"),
     ] {
         let masked = mask(input).text;
