@@ -7,6 +7,13 @@
 //! `_`, so `GKB-931A`, `gkb931a`, `ＧＫＢ 931A` are one key. A term that begins (ends) with an
 //! ASCII letter or digit only matches where the original text has no ASCII letter or digit just
 //! before (after) it, so `ct` does not match inside `select` and `931a` not inside `9931a2`.
+//!
+//! **Short Latin aliases** (`ct`, `pt`, `it`, `fa`, `goose`: all letters, at most
+//! [`MAX_BARE_LATIN_CHARS`]) are also English words and names in code. They link where they read
+//! as the abbreviation in Chinese text: no Latin word right beside them, and Chinese beside them
+//! on one side at least (`CT断线`, `报了 ct 告警`, `gku-811a，pt并列`), or nothing else in the
+//! text (a search for `CT`) — not among Latin words or code (`select ct from table`, `it is
+//! broken`, `x = ct;`). Case cannot decide it: the engine links normalised, lower-cased text.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -17,7 +24,7 @@ use store::EntityClass;
 
 use crate::error::{GraphError, Result};
 use crate::graph::Graph;
-use crate::limits::{MAX_ENTITIES_PER_SPAN, MAX_LINK_TEXT_BYTES, MIN_ALIAS_CHARS};
+use crate::limits::{MAX_BARE_LATIN_CHARS, MAX_ENTITIES_PER_SPAN, MAX_LINK_TEXT_BYTES, MIN_ALIAS_CHARS};
 use crate::thesaurus::{Thesaurus, is_vocabulary_class};
 
 /// One entity found in a text.
@@ -53,6 +60,8 @@ struct Key {
     entities: Vec<u32>,
     ascii_start: bool,
     ascii_end: bool,
+    /// A short all-letter key (`ct`): links only where it reads as the abbreviation.
+    bare_latin: bool,
 }
 
 #[derive(Debug)]
@@ -101,6 +110,42 @@ fn fold_char(c: char, buf: &mut [u8; 4], out: &mut String) {
 
 fn is_ascii_word(c: char) -> bool {
     c.is_ascii_alphanumeric()
+}
+
+/// A letter or digit of Latin script as people type it: ASCII or full-width.
+fn is_latin_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || (('\u{FF10}'..='\u{FF5A}').contains(&c) && c.is_alphanumeric())
+}
+
+/// A key of ASCII letters only, short enough to be a word or an identifier elsewhere.
+fn is_bare_latin(key: &str) -> bool {
+    key.len() <= MAX_BARE_LATIN_CHARS && !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// Whether the short Latin alias matched at `text[start..end]` reads as the abbreviation: no
+/// Latin letter or digit stands right beside it (whitespace between does not separate), and
+/// Chinese (or another non-Latin script) does on one side at least — right beside it, or past
+/// one punctuation mark — unless the alias is all the text has. Case says nothing: the engine
+/// links normalised, lower-cased text.
+///
+/// `报了 ct 告警`, `gku-811a，pt并列`, `（ct）二次`, `ct` alone link; `select ct from table`,
+/// `x = ct;`, `read(pcs); // 注释` do not.
+fn reads_as_abbreviation(text: &str, start: usize, end: usize) -> bool {
+    // Up to two characters on each side, whitespace skipped, nearest first.
+    let before: Vec<char> = text[..start].chars().rev().filter(|c| !c.is_whitespace()).take(2).collect();
+    let after: Vec<char> = text[end..].chars().filter(|c| !c.is_whitespace()).take(2).collect();
+    if [&before, &after].iter().any(|side| side.first().is_some_and(|c| is_latin_word(*c))) {
+        return false;
+    }
+    // The character beside, or the one past it when that is punctuation.
+    let near = |side: &[char]| match side {
+        [c, ..] if c.is_alphanumeric() => Some(*c),
+        [_, c] => Some(*c),
+        _ => None,
+    };
+    let other_script = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !is_latin_word(c));
+    let alone = || !text[..start].chars().chain(text[end..].chars()).any(char::is_alphanumeric);
+    other_script(near(&before)) || other_script(near(&after)) || alone()
 }
 
 /// Whether a key is worth matching: long enough, and not a bare one- or two-digit number.
@@ -167,7 +212,8 @@ impl Linker {
                 owners.truncate(MAX_ENTITIES_PER_SPAN);
                 let ascii_start = key.chars().next().is_some_and(is_ascii_word);
                 let ascii_end = key.chars().next_back().is_some_and(is_ascii_word);
-                Key { key, entities: owners, ascii_start, ascii_end }
+                let bare_latin = is_bare_latin(&key);
+                Key { key, entities: owners, ascii_start, ascii_end, bare_latin }
             })
             .collect();
         let automaton = if keys.is_empty() {
@@ -230,6 +276,9 @@ impl Linker {
                 continue;
             }
             if key.ascii_end && text[end..].chars().next().is_some_and(is_ascii_word) {
+                continue;
+            }
+            if key.bare_latin && !reads_as_abbreviation(text, start, end) {
                 continue;
             }
             found.push((start, end, m.pattern().as_usize()));
@@ -333,9 +382,49 @@ mod tests {
     fn longest_match_wins_and_ascii_boundaries_hold() {
         let l = linker(&[MODEL, CT, FAULT]);
         assert_eq!(ids(&l, "ct断线了"), vec![("f-ct-break".to_owned(), "ct断线".to_owned())]);
-        assert_eq!(ids(&l, "select ct"), vec![("c-ct".to_owned(), "ct".to_owned())]);
+        assert!(ids(&l, "selectct").is_empty());
         assert!(ids(&l, "9931a2").is_empty());
         assert_eq!(ids(&l, "CT 和 电流回路断线").len(), 2);
+    }
+
+    #[test]
+    fn short_latin_aliases_link_as_abbreviations_only() {
+        let l = linker(&[MODEL, CT, FAULT]);
+        let ct =
+            |text: &str| ids(&l, text).into_iter().map(|(id, matched)| format!("{id}:{matched}")).collect::<Vec<_>>();
+        // Beside Chinese (whitespace between, or one punctuation mark), in any case, or alone.
+        for text in [
+            "CT变比",
+            "ct变比",
+            "ＣＴ二次",
+            "检查ct",
+            "检查 ct 回路",
+            "检查 C T 回路",
+            "Ct二次",
+            "ct：变比不对",
+            "（ct）二次",
+            "gku-811a，ct并列",
+            "的ct！烧了",
+            "ct",
+            " CT? ",
+        ] {
+            assert_eq!(ct(text).len(), 1, "{text}: {:?}", ct(text));
+        }
+        // Among Latin words or code, in any case.
+        for text in [
+            "select ct from table 不是工单",
+            "select CT from t",
+            "the CT ratio",
+            "x = ct;",
+            "read(ct); // 注释",
+            "ct/pt 二次",
+            "ｓｅｌｅｃｔ ｃｔ ｆｒｏｍ",
+            "var ct 定义",
+        ] {
+            assert!(ct(text).is_empty(), "{text}: {:?}", ct(text));
+        }
+        // Longer keys that begin with Latin letters are not bare: `ct断线` links in any case.
+        assert_eq!(ct("select ct断线"), vec!["f-ct-break:ct断线"]);
     }
 
     #[test]

@@ -253,6 +253,7 @@ const TICKET_PHRASES: &[&str] = &[
     "停电敏感客户，冷库不能停电",
     "请问质保期多长，过了保修期怎么收费",
     "select ct from table 不是工单",
+    "ct变比不对，二次电流偏小",
     "軟壓板沒投，GOOSE出口软压板退出",
     "线保光差通道误码",
 ];
@@ -294,6 +295,40 @@ fn entity_linking_on_ticket_phrases() {
         let links = linker.link(text);
         assert_eq!(links.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), vec!["pm-gkb-931a"], "{text}");
     }
+}
+
+/// Text that must link nothing: English words and code that happen to spell a short alias
+/// (`ct`, `pt`, `it`, `fa`, `soc`, `goose`, `ems` are all in the thesaurus).
+const UNLINKED: &[&str] = &[
+    "select ct from table 不是工单",
+    "select ct, pt from t where it = 1",
+    "SELECT CT FROM T",
+    "it is broken, please help",
+    "let soc = read(pcs); // 注释",
+    "the goose flew over the fa cup",
+    "ems.send(cc, cp)",
+    "var ta = tv + mu;",
+];
+
+#[test]
+fn code_stays_unlinked() {
+    let records = corpus_records();
+    let (_dir, store) = store_with(&records);
+    let graph = Graph::load_from(&store).expect("load");
+    let linker = Thesaurus::from_graph(&graph).expect("thesaurus").linker();
+    for text in UNLINKED {
+        let links: Vec<String> = linker.link(text).into_iter().map(|l| format!("{} {:?}", l.id, l.matched)).collect();
+        assert!(links.is_empty(), "{text}: {links:?}");
+    }
+    // The same abbreviations link where they are meant.
+    let ids = |text: &str| linker.link(text).into_iter().map(|l| l.id).collect::<Vec<_>>();
+    assert_eq!(ids("CT变比不对"), vec!["c-ct"]);
+    assert_eq!(ids("ct变比不对"), vec!["c-ct"]);
+    assert_eq!(ids("CT"), vec!["c-ct"]);
+    assert!(ids("智能终端IT").contains(&"pl-smart-terminal".to_owned()));
+    // A code, a comma, then the abbreviation in Chinese; and beside Chinese past a mark.
+    assert_eq!(ids("gkb931a，ct变比不对"), vec!["pm-gkb-931a", "c-ct"]);
+    assert_eq!(ids("站里的dtu!pt烧了"), vec!["pl-distribution-terminal", "f-dt-pt-power-fault"]);
 }
 
 fn render_expansion(expansion: &graph::Expansion) -> String {
