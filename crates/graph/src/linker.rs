@@ -14,6 +14,14 @@
 //! on one side at least (`CT断线`, `报了 ct 告警`, `gku-811a，pt并列`), or nothing else in the
 //! text (a search for `CT`) — not among Latin words or code (`select ct from table`, `it is
 //! broken`, `x = ct;`). Case cannot decide it: the engine links normalised, lower-cased text.
+//!
+//! **A generic phrase names a kind, not a model.** An alias of a product model that is a product
+//! line's term with a qualifier in front that does not carry the model's number (`10kV线路保护`,
+//! `家用充电桩`, `I型集中器`: a voltage, a use, a type in front of 线路保护, 充电桩, 集中器) would pin
+//! every mention of that kind on one model; it is neither a key of the model nor one of its
+//! synonyms, so the text links the line term inside it instead. `778主变保护` and `110直流屏` keep
+//! their model: the qualifier is the model's number. Likewise a bare nominal voltage (`110`,
+//! `220`) is no model number on its own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -148,10 +156,50 @@ fn reads_as_abbreviation(text: &str, start: usize, end: usize) -> bool {
     other_script(near(&before)) || other_script(near(&after)) || alone()
 }
 
-/// Whether a key is worth matching: long enough, and not a bare one- or two-digit number.
+/// The marks of a product model's identity in its codes: the part after the series prefix
+/// (`931a` of `GKB-931A`, `dtu300` of `GKP-DTU300`, `moa` of `GKO-MOA`) and its digit runs
+/// (`931`, `300`).
+fn model_marks(codes: &[String]) -> Vec<String> {
+    let mut marks = Vec::new();
+    for code in codes {
+        let lower = code.to_lowercase();
+        let part = match lower.split_once(['-', ' ', '_']) {
+            Some((_, rest)) => normalize_key(rest),
+            None => normalize_key(&lower).trim_start_matches(|c: char| c.is_ascii_alphabetic()).to_owned(),
+        };
+        for mark in part.split(|c: char| !c.is_ascii_digit()).chain([part.as_str()]) {
+            if !mark.is_empty() && !marks.iter().any(|m| m == mark) {
+                marks.push(mark.to_owned());
+            }
+        }
+    }
+    marks
+}
+
+/// Whether a model's alias (key form) is a generic phrase: a product line's term (key form)
+/// with a qualifier in front that carries none of the model's marks (see the module docs).
+fn names_a_kind(key: &str, line_keys: &[String], marks: &[String]) -> bool {
+    line_keys.iter().any(|line| {
+        let Some(qualifier) = key.strip_suffix(line.as_str()) else { return false };
+        let digits: String = qualifier.chars().filter(char::is_ascii_digit).collect();
+        !marks.iter().any(|mark| {
+            let numeric = mark.bytes().all(|b| b.is_ascii_digit());
+            if numeric { digits.contains(mark.as_str()) } else { qualifier.contains(mark.as_str()) }
+        })
+    })
+}
+
+/// Nominal voltages (kV: 110, 220, 330, 500, 750, 1000; V: 110, 220, 380; DC kV: 800, 1100). A
+/// bare number among them names a voltage (`110母差`, `220千伏线路`) as often as the model whose
+/// number it is (GKQ-110), so it is no key on its own; `GKQ-110` and `110直流屏` still link.
+const VOLTAGE_NUMBERS: &[&str] = &["110", "220", "330", "380", "500", "750", "800", "1000", "1100"];
+
+/// Whether a key is worth matching: long enough, not a bare one- or two-digit number, not a bare
+/// nominal voltage.
 fn usable_key(key: &str) -> bool {
     let chars = key.chars().count();
-    chars >= MIN_ALIAS_CHARS && !(key.len() < 3 && key.bytes().all(|b| b.is_ascii_digit()))
+    let number = key.bytes().all(|b| b.is_ascii_digit());
+    chars >= MIN_ALIAS_CHARS && !(number && (key.len() < 3 || VOLTAGE_NUMBERS.contains(&key)))
 }
 
 /// The model-number forms of a model code, `GKB-931A` → `931a`: the part after the letter
@@ -173,17 +221,33 @@ impl Linker {
         let mut by_key: BTreeMap<String, (Origin, Vec<u32>)> = BTreeMap::new();
         let mut derived: HashMap<String, Vec<u32>> = HashMap::new();
         let mut synonyms = HashMap::new();
+        let line_keys: Vec<String> = thesaurus
+            .entries()
+            .iter()
+            .filter(|e| e.class == EntityClass::ProductLine)
+            .flat_map(|e| e.terms())
+            .map(normalize_key)
+            .filter(|k| usable_key(k))
+            .collect();
         for entry in thesaurus.entries() {
             if matches!(entry.class, EntityClass::Case | EntityClass::Ticket) {
                 continue;
             }
-            let terms = entry.terms();
+            // A model's generic phrases are neither its keys nor its synonyms.
+            let marks = if entry.class == EntityClass::ProductModel { model_marks(&entry.codes) } else { Vec::new() };
+            let terms: Vec<&str> = entry
+                .terms()
+                .into_iter()
+                .filter(|t| {
+                    entry.class != EntityClass::ProductModel || !names_a_kind(&normalize_key(t), &line_keys, &marks)
+                })
+                .collect();
             if is_vocabulary_class(entry.class) && terms.len() > 1 {
                 synonyms.insert(entry.id.clone(), terms.iter().map(|t| (*t).to_owned()).collect());
             }
             let index = entities.len() as u32;
             entities.push(EntityRef { id: entry.id.clone(), class: entry.class, label: entry.label.clone() });
-            for term in entry.terms() {
+            for term in terms {
                 let key = normalize_key(term);
                 if !usable_key(&key) {
                     continue;
@@ -425,6 +489,52 @@ mod tests {
         }
         // Longer keys that begin with Latin letters are not bare: `ct断线` links in any case.
         assert_eq!(ct("select ct断线"), vec!["f-ct-break:ct断线"]);
+    }
+
+    const LINE: &str = r#"{"id":"pl-line","class":"ProductLine","label":"线路保护装置","aliases":["线路保护","线保"]}"#;
+    const FEEDER: &str = r#"{"id":"pm-gkf-611","class":"ProductModel","label":"GKF-611 线路保护测控装置","aliases":["611综保","10kV线路保护","611线路保护","线路保护"],"attrs":{"code":"GKF-611"}}"#;
+
+    #[test]
+    fn a_generic_phrase_links_the_line_not_one_model() {
+        let l = linker(&[LINE, FEEDER]);
+        assert_eq!(ids(&l, "10kV线路保护开入异常"), vec![("pl-line".to_owned(), "线路保护".to_owned())]);
+        assert_eq!(ids(&l, "线路保护"), vec![("pl-line".to_owned(), "线路保护".to_owned())]);
+        // A qualifier that carries the model's number names the model.
+        assert_eq!(ids(&l, "611线路保护"), vec![("pm-gkf-611".to_owned(), "611线路保护".to_owned())]);
+        assert_eq!(ids(&l, "611综保坏了"), vec![("pm-gkf-611".to_owned(), "611综保".to_owned())]);
+        // Nor is a generic phrase a synonym of the model.
+        let link = l.link("611综保").remove(0);
+        assert_eq!(l.synonyms(&link), vec!["GKF-611 线路保护测控装置", "611线路保护", "GKF-611"]);
+    }
+
+    #[test]
+    fn model_marks_and_kinds() {
+        let marks = |code: &str| model_marks(&[code.to_owned()]);
+        assert_eq!(marks("GKB-931A"), vec!["931", "931a"]);
+        assert_eq!(marks("GKP-DTU300"), vec!["300", "dtu300"]);
+        assert_eq!(marks("GKO-MOA"), vec!["moa"]);
+        assert_eq!(marks("GKN-3125"), vec!["3125"]);
+        let lines = ["线路保护".to_owned(), "dtu".to_owned(), "逆变器".to_owned()];
+        assert!(names_a_kind("10kv线路保护", &lines, &marks("GKF-611")));
+        assert!(names_a_kind("35千伏线路保护", &lines, &marks("GKB-951")));
+        assert!(names_a_kind("环网柜dtu", &lines, &marks("GKP-DTU300")));
+        assert!(names_a_kind("线路保护", &lines, &marks("GKF-611")));
+        assert!(!names_a_kind("300dtu", &lines, &marks("GKP-DTU300")));
+        assert!(!names_a_kind("3.125mw逆变器", &lines, &marks("GKN-3125")));
+        assert!(!names_a_kind("611综保", &lines, &marks("GKF-611")));
+        assert!(!names_a_kind("线路保护测控", &lines, &marks("GKF-611")), "the line term is not its head");
+    }
+
+    #[test]
+    fn nominal_voltages_are_no_model_numbers() {
+        let dc = r#"{"id":"pm-gkq-110","class":"ProductModel","label":"GKQ-110 110V直流电源屏","aliases":["110直流屏"],"attrs":{"code":"GKQ-110"}}"#;
+        let l = linker(&[dc, MODEL]);
+        assert!(ids(&l, "110千伏线路").is_empty());
+        assert!(ids(&l, "110母差").is_empty());
+        assert_eq!(ids(&l, "110直流屏")[0].0, "pm-gkq-110");
+        assert_eq!(ids(&l, "gkq110")[0].0, "pm-gkq-110");
+        // Other model numbers still link alone.
+        assert_eq!(ids(&l, "931A坏了")[0].0, "pm-gkb-931a");
     }
 
     #[test]
