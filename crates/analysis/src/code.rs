@@ -8,8 +8,12 @@
 //! 1. the whole run, lowercased, without the space (`gkb-931a`, `110kv`, `gb/t14285-2023`);
 //! 2. if it has joiners and letters, the glued form without joiners (`gkb931a`, `gbt`), for users
 //!    who type the code without its hyphen;
-//! 3. its parts between joiners (`gkb`, `931a`);
-//! 4. the letter and digit pieces of every part that mixes both (`931`, `kv` of `110kv`), so a
+//! 3. for a standard, its number without the year or part (`gb/t14285` of `GB/T 14285-2023`,
+//!    `iec61850` of `IEC 61850-9-2`, `dl/t634.5104` of `DL/T 634.5104-2009`) and that glued
+//!    (`gbt14285`): people cite a standard by its number, with or without the year, so the number
+//!    is one searchable token;
+//! 4. its parts between joiners (`gkb`, `931a`);
+//! 5. the letter and digit pieces of every part that mixes both (`931`, `kv` of `110kv`), so a
 //!    user typing `931保护` finds `GKB-931A`.
 //!
 //! `.` is not a joiner: `192.168.1.10`, `v2.3.1` and `0.5s` stay whole. Parts and pieces of one
@@ -28,6 +32,13 @@ pub(crate) static CODE_RUN: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i-u)(?:gb/[tz]|gb|dl/t|dl|nb/t|jb/t|yd/t|q/gdw|q/csg|t/cec|iec|ieee|iso) [0-9][a-z0-9]*(?:[-_/.][a-z0-9]+)*|[a-z0-9]+(?:[-_/.][a-z0-9]+)*",
     )
     .expect("built-in code pattern is valid")
+});
+
+/// A standard's number at the start of a lowercase code run: its prefix, an optional space and
+/// the number up to the year or part (`gb/t 14285` of `gb/t 14285-2023`).
+static STANDARD_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(gb/[tz]|gb|dl/t|dl|nb/t|jb/t|yd/t|q/gdw|q/csg|t/cec|iec|ieee|iso) ?[0-9][a-z0-9]*(?:\.[a-z0-9]+)*")
+        .expect("built-in standard number pattern is valid")
 });
 
 fn is_joiner(b: u8) -> bool {
@@ -55,7 +66,19 @@ pub(crate) fn expand(text: &str, start: usize, end: usize, out: &mut Vec<Token>)
         emit(&glued, 0, run.len());
     }
 
-    for (offset, part) in parts(&run) {
+    // Where a standard's prefix ends: `gb/t14285` is split there like `gb/t 14285`, so that its
+    // parts are `gb` and `14285` either way (not `t14285`).
+    let mut prefix_end = None;
+    if let Some(number) = STANDARD_NUMBER.captures(&run) {
+        let cited = &number[0];
+        emit(&cited.replace(' ', ""), 0, cited.len());
+        let glued: String = cited.bytes().filter(|b| !is_joiner(*b)).map(char::from).collect();
+        emit(&glued, 0, cited.len());
+        prefix_end = number.get(1).map(|prefix| prefix.end());
+    }
+
+    let prefix_end = prefix_end.filter(|_| has_joiner);
+    for (offset, part) in parts(&run).flat_map(|(offset, part)| split_at(offset, part, prefix_end)) {
         if has_joiner && part.len() >= 2 {
             emit(part, offset, offset + part.len());
         }
@@ -78,6 +101,17 @@ fn parts(run: &str) -> impl Iterator<Item = (usize, &str)> {
             (at, part)
         })
         .filter(|(_, part)| !part.is_empty())
+}
+
+/// A part in two when `at` (a byte offset of the run) falls inside it.
+fn split_at(offset: usize, part: &str, at: Option<usize>) -> Vec<(usize, &str)> {
+    match at {
+        Some(at) if offset < at && at < offset + part.len() => {
+            let (head, tail) = part.split_at(at - offset);
+            vec![(offset, head), (at, tail)]
+        }
+        _ => vec![(offset, part)],
+    }
 }
 
 /// Maximal letter and digit pieces of a part made of both (`110kv` → `110`, `kv`); nothing for
@@ -126,11 +160,27 @@ mod tests {
 
     #[test]
     fn standards_join_their_number() {
-        assert_eq!(forms("GB/T 14285-2023"), ["gb/t14285-2023", "gbt142852023", "gb", "14285", "2023"]);
+        assert_eq!(
+            forms("GB/T 14285-2023"),
+            ["gb/t14285-2023", "gbt142852023", "gb/t14285", "gbt14285", "gb", "14285", "2023"]
+        );
+        assert_eq!(
+            forms("GB/T14285-2023"),
+            ["gb/t14285-2023", "gbt142852023", "gb/t14285", "gbt14285", "gb", "14285", "2023"]
+        );
+        assert_eq!(forms("GB/T 14285"), ["gb/t14285", "gbt14285", "gb", "14285"]);
         assert_eq!(forms("IEC 61850"), ["iec61850", "iec", "61850"]);
         assert_eq!(forms("IEC61850"), ["iec61850", "iec", "61850"]);
+        assert_eq!(forms("IEC 61850-9-2"), ["iec61850-9-2", "iec6185092", "iec61850", "iec", "61850"]);
         assert_eq!(forms("DL/T 860"), ["dl/t860", "dlt860", "dl", "860"]);
-        assert_eq!(forms("DL/T860"), ["dl/t860", "dlt860", "dl", "t860", "860"]);
+        assert_eq!(forms("DL/T860"), ["dl/t860", "dlt860", "dl", "860"]);
+        assert_eq!(
+            forms("DL/T 634.5104-2009"),
+            ["dl/t634.5104-2009", "dlt634.51042009", "dl/t634.5104", "dlt634.5104", "dl", "634.5104", "2009"]
+        );
+        assert_eq!(forms("GB 50150-2016"), ["gb50150-2016", "gb501502016", "gb50150", "gb", "50150", "2016"]);
+        // Not a standard: a code that merely starts like one keeps its forms.
+        assert_eq!(forms("GKB-931A"), ["gkb-931a", "gkb931a", "gkb", "931a", "931"]);
     }
 
     #[test]

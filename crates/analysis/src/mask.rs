@@ -14,7 +14,7 @@
 //! | [`PiiKind::IdCard`] | `110101199003071234`, `110101 19900307 1234` → `110***********1234` | first 3, last 4 (never the birth date) |
 //! | [`PiiKind::Mobile`] | `13812345678`, `+86 138-1234-5678`, `0138…`, `幺三八…` → `138****5678` | first 3, last 4; separators and country code kept |
 //! | [`PiiKind::Landline`] | `0571-87654321` → `0571-*****321` | area code, then as many final digits as keep the total at 7 |
-//! | [`PiiKind::BankCard`] | `6222021234567890123`, `622202 1234567890123` → `6222 **** **** 0123` | first 4 (issuer), last 4; length hidden |
+//! | [`PiiKind::BankCard`] | `6222021234567890128`, `622202 1234567890128`, `NO6222021234567890128` → `6222 **** **** 0128` | first 4 (issuer), last 4; length hidden |
 //! | [`PiiKind::Email`] | `zhangsan@example.com`, `ｚｈａｎｇ＠…` → `z***@example.com` | first character, domain |
 //! | [`PiiKind::Account`], [`PiiKind::Meter`] | `户号:3100123456`, `户号(居民)，…`, `表号No.…` → `户号:******3456` | at most the last 4, and at least 6 characters hidden |
 //! | [`PiiKind::Name`] | `联系人沈超`, `我是吴经理`, `找程师傅` → `沈*`, `*经理`, `*师傅` | at most the surname |
@@ -182,10 +182,6 @@ fn is_digit(c: char) -> bool {
 
 fn is_ascii_alphanumeric(c: char) -> bool {
     c.is_ascii_alphanumeric()
-}
-
-fn char_before(text: &str, at: usize) -> Option<char> {
-    text[..at].chars().next_back()
 }
 
 fn char_after(text: &str, at: usize) -> Option<char> {
@@ -417,7 +413,6 @@ fn classify(text: &str, run: &Run, i: usize, j: usize) -> Option<(PiiKind, usize
     let number: String = groups.iter().map(|&(s, e)| &text[s..e]).collect();
     let sizes: Vec<usize> = groups.iter().map(|(s, e)| e - s).collect();
     let is_last = j + 1 == run.groups.len();
-    let letter_before = char_before(text, start).is_some_and(is_ascii_alphanumeric);
     let letter_after = char_after(text, end).is_some_and(is_ascii_alphanumeric);
     if i == 0 && run.parenthesised_area {
         start -= 1;
@@ -441,14 +436,16 @@ fn classify(text: &str, run: &Run, i: usize, j: usize) -> Option<(PiiKind, usize
     let local_start = if run.parenthesised_area && i == 0 { start + 1 } else { start };
 
     // Bank card: 16–19 digits of a card issuer (3–6, or 9 but not 89, the ICCID prefix), Luhn-valid,
-    // continuous or in groups of at least four (4-4-4-4, 6-13, 4-4-4-4-3).
+    // continuous or in groups of at least four (4-4-4-4, 6-13, 4-4-4-4-3). Letters glued to it do
+    // not make it something else (`NO6222…`, `卡号abc6222…x`): serial numbers and model codes
+    // never have such a run (their digits come in short groups between letters, and a dated
+    // serial starts with 1 or 2), and a labelled one (`序列号`, `出厂编号`, `工单号` …) was kept
+    // by the context detector before this one runs.
     let issuer = number.starts_with(['3', '4', '5', '6']) || (number.starts_with('9') && !number.starts_with("89"));
     let card_groups = sizes[..sizes.len() - 1].iter().all(|s| *s >= 4);
     if (16..=19).contains(&number.len())
         && issuer
         && card_groups
-        && !letter_before
-        && !letter_after
         && !run.parenthesised_area
         && checksum::is_luhn_valid(&digits(&number))
     {

@@ -41,6 +41,8 @@ const PHRASES: &[&str] = &[
     "IEC 61850 MMS通信异常",
     "按DL/T 860配置虚端子",
     "GB/T 14285-2023继电保护和安全自动装置技术规程",
+    "IEC 61850-9-2采样值报文丢帧",
+    "依据DL/T 634.5104-2009调试104规约",
     "装置液晶屏黑屏，运行灯不亮",
     "电源模块故障需更换插件",
     "背板端子松动导致开入异常",
@@ -139,6 +141,10 @@ fn query_terms_match_index_terms_of_the_answer() {
     assert_query_matches("ＳＦ６气压低", "SF6气压低闭锁分合闸");
     assert_query_matches("IEC61850", "IEC 61850 MMS通信异常");
     assert_query_matches("DL/T 860", "按DL/T860配置虚端子");
+    // A standard is cited with or without its year.
+    assert_query_matches("GB/T 14285", "GB/T 14285-2023继电保护和安全自动装置技术规程");
+    assert_query_matches("GB/T14285", "GB/T 14285-2023继电保护和安全自动装置技术规程");
+    assert_query_matches("IEC 61850", "IEC 61850-9-2采样值报文");
     assert_query_matches("裝置異常", "保护装置异常告警");
     assert_query_matches("充电桩离线怎么办", "充电桩离线了扫码充不上电");
     assert_query_matches("逆变器降额是什么原因", "逆变器过温降额的原因分析");
@@ -157,7 +163,8 @@ fn query_and_index_agree_on_every_phrase() {
 
 #[test]
 fn codes_are_kept_whole() {
-    let terms = index_terms("GKB-931A 110kV SF6 GOOSE SV IEC 61850 DL/T 860 GB/T 14285 192.168.1.100");
+    let terms =
+        index_terms("GKB-931A 110kV SF6 GOOSE SV IEC 61850-9-2 DL/T 860 GB/T 14285-2023 Q/GDW 1376.1 192.168.1.100");
     for code in [
         "gkb-931a",
         "gkb931a",
@@ -169,6 +176,9 @@ fn codes_are_kept_whole() {
         "iec61850",
         "dl/t860",
         "gb/t14285",
+        "gbt14285",
+        "gb/t14285-2023",
+        "q/gdw1376.1",
         "192.168.1.100",
     ] {
         assert!(terms.iter().any(|t| t == code), "{code} missing from {terms:?}");
@@ -201,6 +211,10 @@ const PII_CASES: &[(&str, &[PiiKind])] = {
         ("電表號:3300001234567890", &[Meter]),
         ("退款银行卡6222021234567890128", &[BankCard]),
         ("卡号 6228 4800 1234 5671", &[BankCard]),
+        // Letters glued to a card number do not hide it.
+        ("ABC6222021234567890128", &[BankCard]),
+        ("卡号abc6222021234567890128x", &[BankCard]),
+        ("NO6222021234567890128请退款", &[BankCard]),
         ("邮箱zhangsan@example.com", &[Email]),
         ("13812345678@139.com", &[Email]),
         ("座机010-62345678", &[Landline]),
@@ -225,7 +239,9 @@ const PII_CASES: &[(&str, &[PiiKind])] = {
         ("额定电流1250A，短路电流31.5kA", &[]),
         ("户号为空", &[]),
         ("0.5S级，电压互感器变比110/0.1", &[]),
-        ("ABC6222021234567890128", &[]),
+        // A labelled serial number that happens to pass Luhn, and a dated serial glued to letters.
+        ("出厂编号GK6222021234567890128", &[]),
+        ("设备条码GKV2023051200012345", &[]),
     ]
 };
 
@@ -253,6 +269,7 @@ fn masks_never_reveal_the_identifying_digits() {
         ("手机13812345678", "1234"),
         ("户号：3100123456", "310012"),
         ("退款银行卡6222021234567890128", "02123456789"),
+        ("卡号abc6222021234567890128x", "02123456789"),
         ("邮箱zhangsan@example.com", "zhangsan"),
     ] {
         let masked = mask(input).text;

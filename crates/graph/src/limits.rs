@@ -24,6 +24,10 @@ pub const MAX_AMBIGUOUS_SEEDS: usize = 4;
 pub const MAX_LINK_TEXT_BYTES: usize = 8 * 1024;
 /// Shortest alias the linker matches, in characters of normalised text.
 pub const MIN_ALIAS_CHARS: usize = 2;
+/// Longest all-letter alias (`ct`, `it`, `goose`) that links only where it reads as the
+/// abbreviation — beside Chinese, not among Latin words — because words this short are also
+/// English words and names in code. Longer ones (`comtrade`, `spdnet`) are unmistakable.
+pub const MAX_BARE_LATIN_CHARS: usize = 5;
 /// Most synonym terms (other aliases and labels of the linked things) added to one query.
 pub const MAX_SYNONYM_TERMS: usize = 24;
 /// Longest thesaurus word written to the jieba user dictionary, in characters.

@@ -7,6 +7,21 @@
 //! `_`, so `GKB-931A`, `gkb931a`, `ＧＫＢ 931A` are one key. A term that begins (ends) with an
 //! ASCII letter or digit only matches where the original text has no ASCII letter or digit just
 //! before (after) it, so `ct` does not match inside `select` and `931a` not inside `9931a2`.
+//!
+//! **Short Latin aliases** (`ct`, `pt`, `it`, `fa`, `goose`: all letters, at most
+//! [`MAX_BARE_LATIN_CHARS`]) are also English words and names in code. They link where they read
+//! as the abbreviation in Chinese text: no Latin word right beside them, and Chinese beside them
+//! on one side at least (`CT断线`, `报了 ct 告警`, `gku-811a，pt并列`), or nothing else in the
+//! text (a search for `CT`) — not among Latin words or code (`select ct from table`, `it is
+//! broken`, `x = ct;`). Case cannot decide it: the engine links normalised, lower-cased text.
+//!
+//! **A generic phrase names a kind, not a model.** An alias of a product model that is a product
+//! line's term with a qualifier in front that does not carry the model's number (`10kV线路保护`,
+//! `家用充电桩`, `I型集中器`: a voltage, a use, a type in front of 线路保护, 充电桩, 集中器) would pin
+//! every mention of that kind on one model; it is neither a key of the model nor one of its
+//! synonyms, so the text links the line term inside it instead. `778主变保护` and `110直流屏` keep
+//! their model: the qualifier is the model's number. Likewise a bare nominal voltage (`110`,
+//! `220`) is no model number on its own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -17,7 +32,7 @@ use store::EntityClass;
 
 use crate::error::{GraphError, Result};
 use crate::graph::Graph;
-use crate::limits::{MAX_ENTITIES_PER_SPAN, MAX_LINK_TEXT_BYTES, MIN_ALIAS_CHARS};
+use crate::limits::{MAX_BARE_LATIN_CHARS, MAX_ENTITIES_PER_SPAN, MAX_LINK_TEXT_BYTES, MIN_ALIAS_CHARS};
 use crate::thesaurus::{Thesaurus, is_vocabulary_class};
 
 /// One entity found in a text.
@@ -53,6 +68,8 @@ struct Key {
     entities: Vec<u32>,
     ascii_start: bool,
     ascii_end: bool,
+    /// A short all-letter key (`ct`): links only where it reads as the abbreviation.
+    bare_latin: bool,
 }
 
 #[derive(Debug)]
@@ -103,10 +120,86 @@ fn is_ascii_word(c: char) -> bool {
     c.is_ascii_alphanumeric()
 }
 
-/// Whether a key is worth matching: long enough, and not a bare one- or two-digit number.
+/// A letter or digit of Latin script as people type it: ASCII or full-width.
+fn is_latin_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || (('\u{FF10}'..='\u{FF5A}').contains(&c) && c.is_alphanumeric())
+}
+
+/// A key of ASCII letters only, short enough to be a word or an identifier elsewhere.
+fn is_bare_latin(key: &str) -> bool {
+    key.len() <= MAX_BARE_LATIN_CHARS && !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// Whether the short Latin alias matched at `text[start..end]` reads as the abbreviation: no
+/// Latin letter or digit stands right beside it (whitespace between does not separate), and
+/// Chinese (or another non-Latin script) does on one side at least — right beside it, or past
+/// one punctuation mark — unless the alias is all the text has. Case says nothing: the engine
+/// links normalised, lower-cased text.
+///
+/// `报了 ct 告警`, `gku-811a，pt并列`, `（ct）二次`, `ct` alone link; `select ct from table`,
+/// `x = ct;`, `read(pcs); // 注释` do not.
+fn reads_as_abbreviation(text: &str, start: usize, end: usize) -> bool {
+    // Up to two characters on each side, whitespace skipped, nearest first.
+    let before: Vec<char> = text[..start].chars().rev().filter(|c| !c.is_whitespace()).take(2).collect();
+    let after: Vec<char> = text[end..].chars().filter(|c| !c.is_whitespace()).take(2).collect();
+    if [&before, &after].iter().any(|side| side.first().is_some_and(|c| is_latin_word(*c))) {
+        return false;
+    }
+    // The character beside, or the one past it when that is punctuation.
+    let near = |side: &[char]| match side {
+        [c, ..] if c.is_alphanumeric() => Some(*c),
+        [_, c] => Some(*c),
+        _ => None,
+    };
+    let other_script = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !is_latin_word(c));
+    let alone = || !text[..start].chars().chain(text[end..].chars()).any(char::is_alphanumeric);
+    other_script(near(&before)) || other_script(near(&after)) || alone()
+}
+
+/// The marks of a product model's identity in its codes: the part after the series prefix
+/// (`931a` of `GKB-931A`, `dtu300` of `GKP-DTU300`, `moa` of `GKO-MOA`) and its digit runs
+/// (`931`, `300`).
+fn model_marks(codes: &[String]) -> Vec<String> {
+    let mut marks = Vec::new();
+    for code in codes {
+        let lower = code.to_lowercase();
+        let part = match lower.split_once(['-', ' ', '_']) {
+            Some((_, rest)) => normalize_key(rest),
+            None => normalize_key(&lower).trim_start_matches(|c: char| c.is_ascii_alphabetic()).to_owned(),
+        };
+        for mark in part.split(|c: char| !c.is_ascii_digit()).chain([part.as_str()]) {
+            if !mark.is_empty() && !marks.iter().any(|m| m == mark) {
+                marks.push(mark.to_owned());
+            }
+        }
+    }
+    marks
+}
+
+/// Whether a model's alias (key form) is a generic phrase: a product line's term (key form)
+/// with a qualifier in front that carries none of the model's marks (see the module docs).
+fn names_a_kind(key: &str, line_keys: &[String], marks: &[String]) -> bool {
+    line_keys.iter().any(|line| {
+        let Some(qualifier) = key.strip_suffix(line.as_str()) else { return false };
+        let digits: String = qualifier.chars().filter(char::is_ascii_digit).collect();
+        !marks.iter().any(|mark| {
+            let numeric = mark.bytes().all(|b| b.is_ascii_digit());
+            if numeric { digits.contains(mark.as_str()) } else { qualifier.contains(mark.as_str()) }
+        })
+    })
+}
+
+/// Nominal voltages (kV: 110, 220, 330, 500, 750, 1000; V: 110, 220, 380; DC kV: 800, 1100). A
+/// bare number among them names a voltage (`110母差`, `220千伏线路`) as often as the model whose
+/// number it is (GKQ-110), so it is no key on its own; `GKQ-110` and `110直流屏` still link.
+const VOLTAGE_NUMBERS: &[&str] = &["110", "220", "330", "380", "500", "750", "800", "1000", "1100"];
+
+/// Whether a key is worth matching: long enough, not a bare one- or two-digit number, not a bare
+/// nominal voltage.
 fn usable_key(key: &str) -> bool {
     let chars = key.chars().count();
-    chars >= MIN_ALIAS_CHARS && !(key.len() < 3 && key.bytes().all(|b| b.is_ascii_digit()))
+    let number = key.bytes().all(|b| b.is_ascii_digit());
+    chars >= MIN_ALIAS_CHARS && !(number && (key.len() < 3 || VOLTAGE_NUMBERS.contains(&key)))
 }
 
 /// The model-number forms of a model code, `GKB-931A` → `931a`: the part after the letter
@@ -128,17 +221,33 @@ impl Linker {
         let mut by_key: BTreeMap<String, (Origin, Vec<u32>)> = BTreeMap::new();
         let mut derived: HashMap<String, Vec<u32>> = HashMap::new();
         let mut synonyms = HashMap::new();
+        let line_keys: Vec<String> = thesaurus
+            .entries()
+            .iter()
+            .filter(|e| e.class == EntityClass::ProductLine)
+            .flat_map(|e| e.terms())
+            .map(normalize_key)
+            .filter(|k| usable_key(k))
+            .collect();
         for entry in thesaurus.entries() {
             if matches!(entry.class, EntityClass::Case | EntityClass::Ticket) {
                 continue;
             }
-            let terms = entry.terms();
+            // A model's generic phrases are neither its keys nor its synonyms.
+            let marks = if entry.class == EntityClass::ProductModel { model_marks(&entry.codes) } else { Vec::new() };
+            let terms: Vec<&str> = entry
+                .terms()
+                .into_iter()
+                .filter(|t| {
+                    entry.class != EntityClass::ProductModel || !names_a_kind(&normalize_key(t), &line_keys, &marks)
+                })
+                .collect();
             if is_vocabulary_class(entry.class) && terms.len() > 1 {
                 synonyms.insert(entry.id.clone(), terms.iter().map(|t| (*t).to_owned()).collect());
             }
             let index = entities.len() as u32;
             entities.push(EntityRef { id: entry.id.clone(), class: entry.class, label: entry.label.clone() });
-            for term in entry.terms() {
+            for term in terms {
                 let key = normalize_key(term);
                 if !usable_key(&key) {
                     continue;
@@ -167,7 +276,8 @@ impl Linker {
                 owners.truncate(MAX_ENTITIES_PER_SPAN);
                 let ascii_start = key.chars().next().is_some_and(is_ascii_word);
                 let ascii_end = key.chars().next_back().is_some_and(is_ascii_word);
-                Key { key, entities: owners, ascii_start, ascii_end }
+                let bare_latin = is_bare_latin(&key);
+                Key { key, entities: owners, ascii_start, ascii_end, bare_latin }
             })
             .collect();
         let automaton = if keys.is_empty() {
@@ -230,6 +340,9 @@ impl Linker {
                 continue;
             }
             if key.ascii_end && text[end..].chars().next().is_some_and(is_ascii_word) {
+                continue;
+            }
+            if key.bare_latin && !reads_as_abbreviation(text, start, end) {
                 continue;
             }
             found.push((start, end, m.pattern().as_usize()));
@@ -333,9 +446,95 @@ mod tests {
     fn longest_match_wins_and_ascii_boundaries_hold() {
         let l = linker(&[MODEL, CT, FAULT]);
         assert_eq!(ids(&l, "ct断线了"), vec![("f-ct-break".to_owned(), "ct断线".to_owned())]);
-        assert_eq!(ids(&l, "select ct"), vec![("c-ct".to_owned(), "ct".to_owned())]);
+        assert!(ids(&l, "selectct").is_empty());
         assert!(ids(&l, "9931a2").is_empty());
         assert_eq!(ids(&l, "CT 和 电流回路断线").len(), 2);
+    }
+
+    #[test]
+    fn short_latin_aliases_link_as_abbreviations_only() {
+        let l = linker(&[MODEL, CT, FAULT]);
+        let ct =
+            |text: &str| ids(&l, text).into_iter().map(|(id, matched)| format!("{id}:{matched}")).collect::<Vec<_>>();
+        // Beside Chinese (whitespace between, or one punctuation mark), in any case, or alone.
+        for text in [
+            "CT变比",
+            "ct变比",
+            "ＣＴ二次",
+            "检查ct",
+            "检查 ct 回路",
+            "检查 C T 回路",
+            "Ct二次",
+            "ct：变比不对",
+            "（ct）二次",
+            "gku-811a，ct并列",
+            "的ct！烧了",
+            "ct",
+            " CT? ",
+        ] {
+            assert_eq!(ct(text).len(), 1, "{text}: {:?}", ct(text));
+        }
+        // Among Latin words or code, in any case.
+        for text in [
+            "select ct from table 不是工单",
+            "select CT from t",
+            "the CT ratio",
+            "x = ct;",
+            "read(ct); // 注释",
+            "ct/pt 二次",
+            "ｓｅｌｅｃｔ ｃｔ ｆｒｏｍ",
+            "var ct 定义",
+        ] {
+            assert!(ct(text).is_empty(), "{text}: {:?}", ct(text));
+        }
+        // Longer keys that begin with Latin letters are not bare: `ct断线` links in any case.
+        assert_eq!(ct("select ct断线"), vec!["f-ct-break:ct断线"]);
+    }
+
+    const LINE: &str = r#"{"id":"pl-line","class":"ProductLine","label":"线路保护装置","aliases":["线路保护","线保"]}"#;
+    const FEEDER: &str = r#"{"id":"pm-gkf-611","class":"ProductModel","label":"GKF-611 线路保护测控装置","aliases":["611综保","10kV线路保护","611线路保护","线路保护"],"attrs":{"code":"GKF-611"}}"#;
+
+    #[test]
+    fn a_generic_phrase_links_the_line_not_one_model() {
+        let l = linker(&[LINE, FEEDER]);
+        assert_eq!(ids(&l, "10kV线路保护开入异常"), vec![("pl-line".to_owned(), "线路保护".to_owned())]);
+        assert_eq!(ids(&l, "线路保护"), vec![("pl-line".to_owned(), "线路保护".to_owned())]);
+        // A qualifier that carries the model's number names the model.
+        assert_eq!(ids(&l, "611线路保护"), vec![("pm-gkf-611".to_owned(), "611线路保护".to_owned())]);
+        assert_eq!(ids(&l, "611综保坏了"), vec![("pm-gkf-611".to_owned(), "611综保".to_owned())]);
+        // Nor is a generic phrase a synonym of the model.
+        let link = l.link("611综保").remove(0);
+        assert_eq!(l.synonyms(&link), vec!["GKF-611 线路保护测控装置", "611线路保护", "GKF-611"]);
+    }
+
+    #[test]
+    fn model_marks_and_kinds() {
+        let marks = |code: &str| model_marks(&[code.to_owned()]);
+        assert_eq!(marks("GKB-931A"), vec!["931", "931a"]);
+        assert_eq!(marks("GKP-DTU300"), vec!["300", "dtu300"]);
+        assert_eq!(marks("GKO-MOA"), vec!["moa"]);
+        assert_eq!(marks("GKN-3125"), vec!["3125"]);
+        let lines = ["线路保护".to_owned(), "dtu".to_owned(), "逆变器".to_owned()];
+        assert!(names_a_kind("10kv线路保护", &lines, &marks("GKF-611")));
+        assert!(names_a_kind("35千伏线路保护", &lines, &marks("GKB-951")));
+        assert!(names_a_kind("环网柜dtu", &lines, &marks("GKP-DTU300")));
+        assert!(names_a_kind("线路保护", &lines, &marks("GKF-611")));
+        assert!(!names_a_kind("300dtu", &lines, &marks("GKP-DTU300")));
+        assert!(!names_a_kind("3.125mw逆变器", &lines, &marks("GKN-3125")));
+        assert!(!names_a_kind("611综保", &lines, &marks("GKF-611")));
+        assert!(!names_a_kind("线路保护测控", &lines, &marks("GKF-611")), "the line term is not its head");
+    }
+
+    #[test]
+    fn nominal_voltages_are_no_model_numbers() {
+        let dc = r#"{"id":"pm-gkq-110","class":"ProductModel","label":"GKQ-110 110V直流电源屏","aliases":["110直流屏"],"attrs":{"code":"GKQ-110"}}"#;
+        let l = linker(&[dc, MODEL]);
+        assert!(ids(&l, "110千伏线路").is_empty());
+        assert!(ids(&l, "110母差").is_empty());
+        assert_eq!(ids(&l, "110直流屏")[0].0, "pm-gkq-110");
+        assert_eq!(ids(&l, "gkq110")[0].0, "pm-gkq-110");
+        // Other model numbers still link alone.
+        assert_eq!(ids(&l, "931A坏了")[0].0, "pm-gkb-931a");
     }
 
     #[test]

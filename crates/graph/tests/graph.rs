@@ -253,6 +253,9 @@ const TICKET_PHRASES: &[&str] = &[
     "停电敏感客户，冷库不能停电",
     "请问质保期多长，过了保修期怎么收费",
     "select ct from table 不是工单",
+    "ct变比不对，二次电流偏小",
+    "35千伏线路保护通道告警",
+    "母线合并单元SV断链",
     "軟壓板沒投，GOOSE出口软压板退出",
     "线保光差通道误码",
 ];
@@ -294,6 +297,74 @@ fn entity_linking_on_ticket_phrases() {
         let links = linker.link(text);
         assert_eq!(links.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), vec!["pm-gkb-931a"], "{text}");
     }
+}
+
+/// Text that must link nothing: English words and code that happen to spell a short alias
+/// (`ct`, `pt`, `it`, `fa`, `soc`, `goose`, `ems` are all in the thesaurus).
+const UNLINKED: &[&str] = &[
+    "select ct from table 不是工单",
+    "select ct, pt from t where it = 1",
+    "SELECT CT FROM T",
+    "it is broken, please help",
+    "let soc = read(pcs); // 注释",
+    "the goose flew over the fa cup",
+    "ems.send(cc, cp)",
+    "var ta = tv + mu;",
+];
+
+/// Generic phrases: a kind of device, not one model (they may link the product line).
+const GENERIC: &[&str] = &[
+    "10kV线路保护开入异常",
+    "35千伏线路保护",
+    "110母差pt断了",
+    "110主变保护",
+    "智能站主变保护",
+    "家用充电桩刷卡不好使",
+    "直流快充桩",
+    "集中式逆变器IGBT故障",
+    "工商业PCS绝缘告警",
+    "I型集中器HPLC模块坏了",
+    "柱上FTU离线了",
+    "环网柜DTU",
+    "母线合并单元",
+    "公用测控",
+    "电动机综保",
+    "10kV备自投",
+];
+
+#[test]
+fn code_and_generic_phrases_stay_unlinked() {
+    let records = corpus_records();
+    let (_dir, store) = store_with(&records);
+    let graph = Graph::load_from(&store).expect("load");
+    let linker = Thesaurus::from_graph(&graph).expect("thesaurus").linker();
+    for text in UNLINKED {
+        let links: Vec<String> = linker.link(text).into_iter().map(|l| format!("{} {:?}", l.id, l.matched)).collect();
+        assert!(links.is_empty(), "{text}: {links:?}");
+    }
+    for text in GENERIC {
+        let links = linker.link(text);
+        let models: Vec<&str> =
+            links.iter().filter(|l| l.class == store::EntityClass::ProductModel).map(|l| l.id.as_str()).collect();
+        assert!(models.is_empty(), "{text} names no model but links {models:?}");
+    }
+    let ids = |text: &str| linker.link(text).into_iter().map(|l| l.id).collect::<Vec<_>>();
+    // The line inside a generic phrase still links.
+    assert_eq!(ids("10kV线路保护"), vec!["pl-line-protection"]);
+    assert_eq!(ids("家用充电桩"), vec!["pl-ev-charger"]);
+    assert_eq!(ids("110母差"), vec!["pl-busbar-protection"]);
+    // A qualifier that is the model's own number keeps the model.
+    assert_eq!(ids("778主变保护"), vec!["pm-gkt-778a"]);
+    assert_eq!(ids("220直流屏"), vec!["pm-gkq-220"]);
+    assert_eq!(ids("1.725MW PCS"), vec!["pm-gkr-1725"]);
+    // The same abbreviations link where they are meant.
+    assert_eq!(ids("CT变比不对"), vec!["c-ct"]);
+    assert_eq!(ids("ct变比不对"), vec!["c-ct"]);
+    assert_eq!(ids("CT"), vec!["c-ct"]);
+    assert!(ids("智能终端IT").contains(&"pl-smart-terminal".to_owned()));
+    // A code, a comma, then the abbreviation in Chinese; and beside Chinese past a mark.
+    assert_eq!(ids("gkb931a，ct变比不对"), vec!["pm-gkb-931a", "c-ct"]);
+    assert_eq!(ids("站里的dtu!pt烧了"), vec!["pl-distribution-terminal", "f-dt-pt-power-fault"]);
 }
 
 fn render_expansion(expansion: &graph::Expansion) -> String {

@@ -4,74 +4,31 @@
 //! `queries.jsonl` with `_id, text`; `qrels/<split>.tsv` with a header) is indexed into a fresh
 //! data directory. The bundled ticket set (`corpus/tickets`: `queries.jsonl` with `split`,
 //! `major`, `minor`; `qrels/<split>.tsv`) is evaluated against the knowledge base beside it
-//! (`corpus/authored`, `corpus/generated`), and also reported per service category.
+//! (`corpus/authored`, `corpus/generated`), and also reported per service category. The
+//! metrics themselves, and how grades, repeats and queries without a relevant document count,
+//! are in [`crate::metrics`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use search::{Engine, Fusion, Retriever};
+use search::{Engine, Fusion, Limits, Retriever};
 use serde::Serialize;
 use store::{Item, ItemKind, Record, Status};
 
-/// Cut-offs of the reported metrics.
-const TOP: usize = 10;
-const DEEP: usize = 100;
+use crate::metrics::{DEEP, Grades, Scores};
 
-/// The four numbers reported per method.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Scores {
-    #[serde(rename = "mrr@10")]
-    pub mrr10: f64,
-    #[serde(rename = "ndcg@10")]
-    pub ndcg10: f64,
-    #[serde(rename = "recall@10")]
-    pub recall10: f64,
-    #[serde(rename = "recall@100")]
-    pub recall100: f64,
-    /// Queries measured.
-    pub queries: usize,
-    /// Mean time per query, milliseconds.
-    pub ms_per_query: f64,
+/// The limits an evaluation runs under: the defaults, with a search deadline it never reaches.
+/// Past the serving deadline (`search::limits::SEARCH_DEADLINE`, 1.5 s) a search skips its dense
+/// and graph stages and answers what it has, so on a busy machine the measured quality would
+/// depend on the load; an evaluation measures the ranking, and times it separately.
+pub fn limits() -> Limits {
+    Limits { search_deadline_ms: EVAL_SEARCH_DEADLINE.as_millis() as u64, ..Limits::default() }
 }
 
-impl Scores {
-    pub(crate) fn add(&mut self, ranked: &[String], gold: &HashMap<String, f64>, ms: f64) {
-        let relevant = gold.values().filter(|g| **g > 0.0).count().max(1) as f64;
-        self.mrr10 += ranked
-            .iter()
-            .take(TOP)
-            .position(|id| gold.get(id).is_some_and(|g| *g > 0.0))
-            .map_or(0.0, |p| 1.0 / (p as f64 + 1.0));
-        let dcg: f64 = ranked
-            .iter()
-            .take(TOP)
-            .enumerate()
-            .map(|(i, id)| gold.get(id).copied().unwrap_or(0.0).max(0.0) / (i as f64 + 2.0).log2())
-            .sum();
-        let mut ideal: Vec<f64> = gold.values().copied().filter(|g| *g > 0.0).collect();
-        ideal.sort_by(|a, b| b.total_cmp(a));
-        let idcg: f64 = ideal.iter().take(TOP).enumerate().map(|(i, g)| g / (i as f64 + 2.0).log2()).sum();
-        self.ndcg10 += if idcg > 0.0 { dcg / idcg } else { 0.0 };
-        let found =
-            |k: usize| ranked.iter().take(k).filter(|id| gold.get(*id).is_some_and(|g| *g > 0.0)).count() as f64;
-        self.recall10 += found(TOP) / relevant;
-        self.recall100 += found(DEEP) / relevant;
-        self.queries += 1;
-        self.ms_per_query += ms;
-    }
-
-    pub(crate) fn finish(mut self) -> Scores {
-        let n = self.queries.max(1) as f64;
-        self.mrr10 /= n;
-        self.ndcg10 /= n;
-        self.recall10 /= n;
-        self.recall100 /= n;
-        self.ms_per_query /= n;
-        self
-    }
-}
+/// See [`limits`].
+const EVAL_SEARCH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// One labelled query.
 #[derive(Debug, Clone)]
@@ -91,7 +48,8 @@ pub struct Dataset {
     pub name: String,
     pub corpus: Corpus,
     pub queries: Vec<Query>,
-    pub qrels: HashMap<String, HashMap<String, f64>>,
+    /// Query id → its judgements (see [`parse_qrels`]).
+    pub qrels: HashMap<String, Grades>,
 }
 
 #[derive(Debug)]
@@ -154,21 +112,34 @@ fn read_lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, String
     }))
 }
 
-fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashMap<String, f64>>> {
-    let mut qrels: HashMap<String, HashMap<String, f64>> = HashMap::new();
-    for (n, line) in read_lines(path)? {
+fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, Grades>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot open {}", path.display()))?;
+    parse_qrels(&text).with_context(|| path.display().to_string())
+}
+
+/// Judgements in BEIR's TSV: `query-id<TAB>corpus-id<TAB>grade` per line, after an optional
+/// header line naming the columns. A grade is any number (the ticket set uses 2 = solves it,
+/// 1 = relevant; 0 or below is judged not relevant, see [`crate::metrics`]); a pair judged twice
+/// keeps its last grade. Blank lines are skipped; anything else is an error naming the line.
+pub fn parse_qrels(text: &str) -> anyhow::Result<HashMap<String, Grades>> {
+    let mut qrels: HashMap<String, Grades> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
         let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
         if n == 1 && fields.first().is_some_and(|f| f.contains("query")) || line.trim().is_empty() {
             continue;
         }
         let [query, doc, score] = fields[..] else {
-            bail!("{}:{n}: expected `query-id<TAB>corpus-id<TAB>score`", path.display());
+            bail!("line {n}: expected `query-id<TAB>corpus-id<TAB>score`");
         };
-        let score: f64 = score.parse().with_context(|| format!("{}:{n}: score {score:?}", path.display()))?;
-        qrels.entry(query.to_string()).or_default().insert(doc.to_string(), score);
+        let grade: f64 = score.parse().with_context(|| format!("line {n}: score {score:?}"))?;
+        if !grade.is_finite() {
+            bail!("line {n}: score {score:?} is not a finite number");
+        }
+        qrels.entry(query.to_string()).or_default().insert(doc.to_string(), grade);
     }
     if qrels.is_empty() {
-        bail!("{} has no judgements", path.display());
+        bail!("no judgements");
     }
     Ok(qrels)
 }
@@ -355,6 +326,9 @@ pub fn print(report: &Report) {
         }
     };
     table("method", &report.methods);
+    if let Some(left_out) = report.methods.values().map(|s| s.no_relevant).max().filter(|n| *n > 0) {
+        println!("({left_out} queries without a relevant judged document are left out of the means)");
+    }
     for (method, rows) in &report.per_category {
         println!();
         table(&format!("{method} by category"), rows);
@@ -373,5 +347,46 @@ pub fn check(dataset: &Dataset) {
         if missing > 0 {
             tracing::warn!(missing, "judgements name documents that are not in the corpus");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qrels_keep_their_grades() {
+        let qrels =
+            parse_qrels("query-id\tcorpus-id\tscore\nq1\ta\t2\nq1\tb\t1\n\nq1\tc\t3\nq1\td\t0\nq2\ta\t1.5\nq2\ta\t2\n")
+                .expect("qrels");
+        assert_eq!(qrels.len(), 2);
+        let q1 = &qrels["q1"];
+        assert_eq!((q1["a"], q1["b"], q1["c"], q1["d"]), (2.0, 1.0, 3.0, 0.0));
+        // A pair judged twice keeps its last grade.
+        assert_eq!(qrels["q2"]["a"], 2.0);
+        // Without a header line too.
+        assert_eq!(parse_qrels("q1\ta\t1").expect("qrels")["q1"]["a"], 1.0);
+    }
+
+    #[test]
+    fn bad_qrels_name_the_line() {
+        for (text, line) in [
+            ("query-id\tcorpus-id\tscore\nq1\ta\n", "line 2"),
+            ("q1\ta\tgood\n", "line 1"),
+            ("q1\ta\t1\nq1\tb\tNaN\n", "line 2"),
+            ("q1 a 1\n", "line 1"),
+        ] {
+            let error = format!("{:#}", parse_qrels(text).expect_err(text));
+            assert!(error.contains(line), "{text:?}: {error}");
+        }
+        assert!(parse_qrels("query-id\tcorpus-id\tscore\n").is_err(), "no judgements");
+    }
+
+    #[test]
+    fn an_evaluation_never_reaches_its_search_deadline() {
+        let limits = limits();
+        limits.validate().expect("valid limits");
+        assert!(limits.search_deadline() >= std::time::Duration::from_secs(600));
+        assert_eq!(Limits { search_deadline_ms: Limits::default().search_deadline_ms, ..limits }, Limits::default());
     }
 }

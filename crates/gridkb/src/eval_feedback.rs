@@ -20,7 +20,8 @@ use search::feedback::{FeedbackPrior, FeedbackWeights};
 use search::{Engine, SearchRequest};
 use serde::Serialize;
 
-use crate::eval::{self, Scores};
+use gridkb::eval;
+use gridkb::metrics::Scores;
 
 /// Results kept per query (the engine fuses at least this deep).
 const DEPTH: usize = 50;

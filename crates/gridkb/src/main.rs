@@ -5,7 +5,6 @@ mod bench_approve;
 mod bench_http;
 mod bench_load;
 mod bench_log;
-mod eval;
 mod eval_duplicates;
 mod eval_feedback;
 mod eval_match;
@@ -22,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gridkb::crash;
+use gridkb::{crash, eval};
 use indicatif::{ProgressBar, ProgressStyle};
 use search::DataLayout;
 use search::{Engine, EngineOptions, GraphLoad, Limits, ModelChoice, Progress, SearchRequest, StoreChoice};
@@ -1294,6 +1293,7 @@ fn evaluate(
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/gridkb/embeddings.redb")));
     let engine = open_engine_with(EngineOptions {
         data_dir: data_dir.clone(),
+        limits: eval::limits(),
         model: model.choice(),
         embed,
         embedding_cache: cache,
