@@ -58,6 +58,8 @@ pub enum Corpus {
     Records(Vec<PathBuf>),
     /// Items converted from a BEIR corpus.
     Items(Vec<Record>),
+    /// The knowledge base already in the data directory (an editor's labelled questions).
+    Existing,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,6 +76,9 @@ pub struct Report {
 }
 
 pub fn load(dir: &Path, split: &str) -> anyhow::Result<Dataset> {
+    if dir.is_file() {
+        return labelled_dataset(dir);
+    }
     let qrels_path = dir.join("qrels").join(format!("{split}.tsv"));
     let qrels = read_qrels(&qrels_path)?;
     let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -98,6 +103,28 @@ pub fn load(dir: &Path, split: &str) -> anyhow::Result<Dataset> {
     }
     let queries = read_queries(&dir.join("queries.jsonl"), Some(split))?;
     Ok(Dataset { name, corpus: Corpus::Records(record_dirs), queries, qrels })
+}
+
+/// An editor's labelled questions (`crate::labelled`) as a dataset over the knowledge base in
+/// the data directory: each expected id is judged relevant (grade 1); the category is reported.
+fn labelled_dataset(path: &Path) -> anyhow::Result<Dataset> {
+    let set = crate::labelled::read(path)?;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let mut queries = Vec::with_capacity(set.len());
+    let mut qrels = HashMap::new();
+    for (i, q) in set.into_iter().enumerate() {
+        let id = format!("q{}", i + 1);
+        qrels.insert(id.clone(), q.expected.iter().map(|e| (e.clone(), 1.0)).collect::<Grades>());
+        queries.push(Query {
+            id,
+            text: q.question,
+            category: q.category,
+            major: None,
+            customer_id: None,
+            device_serial: None,
+        });
+    }
+    Ok(Dataset { name, corpus: Corpus::Existing, queries, qrels })
 }
 
 fn read_lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, String)>> {
@@ -227,7 +254,13 @@ fn read_beir_corpus(path: &Path) -> anyhow::Result<(Vec<Record>, HashMap<String,
 }
 
 /// Runs every query through every method and averages the metrics.
-pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyhow::Result<Report> {
+pub fn run(
+    engine: &Engine,
+    dataset: &Dataset,
+    split: &str,
+    sweep: bool,
+    runs: Option<&Path>,
+) -> anyhow::Result<Report> {
     let queries: Vec<&Query> = dataset.queries.iter().filter(|q| dataset.qrels.contains_key(&q.id)).collect();
     if queries.is_empty() {
         bail!("no query of the {split} split has judgements");
@@ -238,7 +271,7 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
         methods.push(("dense".into(), Some(Retriever::Dense), None));
     }
     // A BEIR corpus has no entities, so nothing for the graph to link or expand.
-    if engine.has_graph() && matches!(dataset.corpus, Corpus::Records(_)) {
+    if engine.has_graph() && matches!(dataset.corpus, Corpus::Records(_) | Corpus::Existing) {
         methods.push(("graph".into(), Some(Retriever::Graph), None));
     }
     methods.push(("fused".into(), None, None));
@@ -247,20 +280,24 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
         for k in [10.0, 30.0, 60.0, 100.0] {
             sweep_settings.push((format!("rrf k={k}"), None, Some(Fusion::Rrf { k })));
         }
-        for (lexical, dense, graph) in [
-            (1.0, 0.5, 0.5),
-            (1.0, 0.3, 0.3),
-            (1.0, 0.5, 0.25),
-            (1.0, 0.25, 0.5),
-            (1.0, 0.35, 0.5),
-            (1.0, 1.0, 0.5),
-            (1.0, 1.0, 0.0),
-            (0.5, 1.0, 0.5),
-        ] {
+        for (lexical, dense, graph) in
+            [(1.0, 0.5, 0.5), (1.0, 0.5, 0.25), (1.0, 0.3, 0.3), (1.0, 1.0, 0.5), (1.0, 1.0, 0.0), (0.5, 1.0, 0.5)]
+        {
             sweep_settings.push((
                 format!("weighted {lexical}/{dense}/{graph}"),
                 None,
                 Some(Fusion::Weighted { lexical, dense, graph }),
+            ));
+        }
+        // The adaptive default with one knob turned at a time.
+        for (short_chars, short_dense, lexical_confidence) in
+            [(0.0, 0.0, 0.0), (30.0, 1.0, 0.0), (0.0, 0.0, 1.0), (30.0, 1.5, 1.0), (20.0, 1.0, 1.0), (30.0, 1.0, 2.0)]
+        {
+            let [(_, lexical), (_, dense), (_, graph)] = Fusion::default().base_weights();
+            sweep_settings.push((
+                format!("adaptive short {short_chars}/{short_dense} confidence {lexical_confidence}"),
+                None,
+                Some(Fusion::Adaptive { lexical, dense, graph, short_chars, short_dense, lexical_confidence }),
             ));
         }
     }
@@ -276,18 +313,28 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
     let asked: Vec<(Option<Retriever>, Option<Fusion>)> = settings.iter().map(|(_, r, f)| (*r, *f)).collect();
     let mut scores: Vec<Scores> = settings.iter().map(|_| Scores::default()).collect();
     let mut by_category: BTreeMap<String, Scores> = BTreeMap::new();
+    let mut run_files = match runs {
+        Some(dir) => {
+            Some(RunFiles::create(dir, settings.iter().map(|(name, retriever, _)| (name.as_str(), *retriever)))?)
+        }
+        None => None,
+    };
     // Each query is analysed and embedded once for every setting (`Engine::rank_each`).
     for query in &queries {
         let gold = &dataset.qrels[&query.id];
         for (((name, _, _), ranked), score) in
             settings.iter().zip(engine.rank_each(&query.text, &asked, DEEP)).zip(&mut scores)
         {
-            let (ranked, ms) = match ranked {
+            let (hits, ms) = match ranked {
                 Ok(ranked) => ranked,
                 // A query with nothing searchable in it ranks nothing.
                 Err(search::Error::InvalidRequest { .. }) => (Vec::new(), 0.0),
                 Err(e) => return Err(e.into()),
             };
+            if let Some(files) = &mut run_files {
+                files.write(name, &query.id, &hits)?;
+            }
+            let ranked: Vec<String> = hits.into_iter().map(|h| h.id).collect();
             score.add(&ranked, gold, ms);
             if name == "fused"
                 && let Some(category) = &query.category
@@ -304,11 +351,64 @@ pub fn run(engine: &Engine, dataset: &Dataset, split: &str, sweep: bool) -> anyh
             report.sweep.insert(name.clone(), scores.finish());
         }
     }
+    if let Some(files) = run_files {
+        files.finish()?;
+    }
     if !by_category.is_empty() {
         report.per_category.insert("fused".into(), by_category.into_iter().map(|(c, s)| (c, s.finish())).collect());
     }
     bar.finish_and_clear();
     Ok(report)
+}
+
+/// One TREC run file per measured method (`--runs DIR`): `query Q0 doc rank score method` per
+/// line, the format trec_eval reads. A single retriever's line carries that retriever's own score
+/// (BM25, cosine, graph score), a fusion's the fused score.
+struct RunFiles {
+    files: BTreeMap<String, (std::io::BufWriter<std::fs::File>, Option<Retriever>, String)>,
+}
+
+impl RunFiles {
+    fn create<'a>(dir: &Path, methods: impl Iterator<Item = (&'a str, Option<Retriever>)>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut files = BTreeMap::new();
+        for (name, retriever) in methods {
+            let tag = run_tag(name);
+            let path = dir.join(format!("{tag}.trec"));
+            let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            files.insert(name.to_owned(), (std::io::BufWriter::new(file), retriever, tag));
+        }
+        Ok(RunFiles { files })
+    }
+
+    fn write(&mut self, method: &str, query: &str, hits: &[search::Hit]) -> anyhow::Result<()> {
+        use std::io::Write;
+        let Some((file, retriever, tag)) = self.files.get_mut(method) else { return Ok(()) };
+        for hit in hits {
+            let standing = match retriever {
+                Some(Retriever::Lexical) => hit.explanation.lexical,
+                Some(Retriever::Dense) => hit.explanation.semantic,
+                Some(Retriever::Graph) => hit.explanation.graph,
+                None => None,
+            };
+            let score = standing.map_or(hit.score, |s| s.score);
+            writeln!(file, "{query} Q0 {} {} {score} {tag}", hit.id, hit.rank)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        use std::io::Write;
+        for (mut file, _, _) in self.files.into_values() {
+            file.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// A method's name as a file name and TREC run tag: `weighted 1/0.5/0.5` → `weighted_1_0.5_0.5`.
+fn run_tag(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
 pub fn print(report: &Report) {
@@ -380,6 +480,13 @@ mod tests {
             assert!(error.contains(line), "{text:?}: {error}");
         }
         assert!(parse_qrels("query-id\tcorpus-id\tscore\n").is_err(), "no judgements");
+    }
+
+    #[test]
+    fn run_tags_are_file_names() {
+        assert_eq!(run_tag("weighted 1/0.5/0.5"), "weighted_1_0.5_0.5");
+        assert_eq!(run_tag("rrf k=60"), "rrf_k_60");
+        assert_eq!(run_tag("lexical"), "lexical");
     }
 
     #[test]

@@ -5,4 +5,6 @@
 
 pub mod crash;
 pub mod eval;
-pub mod metrics;
+pub mod labelled;
+/// The metric arithmetic lives with the engine, which tunes with it (`search::metrics`).
+pub use search::metrics;

@@ -360,10 +360,32 @@ enum Command {
         #[arg(long, env = embed::PRECISION_ENV, value_parser = |s: &str| s.parse::<embed::Precision>())]
         precision: Option<embed::Precision>,
     },
+    /// Choose the fusion for one knowledge base from an editor's labelled questions: every
+    /// candidate fusion ranks every question, the best nDCG@10 wins when it beats the one in use
+    /// by 0.005, and is saved in the data directory (DIR/fusion.json) unless --dry-run. Stop the
+    /// server first, or call `POST /v1/admin/tune` on it instead.
+    Tune {
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// The labelled questions: .jsonl, .csv or .xlsx with a question and the expected item ids
+        /// (README, "Evaluate and tune your own knowledge base").
+        #[arg(long = "set", value_name = "FILE")]
+        set: PathBuf,
+        /// Measure and report, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// Measure retrieval quality (MRR@10, nDCG@10, Recall@10/100) of lexical, dense, graph and
-    /// fused ranking on a BEIR-layout directory or the ticket set (corpus/tickets).
+    /// fused ranking on a BEIR-layout directory, the ticket set (corpus/tickets), or an editor's
+    /// labelled questions (.jsonl, .csv, .xlsx; with --data, the knowledge base they are about).
     Eval {
-        /// A BEIR-layout directory or the ticket set; not with --duplicates.
+        /// A BEIR-layout directory, the ticket set, or a labelled-questions file (with --data);
+        /// not with --duplicates.
         #[arg(required_unless_present = "duplicates")]
         dataset: Option<PathBuf>,
         /// Measure the duplicate and conflict warnings of item editing instead (precision,
@@ -380,6 +402,11 @@ enum Command {
         /// Also measure several fusion settings (RRF k, weights).
         #[arg(long)]
         sweep: bool,
+        /// Write each method's ranking to DIR/<method>.trec (TREC run format: `query Q0 doc rank
+        /// score method`; a single retriever's own score, the fused score for fusions), for
+        /// trec_eval or for trying fusions offline.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["match_tickets", "feedback"])]
+        runs: Option<PathBuf>,
         /// Ticket set only: evaluate `POST /v1/tickets/match` end to end (category, answer
         /// standard, strategies, solutions, cases, time) instead of the retrievers.
         #[arg(long = "match")]
@@ -580,6 +607,7 @@ fn main() -> anyhow::Result<()> {
             split,
             json,
             sweep,
+            runs,
             match_tickets,
             with_customer,
             feedback,
@@ -590,7 +618,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let mode = match (match_tickets, with_customer, feedback) {
                 (_, _, true) => EvalMode::Feedback,
-                (false, _, false) => EvalMode::Retrievers { sweep },
+                (false, _, false) => EvalMode::Retrievers { sweep, runs },
                 (true, with_customer, false) => EvalMode::Match { with_customer },
             };
             let index =
@@ -599,6 +627,7 @@ fn main() -> anyhow::Result<()> {
             evaluate(&dataset, &split, json, mode, index, &model)
         }
         Command::Reindex { data, model } => reindex(&data, &model),
+        Command::Tune { data, set, dry_run, json, model } => tune(&data, &set, dry_run, json, &model),
         Command::Fuzz { target, duration, seed, findings } => {
             fuzz::run(&target, Duration::from_secs(duration), seed, &findings)
         }
@@ -1257,9 +1286,9 @@ fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
 }
 
 /// What `gridkb eval` measures.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum EvalMode {
-    Retrievers { sweep: bool },
+    Retrievers { sweep: bool, runs: Option<PathBuf> },
     Match { with_customer: bool },
     Feedback,
 }
@@ -1282,6 +1311,12 @@ fn evaluate(
     model: &ModelArgs,
 ) -> anyhow::Result<()> {
     let EvalIndex { data, embedding_cache, embed } = index;
+    if dataset.is_file() && data.is_none() {
+        anyhow::bail!(
+            "{} is a labelled-questions file: name the knowledge base it is about with --data DIR",
+            dataset.display()
+        );
+    }
     let loaded = eval::load(dataset, split)?;
     eval::check(&loaded);
     let temporary = match &data {
@@ -1303,6 +1338,7 @@ fn evaluate(
         eval::Corpus::Records(dirs) => {
             ingest_paths(&engine, dirs)?;
         }
+        eval::Corpus::Existing => {}
         eval::Corpus::Items(records) => {
             let bar = progress_bar();
             let report = engine.ingest(records, "eval", &|p| show(&bar, p))?;
@@ -1311,8 +1347,8 @@ fn evaluate(
         }
     }
     catch_up_vectors(&engine)?;
-    let sweep = match mode {
-        EvalMode::Retrievers { sweep } => sweep,
+    let (sweep, runs) = match mode {
+        EvalMode::Retrievers { sweep, runs } => (sweep, runs),
         EvalMode::Feedback => {
             let report = eval_feedback::run(&engine, dataset)?;
             if json {
@@ -1332,7 +1368,7 @@ fn evaluate(
             return Ok(());
         }
     };
-    let report = eval::run(&engine, &loaded, split, sweep)?;
+    let report = eval::run(&engine, &loaded, split, sweep, runs.as_deref())?;
     if json {
         let mut object = serde_json::to_value(&report.methods)?;
         if let Some(map) = object.as_object_mut() {
@@ -1352,6 +1388,55 @@ fn evaluate(
 
 /// `gridkb eval --duplicates`: on `data` (a temporary directory when absent), with the bundled
 /// corpus ingested when the store is empty.
+/// `gridkb tune`: see [`search::tuning`].
+fn tune(data: &Path, set: &Path, dry_run: bool, json: bool, model: &ModelArgs) -> anyhow::Result<()> {
+    let questions = gridkb::labelled::read(set)?;
+    let engine = open_engine(data, model)?;
+    catch_up_vectors(&engine)?;
+    let report = search::tuning::tune(&engine, &questions, !dry_run)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let fusion = |f: &search::Fusion| serde_json::to_string(f).unwrap_or_default();
+    println!("{} labelled questions measured on {}", report.questions, data.display());
+    if report.unknown_count > 0 {
+        println!(
+            "{} expected ids name no item of this knowledge base: {}{}",
+            report.unknown_count,
+            report.unknown_ids.join(", "),
+            if report.unknown_count > report.unknown_ids.len() { ", ..." } else { "" }
+        );
+    }
+    println!("{:<9} {:>8} {:>8} {:>9}  fusion", "", "nDCG@10", "MRR@10", "Recall@10");
+    for (name, m) in [("in use", &report.before), ("chosen", &report.after)] {
+        println!(
+            "{name:<9} {:>8.4} {:>8.4} {:>9.4}  {}",
+            m.scores.ndcg10,
+            m.scores.mrr10,
+            m.scores.recall10,
+            fusion(&m.fusion)
+        );
+    }
+    println!();
+    println!("{:<24} {:>9} {:>8} {:>8}", "category", "questions", "before", "after");
+    for row in &report.per_category {
+        println!("{:<24} {:>9} {:>8.4} {:>8.4}", row.category, row.questions, row.before, row.after);
+    }
+    println!();
+    println!("best candidates (of {}):", report.candidates.len());
+    for m in report.candidates.iter().take(5) {
+        println!("  {:.4}  {}", m.scores.ndcg10, fusion(&m.fusion));
+    }
+    println!();
+    match (report.changed, report.applied) {
+        (false, _) => println!("kept the fusion in use: no candidate beat it by {}", report.min_gain),
+        (true, true) => println!("saved the chosen fusion in {}", engine.layout().fusion_file().display()),
+        (true, false) => println!("--dry-run: nothing changed"),
+    }
+    Ok(())
+}
+
 fn evaluate_duplicates(data: Option<PathBuf>, model: &ModelArgs) -> anyhow::Result<()> {
     let temporary = match &data {
         Some(_) => None,

@@ -9,6 +9,7 @@
 
 mod formats;
 pub mod limits;
+mod table;
 mod xlsx;
 
 use std::fmt;
@@ -20,6 +21,7 @@ use store::{Entity, FieldError, Item, Record};
 
 pub use formats::Format;
 pub use limits::ReadLimits;
+pub use table::{TableRow, read_table};
 
 /// Where a record came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

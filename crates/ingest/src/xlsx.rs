@@ -32,7 +32,7 @@ pub(crate) fn read_workbook(path: &Path, bytes: &[u8], limits: &ReadLimits, batc
 
 /// Checks the zip's central directory and then each entry's inflated size against the limits;
 /// says which limit an entry breaks. Inflating into a sink costs a pass over at most the limits.
-fn check_zip(bytes: &[u8], limits: &ReadLimits) -> Result<(), String> {
+pub(crate) fn check_zip(bytes: &[u8], limits: &ReadLimits) -> Result<(), String> {
     let mut zip =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("not an XLSX workbook (a zip archive): {e}"))?;
     if zip.len() > limits.max_zip_entries {
@@ -87,10 +87,10 @@ fn check_zip(bytes: &[u8], limits: &ReadLimits) -> Result<(), String> {
 }
 
 /// The non-empty cells of a sheet as text, by 0-based row and column.
-type Rows = BTreeMap<u32, Vec<(u32, String)>>;
+pub(crate) type Rows = BTreeMap<u32, Vec<(u32, String)>>;
 
 /// Streams a sheet's cells within the limits.
-fn read_sheet(workbook: &mut Xlsx<Cursor<&[u8]>>, sheet: &str, limits: &ReadLimits) -> Result<Rows, String> {
+pub(crate) fn read_sheet(workbook: &mut Xlsx<Cursor<&[u8]>>, sheet: &str, limits: &ReadLimits) -> Result<Rows, String> {
     let mut cells = match workbook.worksheet_cells_reader(sheet) {
         Ok(cells) => cells,
         // Chart sheets and the like hold no records.

@@ -47,6 +47,9 @@ impl DataLayout {
     pub const BACKUPS_DIR: &str = "backups";
     /// The address a running `serve` listens on.
     pub const SERVE_ADDR_FILE: &str = "serve.addr";
+    /// The fusion `gridkb tune` chose for this knowledge base (JSON, as a request's `fusion`);
+    /// absent until a tuning changed it.
+    pub const FUSION_FILE: &str = "fusion.json";
     /// Present while the first start's corpus ingest has not completed: written (durably) before
     /// it starts, removed after it ends. A start that finds it runs the ingest again — unchanged
     /// records are no-ops — so a kill during the first start never leaves a half-filled data
@@ -103,6 +106,10 @@ impl DataLayout {
 
     pub fn serve_addr_file(&self) -> PathBuf {
         self.root.join(Self::SERVE_ADDR_FILE)
+    }
+
+    pub fn fusion_file(&self) -> PathBuf {
+        self.root.join(Self::FUSION_FILE)
     }
 
     pub fn first_start_marker(&self) -> PathBuf {

@@ -14,6 +14,7 @@ use crate::data_dir::{DataDirLock, DataLayout};
 use crate::dense::{Dense, DenseStatus};
 use crate::fusion::{Fusion, Retriever};
 use crate::query::Shown;
+use crate::request::Hit;
 use crate::request::{SearchRequest, SearchResponse};
 use crate::{Error, Limits, Result, Stop};
 
@@ -144,7 +145,9 @@ pub struct Engine {
     /// The knowledge graph (in memory, loaded from the store, possibly still loading) and the
     /// entity linker built from its thesaurus; `None` when switched off.
     pub(crate) graph: Option<graph::LiveGraph>,
-    pub(crate) fusion: Fusion,
+    /// The fusion a request gets when it does not choose one: the saved tuning
+    /// ([`DataLayout::FUSION_FILE`]) if there is one, else [`EngineOptions::fusion`].
+    fusion: RwLock<Fusion>,
     pub(crate) analyzer: Analyzer,
     pub(crate) limits: Limits,
     layout: DataLayout,
@@ -239,13 +242,14 @@ impl Engine {
                 options.graph_gate.clone(),
             )?),
         };
+        let fusion = read_tuned_fusion(&layout)?.unwrap_or(options.fusion);
         let engine = Engine {
             store,
             lexical,
             dense,
             dense_missing,
             graph,
-            fusion: options.fusion,
+            fusion: RwLock::new(fusion),
             analyzer,
             limits: options.limits,
             layout,
@@ -320,6 +324,41 @@ impl Engine {
             self.dense.as_ref().and_then(Dense::repaired).map(|r| format!("vector index rebuilt from the store ({r})")),
         );
         repairs
+    }
+
+    /// The fusion a request gets when it does not choose one.
+    pub fn fusion(&self) -> Fusion {
+        *self.fusion.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes `fusion` the default of this knowledge base: saved in the data directory (written
+    /// to a temporary file, synced and renamed, so a crash leaves the old or the new file), then
+    /// used by every request that does not choose one.
+    pub fn set_fusion(&self, fusion: Fusion) -> Result<()> {
+        fusion.validate().map_err(|m| Error::invalid(crate::Invalid::Parameter, m))?;
+        let path = self.layout.fusion_file();
+        let failed = |e: std::io::Error| Error::DataDir { path: path.display().to_string(), message: e.to_string() };
+        let json =
+            serde_json::to_vec_pretty(&fusion).map_err(|e| Error::Internal(format!("a fusion serialises: {e}")))?;
+        let temporary = path.with_extension("json.tmp");
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&temporary).map_err(failed)?;
+            file.write_all(&json).map_err(failed)?;
+            file.sync_all().map_err(failed)?;
+        }
+        std::fs::rename(&temporary, &path).map_err(failed)?;
+        if let Ok(dir) = std::fs::File::open(self.layout.root()) {
+            dir.sync_all().map_err(failed)?;
+        }
+        *self.fusion.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fusion;
+        tracing::info!(?fusion, "fusion tuned for this knowledge base");
+        Ok(())
+    }
+
+    /// Whether the store holds an item with this id (any status).
+    pub fn has_item(&self, id: &str) -> Result<bool> {
+        Ok(matches!(self.store.get(id)?, Some(stored) if matches!(stored.record, Record::Item(_))))
     }
 
     pub fn limits(&self) -> &Limits {
@@ -590,18 +629,19 @@ impl Engine {
         depth: usize,
     ) -> Result<Vec<String>> {
         let mut ranked = self.rank_each(text, &[(retriever, fusion)], depth);
-        ranked.pop().unwrap_or_else(|| Ok((Vec::new(), 0.0))).map(|(ids, _)| ids)
+        ranked.pop().unwrap_or_else(|| Ok((Vec::new(), 0.0))).map(|(hits, _)| hits.into_iter().map(|h| h.id).collect())
     }
 
     /// [`Engine::rank`] for several settings of one text, analysed (and embedded) once: each
-    /// setting's ids with the milliseconds its search took (the first one's include waiting
-    /// for the query embedding).
+    /// setting's hits (without snippets; each with its standing in every retriever that found
+    /// it) and the milliseconds its search took (the first one's include waiting for the query
+    /// embedding).
     pub fn rank_each(
         &self,
         text: &str,
         settings: &[(Option<Retriever>, Option<Fusion>)],
         depth: usize,
-    ) -> Vec<Result<(Vec<String>, f64)>> {
+    ) -> Vec<Result<(Vec<Hit>, f64)>> {
         let query = self.analyse(text);
         let stop = self.default_stop();
         settings
@@ -615,7 +655,7 @@ impl Engine {
                     ..SearchRequest::default()
                 };
                 let response = self.search_analysed(&request, &query, &stop, Shown::First(0))?;
-                Ok((response.hits.into_iter().map(|h| h.id).collect(), response.took_ms))
+                Ok((response.hits, response.took_ms))
             })
             .collect()
     }
@@ -758,4 +798,23 @@ pub(crate) fn checkpoint(stop: &Stop) -> Result<bool> {
         return Err(Error::Abandoned);
     }
     Ok(!stop.expired())
+}
+
+/// The tuned fusion saved in the data directory, if any; a file that cannot be read as a valid
+/// fusion stops the start with an error naming it (serving with settings nobody chose would be
+/// worse).
+fn read_tuned_fusion(layout: &DataLayout) -> Result<Option<Fusion>> {
+    let path = layout.fusion_file();
+    let refuse = |message: String| Error::DataDir {
+        path: path.display().to_string(),
+        message: format!("{message}; fix the file or delete it to use the default fusion"),
+    };
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(refuse(e.to_string())),
+    };
+    let fusion: Fusion = serde_json::from_slice(&bytes).map_err(|e| refuse(format!("not a fusion setting ({e})")))?;
+    fusion.validate().map_err(refuse)?;
+    Ok(Some(fusion))
 }

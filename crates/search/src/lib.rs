@@ -23,12 +23,14 @@ pub mod import;
 pub mod improvement;
 pub mod knowledge_stats;
 pub mod limits;
+pub mod metrics;
 pub mod portraits;
 mod query;
 pub mod rag;
 mod request;
 pub mod service_history;
 pub mod ticket;
+pub mod tuning;
 
 pub use background::{Background, VECTOR_CATCH_UP_INTERVAL};
 pub use backup::{BackupFile, BackupManifest, RestoreReport, backup_offline, restore, verify_backup};

@@ -156,6 +156,9 @@ pub const MAX_REPORT_DAYS: u32 = 3_660;
 /// Most periods in a hot-issue trend (`periods`: from 2; 8 when the request does not say, or
 /// this when it is smaller).
 pub const MAX_REPORT_PERIODS: usize = 104;
+/// Most labelled questions one tuning run (`gridkb tune`, `POST /v1/admin/tune`) measures: each
+/// is ranked once per candidate fusion (about 40), so 5,000 questions take a few minutes.
+pub const MAX_TUNE_QUESTIONS: usize = 5_000;
 /// Import tasks the server keeps in memory for `GET /v1/tasks/{id}`; older ones are forgotten.
 pub const MAX_IMPORT_TASKS: usize = 100;
 /// Rejections an import task's report lists; past it only the count goes on.
@@ -261,6 +264,8 @@ pub struct Limits {
     pub max_report_periods: usize,
     /// Import tasks kept in memory ([`MAX_IMPORT_TASKS`]).
     pub max_import_tasks: usize,
+    /// Labelled questions one tuning run measures ([`MAX_TUNE_QUESTIONS`]).
+    pub max_tune_questions: usize,
     /// Rejections an import task lists ([`MAX_LISTED_REJECTIONS`]).
     pub max_listed_rejections: usize,
     /// Longest `request_id` a verdict may name, in bytes ([`MAX_REQUEST_ID_BYTES`]).
@@ -333,6 +338,7 @@ impl Default for Limits {
             max_report_days: MAX_REPORT_DAYS,
             max_report_periods: MAX_REPORT_PERIODS,
             max_import_tasks: MAX_IMPORT_TASKS,
+            max_tune_questions: MAX_TUNE_QUESTIONS,
             max_listed_rejections: MAX_LISTED_REJECTIONS,
             max_request_id_bytes: MAX_REQUEST_ID_BYTES,
             max_api_key_bytes: MAX_API_KEY_BYTES,
@@ -402,6 +408,7 @@ impl Limits {
             ("max_entities", self.max_entities),
             ("max_listing", self.max_listing),
             ("max_import_tasks", self.max_import_tasks),
+            ("max_tune_questions", self.max_tune_questions),
             ("max_listed_rejections", self.max_listed_rejections),
             ("max_key_note_chars", self.max_key_note_chars),
         ];
@@ -578,6 +585,7 @@ mod tests {
             (Limits { max_entities: 0, ..Limits::default() }, "max_entities"),
             (Limits { max_listing: 0, ..Limits::default() }, "max_listing"),
             (Limits { max_import_tasks: 0, ..Limits::default() }, "max_import_tasks"),
+            (Limits { max_tune_questions: 0, ..Limits::default() }, "max_tune_questions"),
             (Limits { max_listed_rejections: 0, ..Limits::default() }, "max_listed_rejections"),
             (Limits { max_key_note_chars: 0, ..Limits::default() }, "max_key_note_chars"),
             (Limits { max_conditions: 0, ..Limits::default() }, "max_conditions"),

@@ -151,12 +151,14 @@ impl Engine {
         let plan = Plan {
             request,
             depth: (request.offset + limit).max(FUSION_DEPTH),
-            fusion: request.fusion.unwrap_or(self.fusion),
+            fusion: request.fusion.unwrap_or_else(|| self.fusion()),
             deadline: stop.deadline(),
         };
         let found = self.candidates(&plan, query, &stop)?;
         checkpoint(&stop)?;
-        let (fused, mut effects) = self.fuse_with_feedback(&found.lists, plan.fusion, &query.terms);
+        // An adaptive fusion chooses this query's weights; the response names them.
+        let fusion = plan.fusion.resolve(query.masked.chars().count(), &found.lists);
+        let (fused, mut effects) = self.fuse_with_feedback(&found.lists, fusion, &query.terms);
         let total = found.total.max(fused.len());
         let page: Vec<Fused> = fused.into_iter().skip(request.offset).take(limit).collect();
         let hits = self.present(page, &plan, query, shown, found.paths, &mut effects)?;
@@ -171,7 +173,7 @@ impl Engine {
             retrievers: found.lists.iter().map(|(r, _)| r.name().to_string()).collect(),
             degraded: (!found.degraded.is_empty()).then(|| found.degraded.join("; ")),
             linked: found.linked,
-            fusion: plan.fusion,
+            fusion,
             took_ms: started.elapsed().as_secs_f64() * 1e3,
         })
     }

@@ -245,14 +245,9 @@ pub fn normalised_score(score: f32, fusion: Fusion, retrievers: &[String]) -> f3
     let taking_part: Vec<Retriever> =
         Retriever::ALL.into_iter().filter(|r| retrievers.iter().any(|name| name == r.name())).collect();
     let best = match fusion {
-        Fusion::Weighted { lexical, dense, graph } => taking_part
-            .iter()
-            .map(|r| match r {
-                Retriever::Lexical => lexical,
-                Retriever::Dense => dense,
-                Retriever::Graph => graph,
-            })
-            .sum::<f32>(),
+        Fusion::Weighted { .. } | Fusion::Adaptive { .. } => {
+            fusion.base_weights().into_iter().filter(|(r, _)| taking_part.contains(r)).map(|(_, w)| w).sum::<f32>()
+        }
         Fusion::Rrf { k } => taking_part.len() as f32 / (k + 1.0),
     };
     if !(best.is_finite() && best > 0.0 && score.is_finite()) {

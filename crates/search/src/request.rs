@@ -111,7 +111,8 @@ pub struct SearchResponse {
     /// embeddings still being computed, over its time budget). Results are still valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded: Option<String>,
-    /// How the lists were fused.
+    /// How the lists were fused: an adaptive fusion (the default) is shown as the weighted sum
+    /// with the weights it chose for this query.
     pub fusion: Fusion,
     /// Entities of the knowledge graph named in the query (products, models, faults, ...).
     pub linked: Vec<LinkedEntity>,

@@ -26,6 +26,7 @@ pub mod request_log;
 mod routes;
 mod stats;
 mod ticket_routes;
+mod tune_routes;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -79,6 +79,7 @@ use crate::{ApiError, ErrorCode};
         crate::metrics::scrape,
         crate::stats::stats,
         crate::backup_routes::backup,
+        crate::tune_routes::tune,
         serve,
     ),
     components(schemas(ApiError, ErrorCode)),

@@ -372,6 +372,7 @@ fn matrix() -> Vec<Row> {
         row("GET", "/metrics", "/metrics", admin),
         row("GET", "/v1/stats", "/v1/stats", admin),
         row("POST", "/v1/backup", "/v1/backup", admin),
+        row("POST", "/v1/admin/tune", "/v1/admin/tune", admin),
         with_body(
             "POST",
             "/retrieval",

@@ -1,4 +1,4 @@
-//! The arithmetic of `gridkb eval`: ranking metrics of one query (nDCG@k, reciprocal rank,
+//! The arithmetic of `gridkb eval` and `gridkb tune`: ranking metrics of one query (nDCG@k, reciprocal rank,
 //! Recall@k), their means over a query set ([`Scores`]), and the tallies of ticket matching
 //! ([`MatchTally`]). Pure functions of rankings and judgements, no I/O, so that every number
 //! the README reports can be checked against a hand computation (the tests below).
@@ -28,6 +28,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// One query's judgements: document id → grade.
 pub type Grades = HashMap<String, f64>;
@@ -108,7 +109,7 @@ pub fn precision(shown: &[&str], gold: &Grades) -> f64 {
 }
 
 /// The four means reported per method: add every query, then [`Scores::finish`].
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
 pub struct Scores {
     #[serde(rename = "mrr@10")]
     pub mrr10: f64,
