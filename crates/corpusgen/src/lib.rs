@@ -14,6 +14,7 @@
 pub mod authored;
 pub mod cases;
 pub mod date;
+pub mod handwritten;
 mod names;
 mod phrases;
 pub mod rng;
@@ -79,6 +80,8 @@ pub struct Summary {
     pub tickets: usize,
     pub dev_tickets: usize,
     pub test_tickets: usize,
+    /// Of the dev tickets, those written by hand (`corpus/handwritten/tickets.jsonl`).
+    pub handwritten_tickets: usize,
     pub qrels: usize,
     /// Mean character-bigram Jaccard between a ticket and each of its gold items.
     pub mean_gold_bigram_jaccard: f64,
@@ -131,6 +134,7 @@ pub fn generate(authored: &Path, out_root: &Path, opts: &Options) -> Result<Summ
     let customer_items = cases::customer_items(&world, &core, corpus_date);
     let fulfilment_items = cases::fulfilment_items(seed, &world, &core);
     let tickets = tickets::build(seed, corpus_date, &core, &world, &cases, &solved, &contract_items);
+    let handwritten = handwritten::load(authored, &core)?;
 
     let mut summary = Summary {
         authored_items: core.items.len(),
@@ -152,10 +156,11 @@ pub fn generate(authored: &Path, out_root: &Path, opts: &Options) -> Result<Summ
             .count(),
         devices: world.devices.len(),
         cases: cases.len(),
-        tickets: tickets.queries.len(),
-        dev_tickets: tickets.queries.iter().filter(|q| q.split == "dev").count(),
+        tickets: tickets.queries.len() + handwritten.len(),
+        dev_tickets: tickets.queries.iter().filter(|q| q.split == "dev").count() + handwritten.len(),
         test_tickets: tickets.queries.iter().filter(|q| q.split == "test").count(),
-        qrels: tickets.qrels.len(),
+        handwritten_tickets: handwritten.len(),
+        qrels: tickets.qrels.len() + handwritten.iter().map(|t| t.gold.len()).sum::<usize>(),
         mean_gold_bigram_jaccard: tickets.mean_jaccard,
         files: Vec::new(),
     };
@@ -174,13 +179,27 @@ pub fn generate(authored: &Path, out_root: &Path, opts: &Options) -> Result<Summ
     out.items("generated/items/contract_info.jsonl", contract_items)?;
     out.items("generated/items/customer_info.jsonl", customer_items)?;
     out.items("generated/items/fulfilment_info.jsonl", fulfilment_items)?;
+    // The hand-written tickets follow the generated ones, in their file's order.
     out.lines(
         "tickets/queries.jsonl",
-        tickets.queries.iter().map(|q| serde_json::to_string(q).expect("ticket serialises")),
+        tickets
+            .queries
+            .iter()
+            .map(|q| serde_json::to_string(q).expect("ticket serialises"))
+            .chain(handwritten.iter().map(|t| serde_json::to_string(t).expect("ticket serialises"))),
     )?;
+    let handwritten_qrels: Vec<String> = handwritten
+        .iter()
+        .flat_map(|t| t.gold.iter().map(move |(item, grade)| format!("{}\t{item}\t{grade}", t.id)))
+        .collect();
     for split in ["dev", "test"] {
-        let rows =
-            tickets.qrels.iter().filter(|r| r.split == split).map(|r| format!("{}\t{}\t{}", r.query, r.item, r.grade));
+        let extra = if split == "dev" { handwritten_qrels.clone() } else { Vec::new() };
+        let rows = tickets
+            .qrels
+            .iter()
+            .filter(|r| r.split == split)
+            .map(|r| format!("{}\t{}\t{}", r.query, r.item, r.grade))
+            .chain(extra);
         out.lines(
             &format!("tickets/qrels/{split}.tsv"),
             std::iter::once("query-id\tcorpus-id\tscore".to_string()).chain(rows),

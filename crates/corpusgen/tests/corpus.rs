@@ -271,6 +271,11 @@ fn tickets_are_labelled_and_their_gold_exists() {
     }
     assert!(ids.len() >= 2_000, "{} tickets", ids.len());
     assert_eq!(minors.len(), 8, "every minor category has tickets");
+    // The hand-written tickets (corpus/handwritten) are there, for tuning only.
+    let handwritten: Vec<&String> = ids.iter().filter(|id| id.starts_with("t-h")).collect();
+    assert!(handwritten.len() >= 100, "{} hand-written tickets", handwritten.len());
+    assert_eq!(handwritten.len(), summary.handwritten_tickets);
+    assert!(handwritten.iter().all(|id| splits[*id] == "dev"));
     assert!(splits.values().any(|s| s == "dev") && splits.values().any(|s| s == "test"));
 
     let mut solved_by: BTreeMap<String, usize> = BTreeMap::new();

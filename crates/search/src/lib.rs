@@ -19,6 +19,7 @@ pub mod feedback;
 mod follow;
 pub mod fusion;
 pub mod fuzz;
+pub mod guidance;
 pub mod import;
 pub mod improvement;
 pub mod knowledge_stats;

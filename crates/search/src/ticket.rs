@@ -10,11 +10,15 @@
 //! * **cue words**: short phrases that mark a category in Chinese service tickets (`点赞`,
 //!   `建议`, `太慢`, `这批` ...), each adding a fixed weight.
 //!
-//! The answer standard to read out is the best one of the predicted category; the response
-//! strategies are the best ones for the customer's tags (from the customer record, or from the
-//! device's owner when only a serial number is known) and the category.
+//! The answer standard to read out and the response strategies are chosen by what the ticket is
+//! about (`guidance.rs`): the product lines and models of its device and of the products it
+//! names, the faults it names, the customer's type and tags (from the customer record, or from
+//! the device's owner when only a serial number is known, else from the ticket's words) and the
+//! predicted category. The most specific item whose declarations the ticket confirms comes first,
+//! the category's generic one only when nothing specific applies, and an item whose declared line,
+//! fault or audience contradicts the ticket never; each carries the reason.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use lexical::FilterField;
@@ -23,6 +27,7 @@ use store::{Category, EntityClass, ItemKind, Record};
 use utoipa::ToSchema;
 
 use crate::fusion::Retriever;
+use crate::guidance::{Candidate, GuidanceRules, Subject};
 use crate::query::{AnalysedQuery, Shown};
 use crate::{Engine, Error, Hit, Invalid, LinkedEntity, Result, SearchRequest, Stop};
 
@@ -43,6 +48,9 @@ const CUE_POINT: f32 = 1.0;
 const NEIGHBOUR_WEIGHT: f32 = 0.1;
 /// Response strategies returned.
 const STRATEGIES: usize = 3;
+/// Closest solved cases whose fault is taken as the ticket's when it names none: a fault most of
+/// them share.
+const INFERENCE_CASES: usize = 3;
 
 /// Kinds that count as solutions: knowledge an agent follows to solve the problem.
 const SOLUTION_KINDS: [ItemKind; 5] = [
@@ -165,6 +173,40 @@ pub struct TicketMatch {
     pub took_ms: f64,
 }
 
+/// Words that frame a ticket as a question about how to do something or as a suggestion: the
+/// fault and service words in such a ticket name what it asks or suggests about (`告警音响怎么设置`,
+/// `建议报警推送到微信`), and count [`FRAMED_SHARE`] of their weight.
+const FRAMING: &[&str] = &[
+    "怎么设置",
+    "如何设置",
+    "怎么操作",
+    "如何操作",
+    "怎么配置",
+    "如何配置",
+    "如何查看",
+    "怎么查看",
+    "怎么导出",
+    "如何导出",
+    "怎么开启",
+    "如何开启",
+    "怎么绑定",
+    "在哪里改",
+    "在哪里设置",
+    "在哪设置",
+    "怎么重新",
+    "流程怎么走",
+    "建议",
+    "最好能",
+    "应该加",
+    "能不能做",
+    "能不能多",
+    "希望增加",
+    "能不能增加",
+    "能不能加",
+];
+/// Share of its weight a fault or service cue keeps in a framed ticket.
+const FRAMED_SHARE: f32 = 0.5;
+
 /// Cue words per minor category, with their weight (3 = marks the category on its own, 2 = a
 /// strong hint, 1 = a weak one). Written for the demo corpus's service centre from the dev split
 /// of its ticket set; common phrasings agents see every day, not an exhaustive lexicon. Matched on
@@ -213,11 +255,48 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "可以导出",
             "希望可以",
             "希望线上",
+            "最好能",
+            "应该加",
+            "能不能做",
+            "能不能多",
+            "可以把",
         ],
     ),
     (Category::Suggestion, 2, &["希望", "改进", "优化", "太繁琐", "列明"]),
-    (Category::Opinion, 3, &["总是安排", "太死板", "高得离谱", "贵多了", "有意见", "说不过去", "不公平", "太绕"]),
-    (Category::Opinion, 2, &["太贵", "不合理", "影响太大", "影响很大", "要这么多钱", "又涨了", "总是安排", "几千块"]),
+    (
+        Category::Opinion,
+        3,
+        &[
+            "总是安排",
+            "太死板",
+            "高得离谱",
+            "贵多了",
+            "有意见",
+            "意见很大",
+            "说不过去",
+            "不公平",
+            "太绕",
+            "不近人情",
+            "改来改去",
+        ],
+    ),
+    (
+        Category::Opinion,
+        2,
+        &[
+            "太贵",
+            "不合理",
+            "影响太大",
+            "影响很大",
+            "要这么多钱",
+            "又涨了",
+            "总是安排",
+            "几千块",
+            "不好用",
+            "搞不清楚",
+            "太高了",
+        ],
+    ),
     (
         Category::ServiceComplaint,
         3,
@@ -306,6 +385,12 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "老是离线",
             "才几个月",
             "半年出了",
+            "坏了好几",
+            "坏的也太",
+            "报修好几",
+            "坏了一半",
+            "影响营收",
+            "半年就",
         ],
     ),
     (
@@ -384,6 +469,32 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "占位费",
             "选型",
             "咨询",
+            // How-to questions: the customer asks how to do something, nothing is broken.
+            "怎么设置",
+            "如何设置",
+            "怎么操作",
+            "如何操作",
+            "怎么配置",
+            "如何配置",
+            "如何查看",
+            "怎么查看",
+            "怎么导出",
+            "如何导出",
+            "怎么开启",
+            "如何开启",
+            "怎么绑定",
+            "怎么判断",
+            "在哪里改",
+            "在哪里设置",
+            "在哪设置",
+            "怎么重新",
+            "什么意思",
+            "想了解",
+            "怎么看",
+            "流程怎么走",
+            "多久回本",
+            "怎么算",
+            "怎么核对",
         ],
     ),
     (
@@ -403,8 +514,15 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "啥时候",
             "支持哪些",
             "能不能用",
+            "如何",
+            "怎样",
+            "想问",
+            "想知道",
+            "正常吗",
+            "需要掌握",
         ],
     ),
+    (Category::Consultation, 1, &["请问"]),
     (
         Category::FaultRepair,
         3,
@@ -425,6 +543,12 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "能远程看看",
             "派人来看",
             "是不是坏了",
+            "红灯一直",
+            "灯一直闪",
+            "没动作",
+            "赶紧来人",
+            "不对劲",
+            "一点电都没",
         ],
     ),
     (
@@ -514,11 +638,27 @@ impl Engine {
 
         let device = self.ticket_device(request, &normalized, &mut notes)?;
         let customer = self.ticket_customer(request, device.as_ref(), &mut notes)?;
-        let customer_tags: BTreeSet<&str> =
-            customer.as_ref().map(|c| c.tags.iter().map(String::as_str).collect()).unwrap_or_default();
 
-        let answer_standard = self.pick_answer_standard(&query, minor, &guidance.hits, stop)?;
-        let response_strategies = self.pick_strategies(&query, minor, &customer_tags, &guidance.hits, stop)?;
+        let mut entities = Entities::default();
+        let subject = self.ticket_subject(
+            (minor, &masked),
+            (&solutions.linked, &cases.hits),
+            device.as_ref(),
+            customer.as_ref(),
+            &mut entities,
+        )?;
+        let answer_standard = self
+            .pick_guidance((&query, stop), ItemKind::AnswerStandard, &subject, &guidance.hits, 1, &mut entities)?
+            .into_iter()
+            .next();
+        let response_strategies = self.pick_guidance(
+            (&query, stop),
+            ItemKind::ResponseStrategy,
+            &subject,
+            &guidance.hits,
+            STRATEGIES,
+            &mut entities,
+        )?;
 
         let mut similar_cases = cases.hits;
         similar_cases.truncate(SIMILAR_CASES);
@@ -599,120 +739,191 @@ impl Engine {
         }))
     }
 
-    /// The answer standard of the predicted category that matches the ticket best: from the
-    /// guidance list if one is there, otherwise the best of that category by text.
-    fn pick_answer_standard(
+    /// What the ticket is about: its category, the product lines and models of its device and
+    /// of the products its words name, the faults they name, whether its writer is a household
+    /// or an organisation, and the customer's tags (record and words).
+    fn ticket_subject(
         &self,
-        query: &AnalysedQuery<'_>,
-        minor: Category,
-        guidance: &[Hit],
-        stop: &Stop,
-    ) -> Result<Option<Guidance>> {
-        let is_standard = |h: &&Hit| h.kind == ItemKind::AnswerStandard.code();
-        let in_category = |h: &&Hit| h.category.as_deref() == Some(minor.code());
-        let chosen = match guidance.iter().filter(is_standard).find(in_category) {
-            Some(hit) => Some(hit.id.clone()),
-            None => self
-                .guidance_search((query, stop), ItemKind::AnswerStandard, FilterField::Category, &[minor.code()], 1)?
-                .into_iter()
-                .next(),
+        (minor, masked): (Category, &str),
+        (linked, cases): (&[LinkedEntity], &[Hit]),
+        device: Option<&graph::DeviceReport>,
+        customer: Option<&CustomerView>,
+        entities: &mut Entities,
+    ) -> Result<Subject> {
+        let rules = GuidanceRules::bundled();
+        let mut subject = Subject::new(minor);
+        if let Some(device) = device {
+            subject.models.extend(device.model.iter().map(|m| m.id.clone()));
+            subject.lines.extend(device.line.iter().map(|l| l.id.clone()));
+        }
+        for entity in linked {
+            let Some(found) = entities.get(self, &entity.id)?.cloned() else { continue };
+            match found.class {
+                EntityClass::ProductLine => {
+                    subject.lines.insert(found.id);
+                }
+                EntityClass::ProductModel | EntityClass::Component => {
+                    let (lines, models) = entities.lines_of(self, &found.id)?;
+                    subject.lines.extend(lines);
+                    subject.models.extend(models);
+                }
+                EntityClass::Fault => {
+                    subject.faults.insert(found.id.clone());
+                    for product in found.links.get("product").into_iter().flatten() {
+                        let (lines, _) = entities.lines_of(self, product)?;
+                        subject.fault_lines.extend(lines);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if subject.faults.is_empty() && minor == Category::FaultRepair && !subject.lines.is_empty() {
+            // A fault report on a known line that names no fault: the fault most of the closest
+            // solved cases on that line were about.
+            let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+            for case in cases.iter().take(INFERENCE_CASES) {
+                let mut on_line = false;
+                for product in &case.products {
+                    on_line |= entities.lines_of(self, product)?.0.iter().any(|l| subject.lines.contains(l));
+                }
+                if on_line {
+                    for fault in &case.faults {
+                        *votes.entry(fault.as_str()).or_default() += 1;
+                    }
+                }
+            }
+            if let Some((fault, _)) = votes.iter().max_by_key(|(_, n)| **n).filter(|(_, n)| **n * 2 > INFERENCE_CASES) {
+                subject.inferred_faults.insert((*fault).to_string());
+            }
+        }
+        if subject.lines.is_empty() && subject.fault_lines.len() == 1 {
+            // The named fault occurs on one line only: that is the ticket's line.
+            subject.lines = subject.fault_lines.clone();
+        }
+        let record_type = match customer {
+            Some(c) => entities
+                .get(self, &c.id)?
+                .and_then(|e| e.attrs.get("type").and_then(|t| t.as_str()).map(str::to_string)),
+            None => None,
         };
-        let reason = format!("answer standard for {} ({})", minor.label_zh(), minor.code());
-        chosen.and_then(|id| self.guidance(&id, reason).transpose()).transpose()
+        subject.audience = record_type
+            .as_deref()
+            .and_then(|t| rules.customer_audience(t))
+            .or_else(|| rules.text_audience(masked).map(|(audience, _)| audience));
+        subject.tags.extend(customer.into_iter().flat_map(|c| c.tags.iter().cloned()));
+        subject.tags.extend(rules.text_tags(masked).into_iter().map(|(tag, _)| tag));
+        Ok(subject)
     }
 
-    /// Response strategies: first those for the customer's tags, then those of the category,
-    /// each list in the order the ticket's text ranks them.
-    fn pick_strategies(
-        &self,
-        query: &AnalysedQuery<'_>,
-        minor: Category,
-        customer_tags: &BTreeSet<&str>,
-        guidance: &[Hit],
-        stop: &Stop,
-    ) -> Result<Vec<Guidance>> {
-        let mut chosen: Vec<(String, String)> = Vec::new();
-        let push = |chosen: &mut Vec<(String, String)>, id: String, reason: &str| {
-            if chosen.len() < STRATEGIES && !chosen.iter().any(|(c, _)| *c == id) {
-                chosen.push((id, reason.to_string()));
-            }
-        };
-        let is_strategy = |h: &&Hit| h.kind == ItemKind::ResponseStrategy.code();
-        if !customer_tags.is_empty() {
-            let tags: Vec<&str> = customer_tags.iter().copied().collect();
-            let reason = format!("customer tags: {}", tags.join(", "));
-            let tagged = guidance
-                .iter()
-                .filter(is_strategy)
-                .filter(|h| h.tags.iter().any(|t| customer_tags.contains(t.as_str())))
-                .map(|h| h.id.clone());
-            let by_tag =
-                self.guidance_search((query, stop), ItemKind::ResponseStrategy, FilterField::Tag, &tags, STRATEGIES)?;
-            for id in tagged.chain(by_tag) {
-                push(&mut chosen, id, &reason);
-            }
-        }
-        let reason = format!("category {}", minor.label_zh());
-        let of_category: Vec<String> = guidance
-            .iter()
-            .filter(is_strategy)
-            .filter(|h| h.category.as_deref() == Some(minor.code()))
-            .map(|h| h.id.clone())
-            .collect();
-        for id in of_category {
-            push(&mut chosen, id, &reason);
-        }
-        if chosen.len() < STRATEGIES {
-            let by_category = self.guidance_search(
-                (query, stop),
-                ItemKind::ResponseStrategy,
-                FilterField::Category,
-                &[minor.code()],
-                STRATEGIES,
-            )?;
-            for id in by_category {
-                push(&mut chosen, id, &reason);
-            }
-        }
-        chosen.into_iter().filter_map(|(id, reason)| self.guidance(&id, reason).transpose()).collect()
-    }
-
-    /// Items of one kind restricted by one more filter, best first for the ticket's words
-    /// (lexical only: the ticket's embedding already took part in the main searches).
-    /// The ids of the best `limit` items of `kind` with one of `values` in `field` for the
-    /// ticket's text (analysed once: `query`), or any such items when none shares a word.
-    fn guidance_search(
+    /// The guidance items of `kind` that may apply to the ticket, in the order its words rank
+    /// them: the guidance hits first, then the other items of the category family by their
+    /// words, then the rest of them, then (answer standards) the scripts of the ticket's faults.
+    fn guidance_candidates(
         &self,
         (query, stop): (&AnalysedQuery<'_>, &Stop),
         kind: ItemKind,
-        field: FilterField,
-        values: &[&str],
-        limit: usize,
-    ) -> Result<Vec<String>> {
+        subject: &Subject,
+        guidance: &[Hit],
+        entities: &mut Entities,
+    ) -> Result<Vec<Candidate>> {
+        let rules = GuidanceRules::bundled();
+        let mut categories = vec![subject.category.code().to_string()];
+        if kind == ItemKind::ResponseStrategy && !subject.tags.is_empty() {
+            // Strategies for the customer's tags apply in every category.
+            categories = Category::ALL.iter().map(|c| c.code().to_string()).collect();
+        } else if matches!(subject.category, Category::FaultRepair | Category::Consultation) {
+            categories = vec![Category::FaultRepair.code().to_string(), Category::Consultation.code().to_string()];
+        }
+        let mut hits: Vec<Hit> = guidance.iter().filter(|h| h.kind == kind.code()).cloned().collect();
+        let most = self.limits().max_limit;
         let mut filters = BTreeMap::new();
         filters.insert(FilterField::Kind, vec![kind.code().to_string()]);
-        filters.insert(field, values.iter().map(|v| (*v).to_string()).collect());
-        let request = SearchRequest {
+        filters.insert(FilterField::Category, categories);
+        let by_words = SearchRequest {
             q: query.text.clone(),
-            limit: Some(limit),
+            limit: Some(most),
             filters: filters.clone(),
             retrievers: Some(vec![Retriever::Lexical]),
             ..SearchRequest::default()
         };
-        let mut ids: Vec<String> =
-            self.search_analysed(&request, query, stop, Shown::First(0))?.hits.into_iter().map(|h| h.id).collect();
-        if ids.is_empty() {
-            // No word in common: any item of the kind and filter will do.
-            let browse = SearchRequest { q: String::new(), limit: Some(limit), filters, ..SearchRequest::default() };
-            let nothing = self.analyse(&browse.q);
-            ids = self
-                .search_analysed(&browse, &nothing, stop, Shown::First(0))?
-                .hits
-                .into_iter()
-                .map(|h| h.id)
-                .collect();
+        hits.extend(self.search_analysed(&by_words, query, stop, Shown::First(0))?.hits);
+        let nothing = self.analyse("");
+        let mut browses = vec![filters];
+        if kind == ItemKind::AnswerStandard && !subject.faults.is_empty() {
+            let mut by_fault = BTreeMap::new();
+            by_fault.insert(FilterField::Kind, vec![kind.code().to_string()]);
+            by_fault.insert(FilterField::Fault, subject.faults.iter().cloned().collect());
+            browses.push(by_fault);
         }
-        Ok(ids)
+        for filters in browses {
+            let browse = SearchRequest { q: String::new(), limit: Some(most), filters, ..SearchRequest::default() };
+            hits.extend(self.search_analysed(&browse, &nothing, stop, Shown::First(0))?.hits);
+        }
+        let mut seen = BTreeSet::new();
+        let mut candidates = Vec::new();
+        for hit in hits {
+            if !seen.insert(hit.id.clone()) {
+                continue;
+            }
+            let mut lines = BTreeSet::new();
+            let mut models = BTreeSet::new();
+            for product in &hit.products {
+                let (l, m) = entities.lines_of(self, product)?;
+                lines.extend(l);
+                models.extend(m);
+            }
+            let mut faults = BTreeSet::new();
+            for fault in &hit.faults {
+                if entities.get(self, fault)?.is_some_and(|e| e.class == EntityClass::Fault) {
+                    faults.insert(fault.clone());
+                }
+            }
+            candidates.push(Candidate {
+                text_rank: candidates.len(),
+                id: hit.id,
+                category: hit.category.as_deref().and_then(Category::from_code),
+                lines,
+                models,
+                faults,
+                audience: rules.item_audience(&hit.tags),
+                tags: hit.tags,
+            });
+        }
+        Ok(candidates)
+    }
+
+    /// The applicable items of `kind`, most specific first, at most `count`, in full.
+    fn pick_guidance(
+        &self,
+        (query, stop): (&AnalysedQuery<'_>, &Stop),
+        kind: ItemKind,
+        subject: &Subject,
+        guidance: &[Hit],
+        count: usize,
+        entities: &mut Entities,
+    ) -> Result<Vec<Guidance>> {
+        let candidates = self.guidance_candidates((query, stop), kind, subject, guidance, entities)?;
+        let mut labels: HashMap<String, String> = HashMap::new();
+        for c in &candidates {
+            for id in c.lines.iter().chain(&c.models).chain(&c.faults) {
+                if !labels.contains_key(id) {
+                    let label = entities.get(self, id)?.map_or_else(|| id.clone(), |e| e.label.clone());
+                    labels.insert(id.clone(), label);
+                }
+            }
+        }
+        let label = |id: &str| labels.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let by_customer = kind == ItemKind::ResponseStrategy;
+        let mut chosen = Vec::new();
+        for choice in crate::guidance::rank(subject, &candidates, by_customer, &label) {
+            if chosen.len() == count {
+                break;
+            }
+            if let Some(item) = self.guidance(&choice.id, choice.reason)? {
+                chosen.push(item);
+            }
+        }
+        Ok(chosen)
     }
 
     /// A published item in full, masked.
@@ -732,6 +943,52 @@ impl Engine {
     }
 }
 
+/// Entities read from the store during one match, each once.
+#[derive(Default)]
+struct Entities {
+    read: HashMap<String, Option<store::Entity>>,
+}
+
+impl Entities {
+    fn get(&mut self, engine: &Engine, id: &str) -> Result<Option<&store::Entity>> {
+        if !self.read.contains_key(id) {
+            let entity = match engine.store().get(id)?.map(|stored| stored.record) {
+                Some(Record::Entity(entity)) => Some(entity),
+                _ => None,
+            };
+            self.read.insert(id.to_string(), entity);
+        }
+        Ok(self.read.get(id).and_then(Option::as_ref))
+    }
+
+    /// The product lines and models a product id stands for: a line itself, a model and its
+    /// line, a component and the models (and lines) it belongs to.
+    fn lines_of(&mut self, engine: &Engine, id: &str) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+        let mut lines = BTreeSet::new();
+        let mut models = BTreeSet::new();
+        let Some(entity) = self.get(engine, id)?.cloned() else { return Ok((lines, models)) };
+        match entity.class {
+            EntityClass::ProductLine => {
+                lines.insert(entity.id);
+            }
+            EntityClass::ProductModel => {
+                lines.extend(entity.links.get("line").into_iter().flatten().cloned());
+                models.insert(entity.id);
+            }
+            EntityClass::Component => {
+                for model in entity.links.get("model").into_iter().flatten() {
+                    if let Some(m) = self.get(engine, model)? {
+                        lines.extend(m.links.get("line").into_iter().flatten().cloned());
+                    }
+                    models.insert(model.clone());
+                }
+            }
+            _ => {}
+        }
+        Ok((lines, models))
+    }
+}
+
 /// Votes of the neighbours and the cue words, turned into shares.
 pub fn predict_category(masked: &str, guidance: &[Hit], cases: &[Hit]) -> CategoryPrediction {
     let mut votes: BTreeMap<Category, f32> = BTreeMap::new();
@@ -746,9 +1003,15 @@ pub fn predict_category(masked: &str, guidance: &[Hit], cases: &[Hit]) -> Catego
     }
     neighbours.sort_by(|a, b| b.weight.total_cmp(&a.weight));
     let cues = cue_words(masked);
+    let framed = cues.iter().any(|c| FRAMING.contains(&c.word.as_str()));
     for cue in &cues {
         if let Some(category) = Category::from_code(&cue.category) {
-            *votes.entry(category).or_default() += CUE_POINT * f32::from(cue.weight);
+            let share = if framed && matches!(category, Category::FaultRepair | Category::ServiceRequest) {
+                FRAMED_SHARE
+            } else {
+                1.0
+            };
+            *votes.entry(category).or_default() += CUE_POINT * f32::from(cue.weight) * share;
         }
     }
     let total: f32 = votes.values().sum();
@@ -845,6 +1108,36 @@ mod tests {
         let sum: f32 = p.scores.iter().map(|s| s.share).sum();
         assert!((sum - 1.0).abs() < 1e-5, "{sum}");
         assert_eq!(p.neighbours.first().map(|n| n.id.as_str()), Some("a"));
+    }
+
+    fn minor(text: &str) -> String {
+        predict_category(text, &[], &[]).minor
+    }
+
+    #[test]
+    fn how_to_questions_are_consultations_not_fault_reports() {
+        assert_eq!(minor("后台的告警音响怎么设置成只响事故信号"), "consultation");
+        assert_eq!(minor("想问一下录波器的录波文件怎么导出来"), "consultation");
+        assert_eq!(minor("如何查看保护装置的程序版本和校验码？定检的时候要核对"), "consultation");
+        assert_eq!(minor("光伏逆变器的通讯棒怎么重新配网"), "consultation");
+        assert_eq!(minor("测控装置的同期定值在哪里改，说明书上没找到"), "consultation");
+        // A report of something broken stays one.
+        assert_eq!(minor("后台告警一直响，装置黑屏了"), "fault_repair");
+    }
+
+    #[test]
+    fn suggestions_and_opinions_are_not_fault_reports() {
+        assert_eq!(minor("给个小建议，逆变器的报警最好能推送到微信上，不然坏了好几天都不知道"), "suggestion");
+        assert_eq!(minor("装置的液晶屏能不能做大一点"), "suggestion");
+        assert_eq!(minor("你们的充电站应该加个雨棚"), "suggestion");
+        assert_eq!(minor("充完电多停一会儿就罚钱，太不近人情了"), "opinion");
+        assert_eq!(minor("电价政策改来改去的，老百姓根本搞不清楚"), "opinion");
+    }
+
+    #[test]
+    fn vague_reports_are_fault_reports() {
+        assert_eq!(minor("机器上红灯一直闪，不知道怎么回事"), "fault_repair");
+        assert_eq!(minor("设备有点不对劲，老是嘀嘀响"), "fault_repair");
     }
 
     #[test]

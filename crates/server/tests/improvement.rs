@@ -315,11 +315,8 @@ async fn customer_portraits_from_tickets_to_strategies() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
     let after = ticket(&base, neutral, customer).await;
     let picked = strategies(&after);
-    assert_eq!(
-        picked.first().map(|(id, reason)| (id.as_str(), reason.as_str())),
-        Some(("kb-rs-emotional", "customer tags: 情绪化")),
-        "{picked:?}"
-    );
+    assert_eq!(picked.first().map(|(id, _)| id.as_str()), Some("kb-rs-emotional"), "{picked:?}");
+    assert!(picked[0].1.contains("客户标签：情绪化"), "{picked:?}");
     assert!(after["customer"]["tags"].as_array().unwrap().contains(&json!("情绪化")), "{after}");
 
     // A newer outage ticket reopens the rejected proposal.

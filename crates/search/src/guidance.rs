@@ -1,0 +1,550 @@
+//! Which answer standard and response strategies an agent reads out for a ticket: chosen by what
+//! the ticket is about, not by which text scored best.
+//!
+//! A guidance item declares what it is for: its service category, product lines and models
+//! (`products`), faults, and in its tags the customers it is written for (household or
+//! organisation, `guidance_rules.json`) and customer tags (停电敏感, 情绪化 ...). A ticket is
+//! about a [`Subject`]: the predicted category, the product lines and models of its device and of
+//! the products its words name, the faults its words name, whether its writer is a household or
+//! an organisation, and the customer's tags. [`rank`] keeps the items whose declarations do not
+//! contradict the ticket, most specific first:
+//!
+//! 1. an item that declares a line, fault or audience the ticket contradicts is refused (an
+//!    EV-charger script is never read to a fault-recorder ticket; a time-sync script never to an
+//!    SV link break; a household strategy never to a substation engineer);
+//! 2. the rest are ranked by how much of the ticket they match (fault 4, a fault only inferred
+//!    from the ticket's most similar solved cases 3, line 2, model 1, audience 1, each customer
+//!    tag 1), then items of the ticket's own category first, then in the order the ticket's
+//!    words rank them. A declaration the
+//!    ticket does not speak to (a line when the ticket names no product) neither adds nor
+//!    refuses: the words decide among such items and the generic ones. An item with no
+//!    declaration (the category's generic one) matches nothing and so comes after every item
+//!    that matches something.
+//!
+//! Category: an item answers its own category; a fault script also answers a fault report or a
+//! consultation about the fault it names (快充很慢 is both). Every choice carries its reason, in
+//! the agent's language. Every function here is pure.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use store::Category;
+
+const RULES_JSON: &str = include_str!("guidance_rules.json");
+
+/// Points of one kind of match: a fault is the most specific thing a ticket can name.
+const FAULT_POINTS: u32 = 4;
+const INFERRED_FAULT_POINTS: u32 = 3;
+const LINE_POINTS: u32 = 2;
+const MODEL_POINTS: u32 = 1;
+const AUDIENCE_POINTS: u32 = 1;
+const TAG_POINTS: u32 = 1;
+
+/// Whom a ticket's writer, or a guidance item's reader, is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Audience {
+    /// A household: a resident, a private PV or charger owner.
+    Household,
+    /// A utility, plant, operator or enterprise, usually its engineers.
+    Organisation,
+}
+
+impl Audience {
+    fn label_zh(self) -> &'static str {
+        match self {
+            Audience::Household => "个人/居民用户",
+            Audience::Organisation => "单位用户",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AudienceTags {
+    household: Vec<String>,
+    organisation: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TextTag {
+    tag: String,
+    words: Vec<String>,
+}
+
+/// The bundled rules (`guidance_rules.json`).
+#[derive(Debug, Deserialize)]
+pub struct GuidanceRules {
+    #[serde(rename = "_comment")]
+    _comment: String,
+    audience_tags: AudienceTags,
+    organisation_types: Vec<String>,
+    household_words: Vec<String>,
+    organisation_words: Vec<String>,
+    text_tags: Vec<TextTag>,
+}
+
+impl GuidanceRules {
+    pub fn bundled() -> &'static GuidanceRules {
+        static RULES: OnceLock<GuidanceRules> = OnceLock::new();
+        RULES.get_or_init(|| match serde_json::from_str(RULES_JSON) {
+            Ok(rules) => rules,
+            // A unit test parses the bundled table: this is a build that skipped its tests.
+            Err(e) => panic!("guidance_rules.json does not parse: {e}"),
+        })
+    }
+
+    /// The audience a guidance item's tags declare, if any.
+    pub fn item_audience(&self, tags: &[String]) -> Option<Audience> {
+        let has = |list: &[String]| tags.iter().any(|t| list.contains(t));
+        match (has(&self.audience_tags.household), has(&self.audience_tags.organisation)) {
+            (true, false) => Some(Audience::Household),
+            (false, true) => Some(Audience::Organisation),
+            _ => None,
+        }
+    }
+
+    /// The audience of a customer record's type (`attrs.type`).
+    pub fn customer_audience(&self, customer_type: &str) -> Option<Audience> {
+        self.organisation_types.iter().any(|t| t == customer_type).then_some(Audience::Organisation)
+    }
+
+    /// The audience a ticket's words show, with the word that shows it; none when they show
+    /// both or neither.
+    pub fn text_audience(&self, text: &str) -> Option<(Audience, String)> {
+        let first = |words: &[String]| words.iter().find(|w| text.contains(w.as_str())).cloned();
+        match (first(&self.household_words), first(&self.organisation_words)) {
+            (Some(word), None) => Some((Audience::Household, word)),
+            (None, Some(word)) => Some((Audience::Organisation, word)),
+            _ => None,
+        }
+    }
+
+    /// Customer tags the ticket's words show on their own, each with the word that shows it.
+    pub fn text_tags(&self, text: &str) -> Vec<(String, String)> {
+        self.text_tags
+            .iter()
+            .filter_map(|rule| {
+                rule.words.iter().find(|w| text.contains(w.as_str())).map(|w| (rule.tag.clone(), w.clone()))
+            })
+            .collect()
+    }
+}
+
+/// What a ticket is about, as far as it lets us know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub category: Category,
+    /// Product lines of the device and of the products the ticket names.
+    pub lines: BTreeSet<String>,
+    pub models: BTreeSet<String>,
+    /// Faults the ticket names.
+    pub faults: BTreeSet<String>,
+    /// With no fault named: the fault of the ticket's most similar solved cases. It adds to an
+    /// item that declares it, and refuses none.
+    pub inferred_faults: BTreeSet<String>,
+    /// Lines the named faults occur on: with no line known, an item for another line is
+    /// still refused.
+    pub fault_lines: BTreeSet<String>,
+    pub audience: Option<Audience>,
+    /// The customer's tags (record) and those the ticket's words show.
+    pub tags: BTreeSet<String>,
+}
+
+impl Subject {
+    pub fn new(category: Category) -> Subject {
+        Subject {
+            category,
+            lines: BTreeSet::new(),
+            models: BTreeSet::new(),
+            faults: BTreeSet::new(),
+            inferred_faults: BTreeSet::new(),
+            fault_lines: BTreeSet::new(),
+            audience: None,
+            tags: BTreeSet::new(),
+        }
+    }
+}
+
+/// A guidance item as the ranking sees it: its declarations, lines and models resolved from its
+/// products, and its place in the ticket's text ranking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: String,
+    pub category: Option<Category>,
+    pub lines: BTreeSet<String>,
+    pub models: BTreeSet<String>,
+    pub faults: BTreeSet<String>,
+    pub audience: Option<Audience>,
+    pub tags: Vec<String>,
+    /// 0 = the ticket's words rank it first among the candidates.
+    pub text_rank: usize,
+}
+
+/// A chosen item with why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub id: String,
+    /// Match points (0: nothing matched, e.g. a generic item).
+    pub specificity: u32,
+    /// The ticket confirms every declaration of the item.
+    pub confirmed: bool,
+    pub reason: String,
+}
+
+/// How one declaration of an item relates to the ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// The item declares nothing here.
+    Open,
+    Match,
+    /// The ticket does not say.
+    Unknown,
+    Contradicts,
+}
+
+fn fit(declared: &BTreeSet<String>, known: &BTreeSet<String>) -> Fit {
+    if declared.is_empty() {
+        Fit::Open
+    } else if known.is_empty() {
+        Fit::Unknown
+    } else if declared.intersection(known).next().is_some() {
+        Fit::Match
+    } else {
+        Fit::Contradicts
+    }
+}
+
+/// Fault reports and consultations about a fault share the fault's script.
+fn fault_family(category: Category) -> bool {
+    matches!(category, Category::FaultRepair | Category::Consultation)
+}
+
+fn joined(set: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    set.into_iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join("、")
+}
+
+/// The candidates that apply to `subject`, most specific first (see the module doc); the
+/// refused ones are left out. `label` names an entity id for the reasons (its label, or the id).
+///
+/// `by_customer`: response strategies are chosen for the customer — one that declares a tag of
+/// the ticket's customer applies in any category and on any product line.
+pub fn rank(
+    subject: &Subject,
+    candidates: &[Candidate],
+    by_customer: bool,
+    label: &dyn Fn(&str) -> String,
+) -> Vec<Choice> {
+    let mut ranked: Vec<(u32, bool, usize, Choice)> = Vec::new();
+    for c in candidates {
+        let in_category = c.category == Some(subject.category);
+        let faults = fit(&c.faults, &subject.faults);
+        let tags: Vec<&String> = c.tags.iter().filter(|t| subject.tags.contains(*t)).collect();
+        let for_customer = by_customer && !tags.is_empty();
+        let inferred: Vec<&String> =
+            if faults == Fit::Unknown { c.faults.intersection(&subject.inferred_faults).collect() } else { vec![] };
+        let cross_category = !in_category
+            && (faults == Fit::Match || !inferred.is_empty())
+            && c.category.is_some_and(fault_family)
+            && fault_family(subject.category);
+        if !in_category && !cross_category && !for_customer {
+            continue;
+        }
+        let mut lines = fit(&c.lines, &subject.lines);
+        if lines == Fit::Unknown && !subject.fault_lines.is_empty() && c.lines.is_disjoint(&subject.fault_lines) {
+            // No line known, but the named fault never occurs on the item's lines.
+            lines = Fit::Contradicts;
+        }
+        if for_customer && lines != Fit::Match {
+            // The customer decides, the item's lines only add to it.
+            lines = Fit::Open;
+        }
+        let audience = match (c.audience, subject.audience) {
+            (None, _) => Fit::Open,
+            (Some(_), None) => Fit::Unknown,
+            (Some(a), Some(b)) if a == b => Fit::Match,
+            _ => Fit::Contradicts,
+        };
+        if [faults, lines, audience].contains(&Fit::Contradicts) {
+            continue;
+        }
+        let models: Vec<&String> = c.models.intersection(&subject.models).collect();
+        let mut points = 0;
+        let mut why = Vec::new();
+        if faults == Fit::Match {
+            points += FAULT_POINTS;
+            why.push(format!("故障：{}", joined(c.faults.intersection(&subject.faults).map(|f| label(f)))));
+        }
+        if !inferred.is_empty() {
+            points += INFERRED_FAULT_POINTS;
+            why.push(format!("故障（据相似案例推断）：{}", joined(inferred.iter().map(|f| label(f)))));
+        }
+        if lines == Fit::Match {
+            points += LINE_POINTS;
+            let shared: Vec<String> = c.lines.intersection(&subject.lines).map(|l| label(l)).collect();
+            if !shared.is_empty() {
+                why.push(format!("产品线：{}", joined(shared)));
+            }
+        }
+        if !models.is_empty() {
+            points += MODEL_POINTS;
+            why.push(format!("型号：{}", joined(models.iter().map(|m| label(m)))));
+        }
+        if audience == Fit::Match {
+            points += AUDIENCE_POINTS;
+            why.push(format!("客户类型：{}", subject.audience.map_or("", Audience::label_zh)));
+        }
+        if !tags.is_empty() {
+            points += TAG_POINTS * tags.len() as u32;
+            why.push(format!("客户标签：{}", joined(&tags)));
+        }
+        let mut unsaid = Vec::new();
+        if faults == Fit::Unknown && inferred.is_empty() {
+            unsaid.push("故障");
+        }
+        if lines == Fit::Unknown {
+            unsaid.push("产品线");
+        }
+        if audience == Fit::Unknown {
+            unsaid.push("客户类型");
+        }
+        let confirmed = unsaid.is_empty();
+        let specific = points > 0;
+        let category = subject.category.label_zh();
+        let reason = match (specific, confirmed) {
+            (true, true) => format!("适用：{}（{category}）", why.join("；")),
+            (true, false) => format!("适用：{}；其{}工单未说明（{category}）", why.join("；"), unsaid.join("、")),
+            (false, true) => format!("无更具体的适用项，按类别“{category}”的通用项"),
+            (false, false) => {
+                format!("无更具体的适用项，按类别“{category}”及文本相关度选取（其{}工单未说明）", unsaid.join("、"))
+            }
+        };
+        let choice = Choice { id: c.id.clone(), specificity: points, confirmed, reason };
+        ranked.push((points, in_category, c.text_rank, choice));
+    }
+    // Equal matches: an item of the ticket's own category first, then the words' order.
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)).then_with(|| a.3.id.cmp(&b.3.id)));
+    ranked.into_iter().map(|(_, _, _, choice)| choice).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    fn item(id: &str, category: Category, lines: &[&str], faults: &[&str], rank: usize) -> Candidate {
+        Candidate {
+            id: id.into(),
+            category: Some(category),
+            lines: set(lines),
+            models: BTreeSet::new(),
+            faults: set(faults),
+            audience: None,
+            tags: vec![],
+            text_rank: rank,
+        }
+    }
+
+    fn ids(choices: &[Choice]) -> Vec<&str> {
+        choices.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    fn plain(id: &str) -> String {
+        id.to_string()
+    }
+
+    #[test]
+    fn the_bundled_rules_parse_and_read_audiences() {
+        let rules = GuidanceRules::bundled();
+        assert_eq!(rules.item_audience(&["应对策略".into(), "个人用户".into()]), Some(Audience::Household));
+        assert_eq!(rules.item_audience(&["专业客户".into()]), Some(Audience::Organisation));
+        assert_eq!(rules.item_audience(&["应答规范".into()]), None);
+        assert_eq!(rules.customer_audience("供电企业"), Some(Audience::Organisation));
+        assert_eq!(rules.text_audience("我们110kV变电站的逆变器").map(|a| a.0), Some(Audience::Organisation));
+        assert_eq!(rules.text_audience("我家屋顶的光伏不发电了").map(|a| a.0), Some(Audience::Household));
+        assert_eq!(rules.text_audience("逆变器报警"), None);
+        let tags: Vec<String> = rules.text_tags("厂里不能停电，气死了").into_iter().map(|t| t.0).collect();
+        assert_eq!(tags, ["停电敏感", "情绪化"]);
+    }
+
+    #[test]
+    fn the_most_specific_applicable_item_comes_first() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-ev-charger"]);
+        subject.faults = set(&["f-charger-offline"]);
+        let candidates = [
+            item("generic", Category::FaultRepair, &[], &[], 0),
+            item("line", Category::FaultRepair, &["pl-ev-charger"], &[], 1),
+            item("line-fault", Category::FaultRepair, &["pl-ev-charger"], &["f-charger-offline"], 2),
+        ];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["line-fault", "line", "generic"]);
+        assert_eq!(ranked[0].reason, "适用：故障：f-charger-offline；产品线：pl-ev-charger（故障报修）");
+        assert!(ranked[0].specificity > ranked[1].specificity && ranked[1].specificity > ranked[2].specificity);
+    }
+
+    #[test]
+    fn the_generic_item_is_the_fallback_and_says_so() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-fault-recorder"]);
+        subject.faults = set(&["f-recorder-disk-full"]);
+        let candidates = [
+            // The words rank the charger script first: it is still refused.
+            item("charger", Category::FaultRepair, &["pl-ev-charger"], &[], 0),
+            item("generic", Category::FaultRepair, &[], &[], 1),
+        ];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["generic"]);
+        assert_eq!(ranked[0].reason, "无更具体的适用项，按类别“故障报修”的通用项");
+        assert_eq!(ranked[0].specificity, 0);
+    }
+
+    #[test]
+    fn a_script_for_another_fault_is_refused_even_on_a_shared_line() {
+        // SV断链 on a merging unit: the time-sync script shares the line, not the fault.
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-merging-unit"]);
+        subject.faults = set(&["f-sv-link-break"]);
+        let candidates = [
+            item("time-sync", Category::FaultRepair, &["pl-time-sync", "pl-merging-unit"], &["f-mu-sync-loss"], 0),
+            item("generic", Category::FaultRepair, &[], &[], 1),
+        ];
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["generic"]);
+    }
+
+    #[test]
+    fn with_no_line_known_the_faults_lines_still_refuse_another_line() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.faults = set(&["f-recorder-disk-full"]);
+        subject.fault_lines = set(&["pl-fault-recorder", "pl-telecontrol-gateway"]);
+        let candidates = [
+            item("charger", Category::FaultRepair, &["pl-ev-charger"], &[], 0),
+            item("recorder", Category::FaultRepair, &["pl-fault-recorder"], &[], 1),
+        ];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        // The recorder item is not refused, but its line is not confirmed either.
+        assert_eq!(ids(&ranked), ["recorder"]);
+        assert!(!ranked[0].confirmed);
+        assert_eq!(ranked[0].reason, "无更具体的适用项，按类别“故障报修”及文本相关度选取（其产品线工单未说明）");
+    }
+
+    #[test]
+    fn a_declaration_the_ticket_does_not_speak_to_leaves_the_choice_to_the_words() {
+        // An opinion about spare-part prices names no product: the price script (declared for
+        // substation lines) and the generic one are ranked by the words.
+        let subject = Subject::new(Category::Opinion);
+        let candidates = [
+            item("price", Category::Opinion, &["pl-line-protection"], &[], 0),
+            item("generic", Category::Opinion, &[], &[], 1),
+        ];
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["price", "generic"]);
+        let swapped = [
+            item("price", Category::Opinion, &["pl-line-protection"], &[], 1),
+            item("generic", Category::Opinion, &[], &[], 0),
+        ];
+        assert_eq!(ids(&rank(&subject, &swapped, false, &plain)), ["generic", "price"]);
+    }
+
+    #[test]
+    fn a_partly_confirmed_item_says_what_the_ticket_left_unsaid() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-ev-charger"]);
+        let candidates = [
+            item("generic", Category::FaultRepair, &[], &[], 0),
+            item("gun-stuck", Category::FaultRepair, &["pl-ev-charger"], &["f-charging-gun-unlock-fail"], 1),
+        ];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["gun-stuck", "generic"]);
+        assert_eq!(ranked[0].reason, "适用：产品线：pl-ev-charger；其故障工单未说明（故障报修）");
+    }
+
+    #[test]
+    fn an_inferred_fault_adds_but_never_refuses() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-distribution-terminal"]);
+        subject.inferred_faults = set(&["f-dtu-offline"]);
+        let candidates = [
+            item("line", Category::FaultRepair, &["pl-distribution-terminal"], &[], 0),
+            item("offline", Category::FaultRepair, &["pl-distribution-terminal"], &["f-dtu-offline"], 1),
+            item("battery", Category::FaultRepair, &["pl-distribution-terminal"], &["f-dt-battery-fault"], 2),
+        ];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["offline", "line", "battery"]);
+        assert!(
+            ranked[0].reason.starts_with("适用：故障（据相似案例推断）：f-dtu-offline；产品线"),
+            "{}",
+            ranked[0].reason
+        );
+    }
+
+    #[test]
+    fn a_household_item_is_never_given_to_an_organisation() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-pv-inverter"]);
+        subject.audience = Some(Audience::Organisation);
+        let mut household = item("household-pv", Category::FaultRepair, &["pl-pv-inverter"], &[], 0);
+        household.audience = Some(Audience::Household);
+        let generic = item("generic", Category::FaultRepair, &[], &[], 1);
+        let ranked = rank(&subject, &[household.clone(), generic.clone()], false, &plain);
+        assert_eq!(ids(&ranked), ["generic"]);
+        subject.audience = Some(Audience::Household);
+        let ranked = rank(&subject, &[household, generic], false, &plain);
+        assert_eq!(ids(&ranked), ["household-pv", "generic"]);
+        assert!(ranked[0].reason.contains("客户类型：个人/居民用户"), "{}", ranked[0].reason);
+    }
+
+    #[test]
+    fn customer_tags_make_an_item_more_specific() {
+        let mut subject = Subject::new(Category::ServiceComplaint);
+        subject.tags = set(&["情绪化"]);
+        let mut emotional = item("emotional", Category::ServiceComplaint, &[], &[], 3);
+        emotional.tags = vec!["应对策略".into(), "情绪化".into()];
+        let candidates = [item("escalation", Category::ServiceComplaint, &[], &[], 0), emotional];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["emotional", "escalation"]);
+        assert_eq!(ranked[0].reason, "适用：客户标签：情绪化（服务投诉）");
+    }
+
+    #[test]
+    fn a_fault_script_answers_a_consultation_about_its_fault_but_not_a_complaint() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-ev-charger"]);
+        subject.faults = set(&["f-charging-power-low"]);
+        let slow = item("slow", Category::Consultation, &["pl-ev-charger"], &["f-charging-power-low"], 1);
+        let generic = item("generic", Category::FaultRepair, &[], &[], 0);
+        assert_eq!(ids(&rank(&subject, &[slow.clone(), generic.clone()], false, &plain)), ["slow", "generic"]);
+        subject.category = Category::ServiceComplaint;
+        assert!(rank(&subject, &[slow], false, &plain).is_empty());
+    }
+
+    #[test]
+    fn items_of_another_category_never_apply() {
+        let subject = Subject::new(Category::Suggestion);
+        let candidates =
+            [item("fault", Category::FaultRepair, &[], &[], 0), item("suggestion", Category::Suggestion, &[], &[], 1)];
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["suggestion"]);
+    }
+
+    #[test]
+    fn a_strategy_for_the_customers_tag_applies_in_any_category_and_line() {
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-line-protection"]);
+        subject.tags = set(&["停电敏感"]);
+        let mut outage = item("outage", Category::Consultation, &["pl-distribution-terminal"], &[], 2);
+        outage.tags = vec!["停电敏感".into()];
+        let generic = item("follow-up", Category::FaultRepair, &[], &[], 0);
+        let candidates = [outage, generic];
+        assert_eq!(ids(&rank(&subject, &candidates, true, &plain)), ["outage", "follow-up"]);
+        // An answer standard is not chosen by the customer's tags alone.
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["follow-up"]);
+    }
+
+    #[test]
+    fn equal_items_keep_the_order_of_the_words() {
+        let subject = Subject::new(Category::Praise);
+        let candidates = [item("b", Category::Praise, &[], &[], 1), item("a", Category::Praise, &[], &[], 0)];
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["a", "b"]);
+    }
+}
