@@ -9,7 +9,8 @@
 //! graph. Where the facts do not decide, the answer says "unknown" and why; it never guesses.
 //!
 //! * **Speciality** (专业): the device's product line (from its serial), else the product lines the
-//!   ticket names (a model's line), else the faults it names; each product line carries its
+//!   ticket names (a model's line), else those of the parts it names, else the faults it names;
+//!   each product line carries its
 //!   speciality as data in the corpus (`attrs.speciality`, `gka:speciality`).
 //! * **Urgency** (紧急 / 较急 / 一般): safety risk words in any ticket; in a ticket that reports a
 //!   problem (a fault report or a complaint), also supply-loss words, the named fault's severity,
@@ -60,6 +61,9 @@ pub enum SpecialityRule {
     DeviceLine,
     /// The product lines of the models and lines the ticket names.
     NamedProduct,
+    /// The product lines of the parts (boards, modules) the ticket names, when they share one
+    /// speciality.
+    Component,
     /// The faults the ticket names (a fault of one speciality).
     Fault,
     Unknown,
@@ -71,6 +75,7 @@ impl SpecialityRule {
         match self {
             SpecialityRule::DeviceLine => "device_line",
             SpecialityRule::NamedProduct => "named_product",
+            SpecialityRule::Component => "component",
             SpecialityRule::Fault => "fault",
             SpecialityRule::Unknown => "unknown",
         }
@@ -368,6 +373,8 @@ pub struct DispatchFacts<'a> {
     pub device: Option<DeviceFacts>,
     /// The product lines the ticket names, in the order it names them, each once.
     pub named_lines: Vec<LineFacts>,
+    /// The product lines of the parts (components) the ticket names, each once.
+    pub component_lines: Vec<LineFacts>,
     pub faults: Vec<FaultFacts>,
     pub customer: Option<CustomerFacts>,
     /// The customer's region and the regions above it, up to the first one a unit serves.
@@ -430,6 +437,31 @@ fn speciality(facts: &DispatchFacts<'_>) -> SpecialityDecision {
             alternatives,
             reason,
         };
+    }
+    // The parts: their lines' speciality, when they share one.
+    let part_specialities: Vec<&String> = facts
+        .component_lines
+        .iter()
+        .filter_map(|l| l.speciality.as_ref())
+        .collect::<BTreeSet<&String>>()
+        .into_iter()
+        .collect();
+    if let [value] = part_specialities.as_slice() {
+        let value: &String = value;
+        let lines: Vec<&LineFacts> =
+            facts.component_lines.iter().filter(|l| l.speciality.as_ref() == Some(value)).collect();
+        let said: Vec<String> = lines.iter().map(|l| format!("{} (a part of {})", l.via, l.label)).collect();
+        return SpecialityDecision {
+            value: Some(value.clone()),
+            rule: SpecialityRule::Component,
+            lines: lines.iter().map(|l| l.id.clone()).collect(),
+            alternatives: Vec::new(),
+            reason: format!("no product named; the ticket names {}, handled by {value}", said.join(", ")),
+        };
+    }
+    if part_specialities.len() > 1 {
+        let all: Vec<&str> = part_specialities.iter().map(|s| s.as_str()).collect();
+        notes.push(format!("the parts it names belong to several specialities ({})", all.join(", ")));
     }
     // The faults: a speciality every named fault shares, when there is exactly one.
     let with_speciality: Vec<&FaultFacts> = facts.faults.iter().filter(|f| !f.specialities.is_empty()).collect();
@@ -808,6 +840,7 @@ impl Engine {
             None => None,
         };
         let mut named_lines: Vec<LineFacts> = Vec::new();
+        let mut component_lines: Vec<LineFacts> = Vec::new();
         let mut faults: Vec<FaultFacts> = Vec::new();
         for link in linked {
             let line_id = match EntityClass::from_code(&link.class) {
@@ -815,6 +848,26 @@ impl Engine {
                 Some(EntityClass::ProductModel) => self
                     .entity_of(&link.id, EntityClass::ProductModel)?
                     .and_then(|model| first_link(&model, "line").map(str::to_string)),
+                Some(EntityClass::Component) => {
+                    if let Some(part) = self.entity_of(&link.id, EntityClass::Component)? {
+                        let line = match attr_text(&part, "line") {
+                            Some(line) => Some(line),
+                            None => match first_link(&part, "model") {
+                                Some(model) => self
+                                    .entity_of(model, EntityClass::ProductModel)?
+                                    .and_then(|model| first_link(&model, "line").map(str::to_string)),
+                                None => None,
+                            },
+                        };
+                        if let Some(line) = line
+                            && !component_lines.iter().any(|l: &LineFacts| l.id == line)
+                            && let Some(facts) = self.line_facts(&line, &link.matched)?
+                        {
+                            component_lines.push(facts);
+                        }
+                    }
+                    None
+                }
                 Some(EntityClass::Fault) => {
                     if let Some(fault) = self.entity_of(&link.id, EntityClass::Fault)?
                         && !faults.iter().any(|f| f.id == fault.id)
@@ -867,6 +920,7 @@ impl Engine {
             category,
             device: device_facts,
             named_lines,
+            component_lines,
             faults,
             customer: customer_facts,
             regions,
@@ -890,6 +944,7 @@ mod tests {
             category: Category::FaultRepair,
             device: None,
             named_lines: Vec::new(),
+            component_lines: Vec::new(),
             faults: Vec::new(),
             customer: None,
             regions: Vec::new(),
@@ -1019,6 +1074,26 @@ mod tests {
         f.named_lines = vec![line("pl-ev-charger", Some("新能源"), "充电桩")];
         let s = speciality(&f);
         assert_eq!((s.value.as_deref(), s.rule), (Some("新能源"), SpecialityRule::NamedProduct));
+    }
+
+    #[test]
+    fn parts_decide_when_their_lines_share_one_speciality_before_faults() {
+        let mut f = facts("浪涌保护器告警");
+        f.component_lines = vec![line("pl-pv-inverter", Some("新能源"), "浪涌保护器")];
+        f.faults = vec![fault("f-x", &["继电保护"], None)];
+        let s = speciality(&f);
+        assert_eq!((s.value.as_deref(), s.rule), (Some("新能源"), SpecialityRule::Component));
+        assert!(s.reason.contains("a part of"), "{}", s.reason);
+        // Parts of two specialities: the faults decide, else unknown saying so.
+        f.component_lines.push(line("pl-line-protection", Some("继电保护"), "电源插件"));
+        assert_eq!(speciality(&f).rule, SpecialityRule::Fault);
+        f.faults.clear();
+        let s = speciality(&f);
+        assert_eq!(s.rule, SpecialityRule::Unknown);
+        assert!(s.reason.contains("several specialities"), "{}", s.reason);
+        // A named model outranks a part.
+        f.named_lines = vec![line("pl-smart-meter", Some("计量"), "电表")];
+        assert_eq!(speciality(&f).rule, SpecialityRule::NamedProduct);
     }
 
     #[test]
