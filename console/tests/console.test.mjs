@@ -193,6 +193,10 @@ test('an agent pastes a ticket with a device serial and sees the answer standard
   assert.match(await page.locator('[data-test=category]').innerText(), /故障报修/)
   assert.match(await page.locator('[data-test=masked-ticket]').innerText(), /gkb-931a/i)
   assert.ok((await page.locator('[data-test=why]').count()) > 0, 'every hit says why')
+  // Where the ticket goes: the device's speciality, an urgency, and the unit of its owner's region.
+  assert.match(await page.locator('[data-test=dispatch-speciality]').innerText(), /继电保护/)
+  assert.match(await page.locator('[data-test=dispatch-urgency]').innerText(), /^(紧急|较急|一般)$/)
+  assert.match(await page.locator('[data-test=dispatch-station]').innerText(), /服务/)
 
   // What the agent must read is above the fold at 1366 × 768.
   for (const part of ['answer-standard', 'warranty', 'category', 'solution-steps']) {

@@ -1,6 +1,6 @@
 //! Typed domain queries: a device by serial number or QR payload with its model, contract,
 //! customer, warranty state and service history; warranties about to expire; items citing a
-//! superseded regulation.
+//! superseded regulation; the organisation units of a region.
 //!
 //! They read the schema of `ontology/gridkb.ttl`: devices (`gk:Device`, `gka:serial`,
 //! `gk:model`, `gk:contract`, `gk:customer`, `gka:warranty_end`), contracts (`gk:Contract`,
@@ -16,7 +16,9 @@ use store::{EntityClass, ItemKind};
 
 use crate::error::{GraphError, Result};
 use crate::graph::{Graph, GraphReader};
-use crate::limits::{MAX_QR_PAYLOAD_BYTES, MAX_SERIAL_BYTES, MAX_SERVICE_HISTORY, WARRANTY_EXPIRING_DAYS};
+use crate::limits::{
+    MAX_QR_PAYLOAD_BYTES, MAX_REGION_SUBJECTS, MAX_SERIAL_BYTES, MAX_SERVICE_HISTORY, WARRANTY_EXPIRING_DAYS,
+};
 use crate::vocab::{attr_iri, class_local_name, dcterms, gk, rdf_type, rdfs_label, record_id, record_iri, skos};
 use calendar::Date;
 
@@ -155,6 +157,25 @@ fn attr(reader: &GraphReader<'_>, node: &NamedNode, name: &str) -> Result<Option
 fn subjects_with_attr(reader: &GraphReader<'_>, name: &str, value: &str, limit: usize) -> Result<Vec<NamedNode>> {
     let literal = Term::Literal(Literal::new_simple_literal(value));
     Ok(reader.subjects(attr_iri(name).as_ref(), literal.as_ref(), limit)?.0)
+}
+
+/// The organisation units whose `gka:region` is exactly `region`, sorted by id: the service
+/// units of a region, for ticket dispatch. Customers and sites share region strings with the
+/// units, so at most [`MAX_REGION_SUBJECTS`] subjects of that region are read.
+pub fn organisations_in_region(graph: &Graph, region: &str) -> Result<Vec<Named>> {
+    let region = region.trim();
+    if region.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reader = graph.read()?;
+    let mut units = Vec::new();
+    for subject in subjects_with_attr(&reader, "region", region, MAX_REGION_SUBJECTS)? {
+        if has_class(&reader, &subject, EntityClass::Organisation.code())? {
+            units.push(named(&reader, &subject)?);
+        }
+    }
+    units.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(units)
 }
 
 /// The device with this serial number (exact, then upper and lower case), with its context.

@@ -23,7 +23,7 @@
 //! - [`expand`]: typed paths from linked entities ([`Seed::from_links_in`]) to scored candidate
 //!   items, each with its [`GraphPath`]s for the explanation.
 //! - Domain queries: [`device_by_serial`], [`device_by_qr`], [`warranties_expiring`],
-//!   [`stale_items`].
+//!   [`stale_items`], [`organisations_in_region`].
 //! - [`sparql`]: read-only SPARQL with a deadline and a result cap.
 //!
 //! # Cancellation
@@ -59,7 +59,8 @@ pub mod vocab;
 pub use calendar::Date;
 pub use domain::{
     ContractSummary, CustomerSummary, DeviceReport, ExpiringWarranty, HistoryEntry, Named, StaleItem, WarrantyState,
-    device_by_qr, device_by_serial, device_in_text, serial_candidates, stale_items, warranties_expiring,
+    device_by_qr, device_by_serial, device_in_text, organisations_in_region, serial_candidates, stale_items,
+    warranties_expiring,
 };
 pub use error::{GraphError, Result};
 pub use expand::{Candidate, Expansion, GraphPath, PathStep, Seed, expand};

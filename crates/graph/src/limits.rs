@@ -36,6 +36,9 @@ pub const MAX_USER_WORD_CHARS: usize = 10;
 pub const WARRANTY_EXPIRING_DAYS: i64 = 90;
 /// Most cases listed in a device's service history.
 pub const MAX_SERVICE_HISTORY: usize = 50;
+/// Most subjects of one region (organisation units, customers) read to find the region's
+/// organisation units; a region shared by more customers than this may miss its unit.
+pub const MAX_REGION_SUBJECTS: usize = 4096;
 /// Most rows a domain listing (expiring warranties, stale items) returns, by default: the callers
 /// pass their own (the server's `max_listing` limit).
 pub const MAX_LISTING: usize = 1000;

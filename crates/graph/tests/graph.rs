@@ -716,3 +716,26 @@ fn ambiguous_spans_are_narrowed_by_the_other_linked_entities() {
     assert_eq!(alone.len(), 2);
     assert!(alone.iter().all(|s| (s.weight - 0.5).abs() < 1e-6));
 }
+
+#[test]
+fn the_organisation_units_of_a_region_leave_its_customers_out() {
+    let records: Vec<Record> = [
+        r#"{"id":"org-p01","class":"Organisation","label":"岚东省服务分中心","attrs":{"level":"province","region":"岚东省"}}"#,
+        r#"{"id":"org-p01-c01","class":"Organisation","label":"琰宁服务站","links":{"parent":["org-p01"]},"attrs":{"level":"city","region":"岚东省琰宁市"}}"#,
+        r#"{"id":"cust-a","class":"Customer","label":"琰宁供电公司","attrs":{"level":"city","region":"岚东省琰宁市"}}"#,
+        r#"{"id":"cust-b","class":"Customer","label":"琰宁某医院","attrs":{"level":"city","region":"岚东省琰宁市"}}"#,
+    ]
+    .into_iter()
+    .map(record)
+    .collect();
+    let (_dir, store) = store_with(&records);
+    let graph = Graph::load_from(&store).expect("load");
+    let units = graph::organisations_in_region(&graph, "岚东省琰宁市").expect("query");
+    let ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ["org-p01-c01"], "the customers of the region are not its units");
+    assert_eq!(units[0].label, "琰宁服务站");
+    assert_eq!(graph::organisations_in_region(&graph, "岚东省").expect("query").len(), 1);
+    // A region below every unit, or none at all: no unit (the caller walks up).
+    assert!(graph::organisations_in_region(&graph, "岚东省琰宁市石湾区").expect("query").is_empty());
+    assert!(graph::organisations_in_region(&graph, " ").expect("query").is_empty());
+}

@@ -40,6 +40,8 @@ pub struct Query {
     pub major: Option<String>,
     pub customer_id: Option<String>,
     pub device_serial: Option<String>,
+    /// Ticket set only: the product models and lines the ticket concerns.
+    pub products: Vec<String>,
 }
 
 /// A dataset ready to run: where its corpus is and its labelled queries.
@@ -122,6 +124,7 @@ fn labelled_dataset(path: &Path) -> anyhow::Result<Dataset> {
             major: None,
             customer_id: None,
             device_serial: None,
+            products: Vec::new(),
         });
     }
     Ok(Dataset { name, corpus: Corpus::Existing, queries, qrels })
@@ -196,6 +199,11 @@ fn read_queries(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<Query>> 
             major: field("major"),
             customer_id: field("customer_id"),
             device_serial: field("device_serial"),
+            products: value
+                .get("products")
+                .and_then(|v| v.as_array())
+                .map(|list| list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
         });
     }
     Ok(queries)

@@ -11,6 +11,7 @@ mod catalogue;
 pub mod consistency;
 pub mod data_dir;
 mod dense;
+pub mod dispatch;
 mod duplicates;
 pub mod editing;
 mod engine;
@@ -39,6 +40,7 @@ pub use catalogue::{EntitySummary, ItemSummary, OrgTree, OrgUnit};
 pub use consistency::{ProjectionCheck, ProjectionDiff};
 pub use data_dir::{DataDirLock, DataLayout};
 pub use dense::DenseStatus;
+pub use dispatch::Dispatch;
 pub use duplicates::{
     CandidateScore, Conflict, DraftText, DuplicateCandidate, DuplicatePair, ItemCheck, NORMATIVE_KINDS, PairSide,
     Reason,

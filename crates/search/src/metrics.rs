@@ -1,6 +1,6 @@
 //! The arithmetic of `gridkb eval` and `gridkb tune`: ranking metrics of one query (nDCG@k, reciprocal rank,
 //! Recall@k), their means over a query set ([`Scores`]), and the tallies of ticket matching
-//! ([`MatchTally`]). Pure functions of rankings and judgements, no I/O, so that every number
+//! ([`MatchTally`]) and of ticket dispatch ([`DispatchTally`]). Pure functions of rankings and judgements, no I/O, so that every number
 //! the README reports can be checked against a hand computation (the tests below).
 //!
 //! Conventions — those of trec_eval and of BEIR's pytrec_eval, unless said otherwise:
@@ -24,6 +24,11 @@
 //! - **A query without a relevant document** has no nDCG or recall (both are 0/0). It is left
 //!   out of the means and counted in [`Scores::no_relevant`], instead of being averaged in as 0
 //!   (which would punish every method for the judgements' gap) or as 1.
+//! - **Dispatch.** A ticket counts for the speciality when its gold products name a product
+//!   line with a speciality, and for the station when its gold customer's region leads to a
+//!   unit; it is right when the dispatched value is one of the gold ones. An unknown answer
+//!   counts as wrong in the accuracy (right / gold tickets) and is left out of the precision
+//!   (right / answered); the coverage is answered / gold tickets. Urgency has no gold.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -311,6 +316,155 @@ impl MatchTally {
     }
 }
 
+/// What dispatch answered for one ticket, as far as the tallies need it.
+#[derive(Debug, Clone)]
+pub struct Dispatched<'a> {
+    /// The speciality, `None` when unknown, and the rule that decided it.
+    pub speciality: Option<&'a str>,
+    pub speciality_rule: &'a str,
+    /// The station's unit id, `None` when unknown, and its rule.
+    pub station: Option<&'a str>,
+    pub station_rule: &'a str,
+    pub urgency: &'a str,
+    pub urgency_rule: &'a str,
+}
+
+/// One labelled ticket's dispatch gold and what dispatch gave.
+#[derive(Debug, Clone)]
+pub struct DispatchOutcome<'a> {
+    /// The specialities of the ticket's gold product lines; empty: not measured.
+    pub gold_specialities: Vec<&'a str>,
+    /// The unit serving the gold customer's region; `None`: not measured.
+    pub gold_station: Option<&'a str>,
+    /// `None` when the ticket was refused: wrong wherever it is measured.
+    pub dispatched: Option<Dispatched<'a>>,
+}
+
+/// Dispatch figures: add every ticket, then [`DispatchTally::finish`].
+#[derive(Debug, Default)]
+pub struct DispatchTally {
+    tickets: usize,
+    speciality: Counts,
+    station: Counts,
+    /// Per rule: (tickets measured, right).
+    speciality_rules: BTreeMap<String, (usize, usize)>,
+    station_rules: BTreeMap<String, (usize, usize)>,
+    urgency_levels: BTreeMap<String, usize>,
+    urgency_rules: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    gold: usize,
+    answered: usize,
+    right: usize,
+}
+
+impl Counts {
+    fn add(&mut self, answered: bool, right: bool) {
+        self.gold += 1;
+        self.answered += usize::from(answered);
+        self.right += usize::from(right);
+    }
+
+    fn finish(&self) -> DispatchMeasure {
+        DispatchMeasure {
+            tickets: self.gold,
+            answered: self.answered,
+            right: self.right,
+            accuracy: share(self.right, self.gold),
+            coverage: share(self.answered, self.gold),
+            precision: (self.answered > 0).then(|| share(self.right, self.answered)),
+        }
+    }
+}
+
+/// The figures of dispatch in `gridkb eval --match`.
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct DispatchScores {
+    pub tickets: usize,
+    pub speciality: DispatchMeasure,
+    pub station: DispatchMeasure,
+    /// Per deciding rule: tickets measured and the share right.
+    pub speciality_by_rule: BTreeMap<String, RuleRow>,
+    pub station_by_rule: BTreeMap<String, RuleRow>,
+    /// Not measured (no gold): how many tickets got each level, and each deciding rule.
+    pub urgency_levels: BTreeMap<String, usize>,
+    pub urgency_rules: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct DispatchMeasure {
+    /// Tickets with gold.
+    pub tickets: usize,
+    /// Of those, answered (not unknown) and right.
+    pub answered: usize,
+    pub right: usize,
+    /// right / tickets: an unknown counts as wrong.
+    pub accuracy: f64,
+    /// answered / tickets.
+    pub coverage: f64,
+    /// right / answered; `None` when nothing was answered.
+    pub precision: Option<f64>,
+}
+
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct RuleRow {
+    pub tickets: usize,
+    pub accuracy: f64,
+}
+
+impl DispatchTally {
+    pub fn add(&mut self, outcome: &DispatchOutcome<'_>) {
+        self.tickets += 1;
+        let dispatched = outcome.dispatched.as_ref();
+        if !outcome.gold_specialities.is_empty() {
+            let value = dispatched.and_then(|d| d.speciality);
+            let right = value.is_some_and(|v| outcome.gold_specialities.contains(&v));
+            self.speciality.add(value.is_some(), right);
+            if let Some(d) = dispatched {
+                let row = self.speciality_rules.entry(d.speciality_rule.to_owned()).or_default();
+                row.0 += 1;
+                row.1 += usize::from(right);
+            }
+        }
+        if let Some(gold) = outcome.gold_station {
+            let value = dispatched.and_then(|d| d.station);
+            let right = value == Some(gold);
+            self.station.add(value.is_some(), right);
+            if let Some(d) = dispatched {
+                let row = self.station_rules.entry(d.station_rule.to_owned()).or_default();
+                row.0 += 1;
+                row.1 += usize::from(right);
+            }
+        }
+        if let Some(d) = dispatched {
+            *self.urgency_levels.entry(d.urgency.to_owned()).or_default() += 1;
+            *self.urgency_rules.entry(d.urgency_rule.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub fn finish(self) -> DispatchScores {
+        let rows = |rules: &BTreeMap<String, (usize, usize)>| {
+            rules
+                .iter()
+                .map(|(rule, (tickets, right))| {
+                    (rule.clone(), RuleRow { tickets: *tickets, accuracy: share(*right, *tickets) })
+                })
+                .collect()
+        };
+        DispatchScores {
+            tickets: self.tickets,
+            speciality: self.speciality.finish(),
+            station: self.station.finish(),
+            speciality_by_rule: rows(&self.speciality_rules),
+            station_by_rule: rows(&self.station_rules),
+            urgency_levels: self.urgency_levels,
+            urgency_rules: self.urgency_rules,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,5 +746,74 @@ mod tests {
         // Nothing at all: zeros, not NaN.
         let empty = MatchTally::default().finish();
         assert_eq!((empty.minor_accuracy, empty.answer_standard_hit, empty.cases_precision), (0.0, 0.0, 0.0));
+    }
+
+    fn dispatched<'a>(speciality: Option<&'a str>, station: Option<&'a str>) -> Dispatched<'a> {
+        Dispatched {
+            speciality,
+            speciality_rule: if speciality.is_some() { "named_product" } else { "unknown" },
+            station,
+            station_rule: if station.is_some() { "region" } else { "unknown" },
+            urgency: "normal",
+            urgency_rule: "none",
+        }
+    }
+
+    #[test]
+    fn dispatch_tallies_by_hand() {
+        let mut tally = DispatchTally::default();
+        // 1: both right (the speciality is one of two gold ones).
+        tally.add(&DispatchOutcome {
+            gold_specialities: vec!["继电保护", "变电站自动化"],
+            gold_station: Some("org-a"),
+            dispatched: Some(dispatched(Some("变电站自动化"), Some("org-a"))),
+        });
+        // 2: a wrong speciality, an unknown station.
+        tally.add(&DispatchOutcome {
+            gold_specialities: vec!["计量"],
+            gold_station: Some("org-b"),
+            dispatched: Some(Dispatched {
+                urgency: "urgent",
+                urgency_rule: "safety",
+                ..dispatched(Some("新能源"), None)
+            }),
+        });
+        // 3: an unknown speciality, a wrong station.
+        tally.add(&DispatchOutcome {
+            gold_specialities: vec!["计量"],
+            gold_station: Some("org-c"),
+            dispatched: Some(dispatched(None, Some("org-a"))),
+        });
+        // 4: no gold speciality (not measured there), station right.
+        tally.add(&DispatchOutcome {
+            gold_specialities: vec![],
+            gold_station: Some("org-d"),
+            dispatched: Some(dispatched(Some("计量"), Some("org-d"))),
+        });
+        // 5: refused: wrong on both, no urgency.
+        tally
+            .add(&DispatchOutcome { gold_specialities: vec!["计量"], gold_station: Some("org-e"), dispatched: None });
+        let s = tally.finish();
+        assert_eq!(s.tickets, 5);
+        // Speciality: gold on 1, 2, 3, 5; answered 1, 2; right 1.
+        assert_eq!((s.speciality.tickets, s.speciality.answered, s.speciality.right), (4, 2, 1));
+        close(s.speciality.accuracy, 1.0 / 4.0);
+        close(s.speciality.coverage, 2.0 / 4.0);
+        close(s.speciality.precision.expect("answered"), 1.0 / 2.0);
+        // Station: gold on all 5; answered 1, 3, 4; right 1, 4.
+        assert_eq!((s.station.tickets, s.station.answered, s.station.right), (5, 3, 2));
+        close(s.station.accuracy, 2.0 / 5.0);
+        close(s.station.coverage, 3.0 / 5.0);
+        close(s.station.precision.expect("answered"), 2.0 / 3.0);
+        // Per rule, over the measured tickets that were answered at all.
+        assert_eq!(s.speciality_by_rule["named_product"], RuleRow { tickets: 2, accuracy: 0.5 });
+        assert_eq!(s.speciality_by_rule["unknown"], RuleRow { tickets: 1, accuracy: 0.0 });
+        assert_eq!(s.station_by_rule["region"], RuleRow { tickets: 3, accuracy: 2.0 / 3.0 });
+        assert_eq!(s.urgency_levels["normal"], 3);
+        assert_eq!(s.urgency_levels["urgent"], 1);
+        assert_eq!(s.urgency_rules["safety"], 1);
+        // Nothing answered: no precision, zeros elsewhere.
+        let empty = DispatchTally::default().finish();
+        assert_eq!((empty.speciality.precision, empty.station.accuracy), (None, 0.0));
     }
 }

@@ -167,6 +167,10 @@ pub struct TicketMatch {
     pub response_strategies: Vec<Guidance>,
     pub solutions: Vec<Hit>,
     pub similar_cases: Vec<Hit>,
+    /// Where the ticket goes (工单派发): the speciality, the urgency and the responsible service
+    /// unit, each with its rule and reason (`search::dispatch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<crate::dispatch::Dispatch>,
     /// Things the agent should know about this answer: an unknown customer or serial, a
     /// retriever that could not take part.
     pub notes: Vec<String>,
@@ -662,6 +666,7 @@ impl Engine {
 
         let mut similar_cases = cases.hits;
         similar_cases.truncate(SIMILAR_CASES);
+        let dispatch = self.ticket_dispatch(&masked, minor, &solutions.linked, device.as_ref(), customer.as_ref())?;
         Ok(TicketMatch {
             request_id: None,
             ticket: masked,
@@ -676,6 +681,7 @@ impl Engine {
             response_strategies,
             solutions: solutions.hits,
             similar_cases,
+            dispatch: Some(dispatch),
             notes,
             took_ms: started.elapsed().as_secs_f64() * 1e3,
         })

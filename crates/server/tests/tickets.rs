@@ -157,3 +157,105 @@ async fn bad_tickets_get_clear_errors() {
     }
     assert_eq!(server.engine.stats().expect("stats"), before);
 }
+
+/// The test server plus the demo corpus's product lines and models, faults, organisation tree,
+/// customers, and the devices and contracts of `serials`: what dispatch reads.
+async fn server_with_corpus_world(serials: &'static [&'static str]) -> TestServer {
+    let server = start(Limits::default()).await;
+    let engine = server.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus");
+        let mut records: Vec<store::Record> = Vec::new();
+        let mut contracts: Vec<String> = Vec::new();
+        for file in [
+            "authored/entities/product_lines.jsonl",
+            "authored/entities/product_models.jsonl",
+            "authored/entities/faults.jsonl",
+            "generated/entities/organisations.jsonl",
+            "generated/entities/customers.jsonl",
+            "generated/entities/devices.jsonl",
+            "generated/entities/contracts.jsonl",
+        ] {
+            let text = std::fs::read_to_string(corpus.join(file)).expect("corpus file");
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let record: store::Record = serde_json::from_str(line).expect("record");
+                let store::Record::Entity(entity) = &record else { continue };
+                let serial = entity.attrs.get("serial").and_then(|s| s.as_str());
+                let keep = match entity.class {
+                    store::EntityClass::Device => {
+                        let wanted = serial.is_some_and(|s| serials.contains(&s));
+                        if wanted {
+                            contracts.extend(entity.links.get("contract").into_iter().flatten().cloned());
+                        }
+                        wanted
+                    }
+                    store::EntityClass::Contract => contracts.contains(&entity.id),
+                    _ => true,
+                };
+                // The mini fixture's own versions of a few corpus ids stay.
+                if keep && engine.store().get(&entity.id).expect("store").is_none() {
+                    records.push(record);
+                }
+            }
+        }
+        let report = engine.ingest(&records, "test", &|_| {}).expect("ingest");
+        assert!(report.refused.is_empty(), "{:?}", report.refused);
+    })
+    .await
+    .expect("loader");
+    server
+}
+
+#[tokio::test]
+async fn corpus_tickets_are_dispatched_to_their_speciality_and_station() {
+    let server = server_with_corpus_world(&["GKN2409G51488"]).await;
+    // Ticket t-00002 of the ticket set: a PV inverter of 楸城启明新能源 和平光伏电站 (崇岭省楸城市),
+    // quoted by its serial.
+    let (status, body) = post(
+        &server,
+        json!({"text": "联系人邓师傅 199-8732-0471。你好，GKN 50K（出厂编号gkn2409g51488）直流电压低，在线等"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let dispatch = &body["dispatch"];
+    assert_eq!(dispatch["speciality"]["value"], "新能源", "{dispatch}");
+    assert_eq!(dispatch["speciality"]["rule"], "device_line");
+    assert_eq!(dispatch["speciality"]["lines"], json!(["pl-pv-inverter"]));
+    assert_eq!(dispatch["station"]["unit"]["id"], "org-p03-c02", "{dispatch}");
+    assert_eq!(dispatch["station"]["rule"], "region");
+    assert_eq!(dispatch["station"]["region"], "崇岭省楸城市");
+    assert_eq!(dispatch["station"]["customer"], "cust-plant-0016");
+    assert_eq!(dispatch["station"]["customer_source"], "device");
+    assert!(dispatch["station"]["reason"].as_str().is_some_and(|r| r.contains("崇岭省楸城市")), "{dispatch}");
+    // The urgency depends on the day (the warranty ends on 2026-12-23): its shape, and the
+    // warranty weighed.
+    assert!(["normal", "high", "urgent"].contains(&dispatch["urgency"]["level"].as_str().unwrap_or("")), "{dispatch}");
+    assert!(["一般", "较急", "紧急"].contains(&dispatch["urgency"]["label"].as_str().unwrap_or("")));
+    let factors: Vec<&str> =
+        dispatch["urgency"]["factors"].as_array().into_iter().flatten().filter_map(|f| f["rule"].as_str()).collect();
+    assert!(factors.iter().any(|f| f.contains("warranty")), "{dispatch}");
+    // No personal data in any reason.
+    assert!(!dispatch.to_string().contains("8732"), "{dispatch}");
+
+    // Ticket t-00003: the customer is named, not the device; a service request about a meter.
+    let (status, body) = post(&server, json!({"text": "樾阳弘毅玻璃的，你好，我要申请校表，感觉表不准，要钱吗"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let station = &body["dispatch"]["station"];
+    assert_eq!(station["customer"], "cust-ent-0035", "{station}");
+    assert_eq!(station["customer_source"], "text");
+    let region = station["region"].as_str().expect("region");
+    let unit = station["unit"]["region"].as_str().expect("unit region");
+    assert_eq!((station["rule"].as_str(), unit), (Some("region"), region), "{station}");
+    assert_eq!(body["dispatch"]["urgency"]["level"], "normal", "a service request reports no problem");
+
+    // Nothing to route by: unknowns that say why.
+    let (status, body) = post(&server, json!({"text": "你好，想问一下发票怎么开"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let dispatch = &body["dispatch"];
+    assert!(dispatch["speciality"]["value"].is_null() && dispatch["station"]["unit"].is_null(), "{dispatch}");
+    assert_eq!(
+        (dispatch["speciality"]["rule"].as_str(), dispatch["station"]["rule"].as_str()),
+        (Some("unknown"), Some("unknown"))
+    );
+    assert!(dispatch["station"]["reason"].as_str().is_some_and(|r| r.starts_with("unknown")), "{dispatch}");
+}
