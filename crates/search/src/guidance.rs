@@ -14,7 +14,7 @@
 //!    SV link break; a household strategy never to a substation engineer);
 //! 2. the rest are ranked by how much of the ticket they match (fault 4, a fault only inferred
 //!    from the ticket's most similar solved cases 3, line 2, model 1, audience 1, each customer
-//!    tag 1), then items of the ticket's own category first, then in the order the ticket's
+//!    tag 2), then items of the ticket's own category first, then in the order the ticket's
 //!    words rank them. A declaration the
 //!    ticket does not speak to (a line when the ticket names no product) neither adds nor
 //!    refuses: the words decide among such items and the generic ones. An item with no
@@ -39,7 +39,9 @@ const INFERRED_FAULT_POINTS: u32 = 3;
 const LINE_POINTS: u32 = 2;
 const MODEL_POINTS: u32 = 1;
 const AUDIENCE_POINTS: u32 = 1;
-const TAG_POINTS: u32 = 1;
+/// A tag on the customer's record (or shown by their words) is about this customer; an audience
+/// is about a kind of customer, so a tag weighs more.
+const TAG_POINTS: u32 = 2;
 
 /// Whom a ticket's writer, or a guidance item's reader, is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
