@@ -14,7 +14,9 @@
 //!    SV link break; a household strategy never to a substation engineer);
 //! 2. the rest are ranked by how much of the ticket they match (fault 4, a fault only inferred
 //!    from the ticket's most similar solved cases 3, line 2, model 1, audience 1, each customer
-//!    tag 2), then items of the ticket's own category first, then in the order the ticket's
+//!    tag 2; in a fault report or a consultation a line or model counts only beside a matched
+//!    fault, since every script of a line matches it there), then items of the ticket's own
+//!    category first, then in the order the ticket's
 //!    words rank them. A declaration the
 //!    ticket does not speak to (a line when the ticket names no product) neither adds nor
 //!    refuses: the words decide among such items and the generic ones. An item with no
@@ -280,14 +282,18 @@ pub fn rank(
             points += INFERRED_FAULT_POINTS;
             why.push(format!("故障（据相似案例推断）：{}", joined(inferred.iter().map(|f| label(f)))));
         }
-        if lines == Fit::Match {
+        // In a fault report or a consultation the line alone says little (every script of a
+        // line matches it): it counts with a matched fault; elsewhere it names the product
+        // praised, complained about or asked to change.
+        let line_counts = !fault_family(subject.category) || faults == Fit::Match || !inferred.is_empty();
+        if lines == Fit::Match && line_counts {
             points += LINE_POINTS;
             let shared: Vec<String> = c.lines.intersection(&subject.lines).map(|l| label(l)).collect();
             if !shared.is_empty() {
                 why.push(format!("产品线：{}", joined(shared)));
             }
         }
-        if !models.is_empty() {
+        if !models.is_empty() && line_counts {
             points += MODEL_POINTS;
             why.push(format!("型号：{}", joined(models.iter().map(|m| label(m)))));
         }
@@ -382,9 +388,20 @@ mod tests {
             item("line-fault", Category::FaultRepair, &["pl-ev-charger"], &["f-charger-offline"], 2),
         ];
         let ranked = rank(&subject, &candidates, false, &plain);
-        assert_eq!(ids(&ranked), ["line-fault", "line", "generic"]);
+        // In a fault report the line alone says little: the words order "line" and "generic".
+        assert_eq!(ids(&ranked), ["line-fault", "generic", "line"]);
         assert_eq!(ranked[0].reason, "适用：故障：f-charger-offline；产品线：pl-ev-charger（故障报修）");
-        assert!(ranked[0].specificity > ranked[1].specificity && ranked[1].specificity > ranked[2].specificity);
+        assert!(ranked[0].specificity > ranked[1].specificity && ranked[1].specificity == ranked[2].specificity);
+        // Elsewhere the line names the product praised or complained about, and counts.
+        let mut praise = Subject::new(Category::Praise);
+        praise.lines = set(&["pl-ev-charger"]);
+        let candidates = [
+            item("generic", Category::Praise, &[], &[], 0),
+            item("line", Category::Praise, &["pl-ev-charger"], &[], 1),
+        ];
+        let ranked = rank(&praise, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["line", "generic"]);
+        assert!(ranked[0].specificity > ranked[1].specificity);
     }
 
     #[test]
@@ -451,15 +468,29 @@ mod tests {
 
     #[test]
     fn a_partly_confirmed_item_says_what_the_ticket_left_unsaid() {
-        let mut subject = Subject::new(Category::FaultRepair);
+        let mut subject = Subject::new(Category::QualityComplaint);
         subject.lines = set(&["pl-ev-charger"]);
+        let candidates = [
+            item("generic", Category::QualityComplaint, &[], &[], 0),
+            item("gun-stuck", Category::QualityComplaint, &["pl-ev-charger"], &["f-charging-gun-unlock-fail"], 1),
+        ];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["gun-stuck", "generic"]);
+        assert_eq!(
+            ranked[0].reason,
+            format!("适用：产品线：pl-ev-charger；其故障工单未说明（{}）", Category::QualityComplaint.label_zh())
+        );
+        // A fault report that names the line but not the fault: the fault's script is no more
+        // specific than the generic one, and says why.
+        let mut report = Subject::new(Category::FaultRepair);
+        report.lines = set(&["pl-ev-charger"]);
         let candidates = [
             item("generic", Category::FaultRepair, &[], &[], 0),
             item("gun-stuck", Category::FaultRepair, &["pl-ev-charger"], &["f-charging-gun-unlock-fail"], 1),
         ];
-        let ranked = rank(&subject, &candidates, false, &plain);
-        assert_eq!(ids(&ranked), ["gun-stuck", "generic"]);
-        assert_eq!(ranked[0].reason, "适用：产品线：pl-ev-charger；其故障工单未说明（故障报修）");
+        let ranked = rank(&report, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["generic", "gun-stuck"]);
+        assert_eq!(ranked[1].reason, "无更具体的适用项，按类别“故障报修”及文本相关度选取（其故障工单未说明）");
     }
 
     #[test]
