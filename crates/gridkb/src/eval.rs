@@ -333,12 +333,7 @@ pub fn run(
         for (((name, _, _), ranked), score) in
             settings.iter().zip(engine.rank_each(&query.text, &asked, DEEP)).zip(&mut scores)
         {
-            let (hits, ms) = match ranked {
-                Ok(ranked) => ranked,
-                // A query with nothing searchable in it ranks nothing.
-                Err(search::Error::InvalidRequest { .. }) => (Vec::new(), 0.0),
-                Err(e) => return Err(e.into()),
-            };
+            let (hits, ms) = ranked?;
             if let Some(files) = &mut run_files {
                 files.write(name, &query.id, &hits)?;
             }

@@ -331,26 +331,16 @@ impl Engine {
         *self.fusion.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Makes `fusion` the default of this knowledge base: saved in the data directory (written
-    /// to a temporary file, synced and renamed, so a crash leaves the old or the new file), then
+    /// Makes `fusion` the default of this knowledge base: saved in the data directory
+    /// (`follow::write_atomically`: a crash leaves the old or the new file, created 0600), then
     /// used by every request that does not choose one.
     pub fn set_fusion(&self, fusion: Fusion) -> Result<()> {
         fusion.validate().map_err(|m| Error::invalid(crate::Invalid::Parameter, m))?;
         let path = self.layout.fusion_file();
-        let failed = |e: std::io::Error| Error::DataDir { path: path.display().to_string(), message: e.to_string() };
         let json =
             serde_json::to_vec_pretty(&fusion).map_err(|e| Error::Internal(format!("a fusion serialises: {e}")))?;
-        let temporary = path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&temporary).map_err(failed)?;
-            file.write_all(&json).map_err(failed)?;
-            file.sync_all().map_err(failed)?;
-        }
-        std::fs::rename(&temporary, &path).map_err(failed)?;
-        if let Ok(dir) = std::fs::File::open(self.layout.root()) {
-            dir.sync_all().map_err(failed)?;
-        }
+        crate::follow::write_atomically(&path, &json)
+            .map_err(|e| Error::DataDir { path: path.display().to_string(), message: e.to_string() })?;
         *self.fusion.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fusion;
         tracing::info!(?fusion, "fusion tuned for this knowledge base");
         Ok(())
@@ -635,7 +625,8 @@ impl Engine {
     /// [`Engine::rank`] for several settings of one text, analysed (and embedded) once: each
     /// setting's hits (without snippets; each with its standing in every retriever that found
     /// it) and the milliseconds its search took (the first one's include waiting for the query
-    /// embedding).
+    /// embedding). A text the search refuses (nothing searchable in it, too long) ranks nothing,
+    /// as a labelled query that finds nothing.
     pub fn rank_each(
         &self,
         text: &str,
@@ -654,8 +645,11 @@ impl Engine {
                     fusion: *fusion,
                     ..SearchRequest::default()
                 };
-                let response = self.search_analysed(&request, &query, &stop, Shown::First(0))?;
-                Ok((response.hits, response.took_ms))
+                match self.search_analysed(&request, &query, &stop, Shown::First(0)) {
+                    Ok(response) => Ok((response.hits, response.took_ms)),
+                    Err(Error::InvalidRequest { .. }) => Ok((Vec::new(), 0.0)),
+                    Err(e) => Err(e),
+                }
             })
             .collect()
     }

@@ -175,7 +175,7 @@ pub fn take_shared_files(data_dir: &std::path::Path, options: &store::PgOptions)
 
 /// Writes a file under a temporary name, fsyncs it, renames it over `path` and fsyncs the
 /// directory: readers see the old file or the new one, never a part.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");

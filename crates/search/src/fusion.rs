@@ -217,6 +217,7 @@ pub fn fuse(lists: &[(Retriever, Vec<(String, f32)>)], fusion: Fusion) -> Vec<Fu
     let fusion = fusion.resolve(usize::MAX, lists);
     let mut by_id: HashMap<&str, Fused> = HashMap::new();
     for (retriever, list) in lists {
+        let weight = fusion.base_weights().into_iter().find(|(r, _)| r == retriever).map_or(0.0, |(_, w)| w);
         let (min, max) =
             list.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), (_, s)| (lo.min(*s), hi.max(*s)));
         for (i, (id, score)) in list.iter().enumerate() {
@@ -224,8 +225,6 @@ pub fn fuse(lists: &[(Retriever, Vec<(String, f32)>)], fusion: Fusion) -> Vec<Fu
             let contribution = match fusion {
                 Fusion::Rrf { k } => 1.0 / (k + rank as f32),
                 Fusion::Weighted { .. } | Fusion::Adaptive { .. } => {
-                    let weight =
-                        fusion.base_weights().into_iter().find(|(r, _)| r == retriever).map_or(0.0, |(_, w)| w);
                     // A list whose scores are all equal gives each candidate full credit.
                     let normalised = if max > min { (score - min) / (max - min) } else { 1.0 };
                     weight * normalised

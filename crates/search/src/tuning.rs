@@ -191,11 +191,7 @@ pub fn tune(engine: &Engine, questions: &[LabelledQuestion], apply: bool) -> Res
     for (q, gold) in &judged {
         let category = q.category.clone().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "-".to_owned());
         for (i, ranked) in engine.rank_each(&q.question, &settings, DEEP).into_iter().enumerate() {
-            let (hits, ms) = match ranked {
-                Ok(ranked) => ranked,
-                Err(Error::InvalidRequest { .. }) => (Vec::new(), 0.0),
-                Err(e) => return Err(e),
-            };
+            let (hits, ms) = ranked?;
             let ids: Vec<String> = hits.into_iter().map(|h| h.id).collect();
             totals[i].add(&ids, gold, ms);
             by_category[i].entry(category.clone()).or_default().add(&ids, gold, ms);
