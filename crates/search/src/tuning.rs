@@ -73,8 +73,8 @@ pub struct TuneReport {
     pub candidates: Vec<Measured>,
     /// Per category (questions without one are under `-`), in name order.
     pub per_category: Vec<CategoryChange>,
-    /// Expected ids that name no item of the knowledge base (a typo, or a retired item), at most
-    /// 20 listed; `unknown_count` counts them all.
+    /// Expected ids that name no item of the knowledge base (a typo, or a retired item), personal
+    /// data in them masked, at most 20 listed; `unknown_count` counts them all.
     pub unknown_ids: Vec<String>,
     pub unknown_count: usize,
 }
@@ -170,8 +170,12 @@ pub fn tune(engine: &Engine, questions: &[LabelledQuestion], apply: bool) -> Res
         for id in q.expected.iter().map(|id| id.trim()).filter(|id| !id.is_empty()) {
             if engine.has_item(id)? {
                 gold.insert(id.to_owned(), 1.0);
-            } else if !unknown.iter().any(|u| u == id) {
-                unknown.push(id.to_owned());
+            } else {
+                // An editor types these: personal data in one is listed masked.
+                let shown = analysis::mask(id).text;
+                if !unknown.contains(&shown) {
+                    unknown.push(shown);
+                }
             }
         }
         if !gold.is_empty() {

@@ -406,15 +406,18 @@ async fn admin_tune_measures_chooses_and_saves_for_the_next_search() {
         {"question": "纵联通道告警怎么处理", "expected": ["kb-tp-channel"], "category": "故障"},
         {"question": "CT断线告警怎么检查电流回路", "expected": ["kb-tp-ct"], "category": "故障"},
         {"question": "充电桩离线，扫码充不上电", "expected": ["kb-tp-ev-offline"]},
-        {"question": "保修期内插件坏了收费吗", "expected": ["kb-br-warranty", "kb-missing"], "category": "咨询"}
+        {"question": "保修期内插件坏了收费吗", "expected": ["kb-br-warranty", "kb-missing"], "category": "咨询"},
+        {"question": "CT断线告警", "expected": ["kb-tp-ct", "13812345678"]}
     ]);
     let response =
         client.post(&url).json(&json!({"questions": questions, "dry_run": true})).send().await.expect("tune");
     assert_eq!(response.status(), StatusCode::OK);
     let dry: Value = response.json().await.expect("report");
     assert_eq!((dry["applied"].as_bool(), dry["before"]["fusion"].clone()), (Some(false), zero.clone()));
-    assert_eq!(dry["unknown_ids"], json!(["kb-missing"]));
-    assert_eq!(dry["questions"], 4);
+    assert_eq!(dry["unknown_count"], 2);
+    assert_eq!(dry["unknown_ids"][0], "kb-missing");
+    assert!(!dry.to_string().contains("13812345678"), "an unknown id is listed masked: {}", dry["unknown_ids"]);
+    assert_eq!(dry["questions"], 5);
     let after = dry["after"]["scores"]["ndcg@10"].as_f64().expect("after");
     let before = dry["before"]["scores"]["ndcg@10"].as_f64().expect("before");
     assert!(after > before, "{before} -> {after}: a zero fusion ranks by ties only");
