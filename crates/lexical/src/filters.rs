@@ -51,19 +51,36 @@ impl Codes {
 #[derive(Debug, Default)]
 pub(crate) struct FilterTable {
     rows: HashMap<String, Codes>,
+    /// Moves with every change: what was derived from the table is stale once it has moved.
+    generation: u64,
 }
 
 impl FilterTable {
     pub(crate) fn insert(&mut self, id: String, codes: Codes) {
         self.rows.insert(id, codes);
+        self.generation += 1;
     }
 
     pub(crate) fn remove(&mut self, id: &str) {
         self.rows.remove(id);
+        self.generation += 1;
     }
 
     pub(crate) fn clear(&mut self) {
         self.rows.clear();
+        self.generation += 1;
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The ids of every row that passes the query's filters and status rules, sorted.
+    pub(crate) fn matching(&self, query: &LexicalQuery) -> Vec<String> {
+        let mut ids: Vec<String> =
+            self.rows.iter().filter(|(_, codes)| codes.passes(query)).map(|(id, _)| id.clone()).collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Whether the item `id` is indexed and passes the query's filters and status rules.

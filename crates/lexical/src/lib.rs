@@ -196,6 +196,18 @@ impl LexicalIndex {
             .collect()
     }
 
+    /// Every indexed id that passes `query`'s filters and status rules (its terms are not looked
+    /// at), sorted: a filter-only browse from memory, for small sets such as the guidance items.
+    pub fn matching(&self, query: &LexicalQuery) -> Vec<String> {
+        self.filters.read().unwrap_or_else(std::sync::PoisonError::into_inner).matching(query)
+    }
+
+    /// A number that changes whenever the filter table does (any document added, replaced or
+    /// removed): a cache of what the table holds is current while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.filters.read().unwrap_or_else(std::sync::PoisonError::into_inner).generation()
+    }
+
     /// Items in the in-memory filter table (equal to the visible documents).
     pub fn filter_rows(&self) -> usize {
         self.filters.read().unwrap_or_else(std::sync::PoisonError::into_inner).len()

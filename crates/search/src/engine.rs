@@ -161,6 +161,8 @@ pub struct Engine {
     history: crate::service_history::HistoryCache,
     /// The editors' duplicate-pair scan, per item version.
     pairs: crate::duplicates::PairCache,
+    /// The guidance items' declarations, resolved once per state of the store and index.
+    guidance: crate::guidance_table::GuidanceCache,
     /// Feedback in ranking: the weights, and the verdicts gathered from the request log.
     feedback: RwLock<(crate::feedback::FeedbackWeights, Arc<crate::feedback::FeedbackPrior>)>,
     /// What was found damaged at open and rebuilt from the store.
@@ -258,6 +260,7 @@ impl Engine {
             four_eyes: options.four_eyes,
             history: Default::default(),
             pairs: Default::default(),
+            guidance: Default::default(),
             feedback: RwLock::new((options.feedback, Arc::default())),
             repairs,
             follow: Mutex::new(Default::default()),
@@ -301,6 +304,10 @@ impl Engine {
 
     pub(crate) fn history_cache(&self) -> &crate::service_history::HistoryCache {
         &self.history
+    }
+
+    pub(crate) fn guidance_cache(&self) -> &crate::guidance_table::GuidanceCache {
+        &self.guidance
     }
 
     pub(crate) fn pair_cache(&self) -> &crate::duplicates::PairCache {

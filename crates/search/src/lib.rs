@@ -21,6 +21,7 @@ mod follow;
 pub mod fusion;
 pub mod fuzz;
 pub mod guidance;
+mod guidance_table;
 pub mod import;
 pub mod improvement;
 pub mod knowledge_stats;

@@ -18,7 +18,7 @@
 //! the category's generic one only when nothing specific applies, and an item whose declared line,
 //! fault or audience contradicts the ticket never; each carries the reason.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use lexical::FilterField;
@@ -28,6 +28,7 @@ use utoipa::ToSchema;
 
 use crate::fusion::Retriever;
 use crate::guidance::{Candidate, GuidanceRules, Subject};
+use crate::guidance_table::{Entities, GuidanceTable};
 use crate::query::{AnalysedQuery, Shown};
 use crate::{Engine, Error, Hit, Invalid, LinkedEntity, Result, SearchRequest, Stop};
 
@@ -651,18 +652,12 @@ impl Engine {
             customer.as_ref(),
             &mut entities,
         )?;
-        let answer_standard = self
-            .pick_guidance((&query, stop), ItemKind::AnswerStandard, &subject, &guidance.hits, 1, &mut entities)?
-            .into_iter()
-            .next();
-        let response_strategies = self.pick_guidance(
-            (&query, stop),
-            ItemKind::ResponseStrategy,
-            &subject,
-            &guidance.hits,
-            STRATEGIES,
-            &mut entities,
-        )?;
+        let table = self.guidance_table()?;
+        let by_words = self.guidance_by_words((&query, stop), &guidance.hits)?;
+        let answer_standard =
+            self.pick_guidance(&table, ItemKind::AnswerStandard, &subject, &by_words, 1)?.into_iter().next();
+        let response_strategies =
+            self.pick_guidance(&table, ItemKind::ResponseStrategy, &subject, &by_words, STRATEGIES)?;
 
         let mut similar_cases = cases.hits;
         similar_cases.truncate(SIMILAR_CASES);
@@ -821,104 +816,52 @@ impl Engine {
         Ok(subject)
     }
 
-    /// The guidance items of `kind` that may apply to the ticket, in the order its words rank
-    /// them: the guidance hits first, then the other items of the category family by their
-    /// words, then the rest of them, then (answer standards) the scripts of the ticket's faults.
-    fn guidance_candidates(
-        &self,
-        (query, stop): (&AnalysedQuery<'_>, &Stop),
-        kind: ItemKind,
-        subject: &Subject,
-        guidance: &[Hit],
-        entities: &mut Entities,
-    ) -> Result<Vec<Candidate>> {
-        let rules = GuidanceRules::bundled();
-        let mut categories = vec![subject.category.code().to_string()];
-        if kind == ItemKind::ResponseStrategy && !subject.tags.is_empty() {
-            // Strategies for the customer's tags apply in every category.
-            categories = Category::ALL.iter().map(|c| c.code().to_string()).collect();
-        } else if matches!(subject.category, Category::FaultRepair | Category::Consultation) {
-            categories = vec![Category::FaultRepair.code().to_string(), Category::Consultation.code().to_string()];
-        }
-        let mut hits: Vec<Hit> = guidance.iter().filter(|h| h.kind == kind.code()).cloned().collect();
-        let most = self.limits().max_limit;
+    /// Every guidance item the ticket's words match, best first: the fused guidance hits, then
+    /// one lexical ranking of both kinds (the rest of the items follow from the table).
+    fn guidance_by_words(&self, (query, stop): (&AnalysedQuery<'_>, &Stop), guidance: &[Hit]) -> Result<Vec<String>> {
         let mut filters = BTreeMap::new();
-        filters.insert(FilterField::Kind, vec![kind.code().to_string()]);
-        filters.insert(FilterField::Category, categories);
+        filters.insert(
+            FilterField::Kind,
+            vec![ItemKind::AnswerStandard.code().to_string(), ItemKind::ResponseStrategy.code().to_string()],
+        );
         let by_words = SearchRequest {
             q: query.text.clone(),
-            limit: Some(most),
-            filters: filters.clone(),
+            limit: Some(self.limits().max_limit),
+            filters,
             retrievers: Some(vec![Retriever::Lexical]),
             ..SearchRequest::default()
         };
-        hits.extend(self.search_analysed(&by_words, query, stop, Shown::First(0))?.hits);
-        let nothing = self.analyse("");
-        let mut browses = vec![filters];
-        if kind == ItemKind::AnswerStandard && !subject.faults.is_empty() {
-            let mut by_fault = BTreeMap::new();
-            by_fault.insert(FilterField::Kind, vec![kind.code().to_string()]);
-            by_fault.insert(FilterField::Fault, subject.faults.iter().cloned().collect());
-            browses.push(by_fault);
-        }
-        for filters in browses {
-            let browse = SearchRequest { q: String::new(), limit: Some(most), filters, ..SearchRequest::default() };
-            hits.extend(self.search_analysed(&browse, &nothing, stop, Shown::First(0))?.hits);
-        }
-        let mut seen = BTreeSet::new();
-        let mut candidates = Vec::new();
-        for hit in hits {
-            if !seen.insert(hit.id.clone()) {
-                continue;
-            }
-            let mut lines = BTreeSet::new();
-            let mut models = BTreeSet::new();
-            for product in &hit.products {
-                let (l, m) = entities.lines_of(self, product)?;
-                lines.extend(l);
-                models.extend(m);
-            }
-            let mut faults = BTreeSet::new();
-            for fault in &hit.faults {
-                if entities.get(self, fault)?.is_some_and(|e| e.class == EntityClass::Fault) {
-                    faults.insert(fault.clone());
-                }
-            }
-            candidates.push(Candidate {
-                text_rank: candidates.len(),
-                id: hit.id,
-                category: hit.category.as_deref().and_then(Category::from_code),
-                lines,
-                models,
-                faults,
-                audience: rules.item_audience(&hit.tags),
-                tags: hit.tags,
-            });
-        }
-        Ok(candidates)
+        let words = self.search_analysed(&by_words, query, stop, Shown::First(0))?.hits;
+        Ok(guidance.iter().chain(&words).map(|hit| hit.id.clone()).collect())
     }
 
-    /// The applicable items of `kind`, most specific first, at most `count`, in full.
+    /// The applicable items of `kind`, most specific first, at most `count`, in full. The
+    /// candidates are the items of `kind` that `by_words` names (in that order), then the other
+    /// items of the ticket's category family (of every category for strategies when the
+    /// customer has tags) and, for answer standards, the scripts of the ticket's faults.
     fn pick_guidance(
         &self,
-        (query, stop): (&AnalysedQuery<'_>, &Stop),
+        table: &GuidanceTable,
         kind: ItemKind,
         subject: &Subject,
-        guidance: &[Hit],
+        by_words: &[String],
         count: usize,
-        entities: &mut Entities,
     ) -> Result<Vec<Guidance>> {
-        let candidates = self.guidance_candidates((query, stop), kind, subject, guidance, entities)?;
-        let mut labels: HashMap<String, String> = HashMap::new();
-        for c in &candidates {
-            for id in c.lines.iter().chain(&c.models).chain(&c.faults) {
-                if !labels.contains_key(id) {
-                    let label = entities.get(self, id)?.map_or_else(|| id.clone(), |e| e.label.clone());
-                    labels.insert(id.clone(), label);
-                }
-            }
-        }
-        let label = |id: &str| labels.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let family: Vec<Category> = if kind == ItemKind::ResponseStrategy && !subject.tags.is_empty() {
+            // Strategies for the customer's tags apply in every category.
+            Category::ALL.to_vec()
+        } else if matches!(subject.category, Category::FaultRepair | Category::Consultation) {
+            vec![Category::FaultRepair, Category::Consultation]
+        } else {
+            vec![subject.category]
+        };
+        let by_fault = kind == ItemKind::AnswerStandard;
+        let eligible = |c: &Candidate| {
+            c.category.is_some_and(|category| family.contains(&category))
+                || (by_fault && !c.faults.is_disjoint(&subject.faults))
+        };
+        let candidates = table.candidates(kind, by_words.iter().map(String::as_str), eligible);
+        let label = |id: &str| table.label(id);
         let by_customer = kind == ItemKind::ResponseStrategy;
         let mut chosen = Vec::new();
         for choice in crate::guidance::rank(subject, &candidates, by_customer, &label) {
@@ -946,52 +889,6 @@ impl Engine {
             }),
             _ => None,
         })
-    }
-}
-
-/// Entities read from the store during one match, each once.
-#[derive(Default)]
-struct Entities {
-    read: HashMap<String, Option<store::Entity>>,
-}
-
-impl Entities {
-    fn get(&mut self, engine: &Engine, id: &str) -> Result<Option<&store::Entity>> {
-        if !self.read.contains_key(id) {
-            let entity = match engine.store().get(id)?.map(|stored| stored.record) {
-                Some(Record::Entity(entity)) => Some(entity),
-                _ => None,
-            };
-            self.read.insert(id.to_string(), entity);
-        }
-        Ok(self.read.get(id).and_then(Option::as_ref))
-    }
-
-    /// The product lines and models a product id stands for: a line itself, a model and its
-    /// line, a component and the models (and lines) it belongs to.
-    fn lines_of(&mut self, engine: &Engine, id: &str) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
-        let mut lines = BTreeSet::new();
-        let mut models = BTreeSet::new();
-        let Some(entity) = self.get(engine, id)?.cloned() else { return Ok((lines, models)) };
-        match entity.class {
-            EntityClass::ProductLine => {
-                lines.insert(entity.id);
-            }
-            EntityClass::ProductModel => {
-                lines.extend(entity.links.get("line").into_iter().flatten().cloned());
-                models.insert(entity.id);
-            }
-            EntityClass::Component => {
-                for model in entity.links.get("model").into_iter().flatten() {
-                    if let Some(m) = self.get(engine, model)? {
-                        lines.extend(m.links.get("line").into_iter().flatten().cloned());
-                    }
-                    models.insert(model.clone());
-                }
-            }
-            _ => {}
-        }
-        Ok((lines, models))
     }
 }
 

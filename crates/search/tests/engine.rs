@@ -612,3 +612,48 @@ fn a_search_abandoned_by_its_caller_stops_and_one_past_its_deadline_is_partial()
     assert!(late.partial, "{late:?}");
     assert!(late.hits.iter().all(|h| h.explanation.graph.is_none()), "graph expansion ran: {late:?}");
 }
+
+/// The guidance items' declarations are resolved once and kept (`guidance_table.rs`): every
+/// change to an item or to an entity it declares must reach the next match.
+#[test]
+fn the_answer_standard_chosen_follows_every_change_to_items_and_entities() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path());
+    let mut records = duplicate_fixture();
+    records.push(record(serde_json::json!({"class":"ProductLine","id":"pl-ev","label":"充电桩"})));
+    records.push(record(serde_json::json!({"id":"kb-as-generic","kind":"answer_standard",
+        "title":"故障报修受理标准用语","body":"「您好，请您说一下设备型号和故障现象，我们马上为您处理。」",
+        "category":"fault_repair","status":"published"})));
+    engine.ingest(&records, "test", &|_| {}).expect("ingest");
+    let chosen = |engine: &Engine| {
+        let ticket = search::TicketRequest {
+            text: "GKB-931A 纵联通道中断，差动保护退出了".into(),
+            ..Default::default()
+        };
+        let matched = engine.match_ticket(&ticket).expect("match");
+        assert_eq!(matched.category.minor, "fault_repair", "{:?}", matched.category);
+        matched.answer_standard.map(|a| (a.id, a.reason)).expect("an answer standard")
+    };
+    let (id, reason) = chosen(&engine);
+    assert_eq!(id, "kb-as-channel", "{reason}");
+    assert!(reason.contains("纵联通道中断"), "{reason}");
+
+    // The script now declares another fault: it no longer applies.
+    let mut changed = serde_json::json!({"id":"kb-as-channel","kind":"answer_standard","version":2,
+        "title":"用户反映保护通道告警时的应答","body":"「请您先不要复归告警。」",
+        "products":["pm-gkb-931a"],"faults":["f-ct-break"],"category":"fault_repair","status":"published"});
+    engine.ingest(&[record(changed.clone())], "test", &|_| {}).expect("ingest");
+    assert_eq!(chosen(&engine).0, "kb-as-generic");
+
+    // Back to the channel fault, but the model it names now belongs to the charger line: an item
+    // for another line is refused, so the entity's change must be seen too.
+    changed["version"] = 3.into();
+    changed["faults"] = serde_json::json!(["f-channel"]);
+    changed["products"] = serde_json::json!(["pm-gkb-931b"]);
+    engine.ingest(&[record(changed)], "test", &|_| {}).expect("ingest");
+    assert_eq!(chosen(&engine).0, "kb-as-channel");
+    let moved = serde_json::json!({"class":"ProductModel","id":"pm-gkb-931b","version":2,"label":"GKB-931B 线路保护装置",
+        "links":{"line":["pl-ev"]},"attrs":{"code":"GKB-931B"}});
+    engine.ingest(&[record(moved)], "test", &|_| {}).expect("ingest");
+    assert_eq!(chosen(&engine).0, "kb-as-generic");
+}
