@@ -11,13 +11,18 @@
 //!
 //! 1. an item that declares a line, fault or audience the ticket contradicts is refused (an
 //!    EV-charger script is never read to a fault-recorder ticket; a time-sync script never to an
-//!    SV link break; a household strategy never to a substation engineer);
+//!    SV link break; a household strategy never to a substation engineer) — except that a
+//!    response strategy for another line is only put after the others: a strategy is for a
+//!    customer and a situation (a quality complaint about a batch), its lines say where it is
+//!    most used;
 //! 2. the rest are ranked by how much of the ticket they match (fault 4, a fault only inferred
 //!    from the ticket's most similar solved cases 3, line 2, model 1, audience 1, each customer
-//!    tag 2; in a fault report or a consultation a line or model counts only beside a matched
-//!    fault, since every script of a line matches it there), then items of the ticket's own
-//!    category first, then in the order the ticket's
-//!    words rank them. A declaration the
+//!    tag 2, the later step of a ticket the item is for 2; in a fault report or a consultation a
+//!    line or model counts only beside a matched fault, since every script of a line matches it
+//!    there), then items for the ticket's step first (an item for closing words, an appointment,
+//!    a progress answer or a follow-up — `step_tags` — comes after the intake items unless the
+//!    ticket's words show that step), then items of the ticket's own category, then in the order
+//!    the ticket's words rank them. A declaration the
 //!    ticket does not speak to (a line when the ticket names no product) neither adds nor
 //!    refuses: the words decide among such items and the generic ones. An item with no
 //!    declaration (the category's generic one) matches nothing and so comes after every item
@@ -41,9 +46,11 @@ const INFERRED_FAULT_POINTS: u32 = 3;
 const LINE_POINTS: u32 = 2;
 const MODEL_POINTS: u32 = 1;
 const AUDIENCE_POINTS: u32 = 1;
-/// A tag on the customer's record (or shown by their words) is about this customer; an audience
-/// is about a kind of customer, so a tag weighs more.
+/// A tag on the customer's record, or a tag or situation their words show (`text_tags`), is
+/// about this customer; an audience is about a kind of customer, so a tag weighs more.
 const TAG_POINTS: u32 = 2;
+/// The ticket's words show the later step an item is for (a progress question, a follow-up).
+const STEP_POINTS: u32 = 2;
 
 /// Whom a ticket's writer, or a guidance item's reader, is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,6 +92,7 @@ pub struct GuidanceRules {
     household_words: Vec<String>,
     organisation_words: Vec<String>,
     text_tags: Vec<TextTag>,
+    step_tags: Vec<TextTag>,
 }
 
 impl GuidanceRules {
@@ -125,13 +133,26 @@ impl GuidanceRules {
 
     /// Customer tags the ticket's words show on their own, each with the word that shows it.
     pub fn text_tags(&self, text: &str) -> Vec<(String, String)> {
-        self.text_tags
-            .iter()
-            .filter_map(|rule| {
-                rule.words.iter().find(|w| text.contains(w.as_str())).map(|w| (rule.tag.clone(), w.clone()))
-            })
-            .collect()
+        shown(&self.text_tags, text)
     }
+
+    /// The later step of a ticket (after its intake) a guidance item's tags say it is for.
+    pub fn item_step(&self, tags: &[String]) -> Option<String> {
+        self.step_tags.iter().find(|rule| tags.contains(&rule.tag)).map(|rule| rule.tag.clone())
+    }
+
+    /// The later steps a ticket's words show it has reached, each with the word that shows it.
+    pub fn text_steps(&self, text: &str) -> Vec<(String, String)> {
+        shown(&self.step_tags, text)
+    }
+}
+
+/// The tags of `rules` whose words `text` contains, each with the first such word.
+fn shown(rules: &[TextTag], text: &str) -> Vec<(String, String)> {
+    rules
+        .iter()
+        .filter_map(|rule| rule.words.iter().find(|w| text.contains(w.as_str())).map(|w| (rule.tag.clone(), w.clone())))
+        .collect()
 }
 
 /// What a ticket is about, as far as it lets us know.
@@ -152,6 +173,9 @@ pub struct Subject {
     pub audience: Option<Audience>,
     /// The customer's tags (record) and those the ticket's words show.
     pub tags: BTreeSet<String>,
+    /// The later steps (`step_tags`) the ticket's words show it has reached: none for a new
+    /// problem.
+    pub steps: BTreeSet<String>,
 }
 
 impl Subject {
@@ -165,6 +189,7 @@ impl Subject {
             fault_lines: BTreeSet::new(),
             audience: None,
             tags: BTreeSet::new(),
+            steps: BTreeSet::new(),
         }
     }
 }
@@ -180,6 +205,9 @@ pub struct Candidate {
     pub faults: BTreeSet<String>,
     pub audience: Option<Audience>,
     pub tags: Vec<String>,
+    /// The later step of a ticket the item is for (closing words, an appointment, a follow-up):
+    /// a ticket that does not show that step gets it only after the items for its intake.
+    pub step: Option<String>,
     /// 0 = the ticket's words rank it first among the candidates.
     pub text_rank: usize,
 }
@@ -238,7 +266,7 @@ pub fn rank(
     by_customer: bool,
     label: &dyn Fn(&str) -> String,
 ) -> Vec<Choice> {
-    let mut ranked: Vec<(u32, bool, usize, Choice)> = Vec::new();
+    let mut ranked: Vec<((u32, bool, bool, bool), usize, Choice)> = Vec::new();
     for c in candidates {
         let in_category = c.category == Some(subject.category);
         let faults = fit(&c.faults, &subject.faults);
@@ -260,6 +288,12 @@ pub fn rank(
         }
         if for_customer && lines != Fit::Match {
             // The customer decides, the item's lines only add to it.
+            lines = Fit::Open;
+        }
+        // A strategy is for a customer and a situation; the lines it names are where it is most
+        // used, so another line puts it after the others instead of refusing it.
+        let on_line = !(by_customer && lines == Fit::Contradicts);
+        if !on_line {
             lines = Fit::Open;
         }
         let audience = match (c.audience, subject.audience) {
@@ -305,6 +339,11 @@ pub fn rank(
             points += TAG_POINTS * tags.len() as u32;
             why.push(format!("客户标签：{}", joined(&tags)));
         }
+        let in_step = c.step.as_ref().is_none_or(|step| subject.steps.contains(step));
+        if let Some(step) = c.step.as_ref().filter(|_| in_step) {
+            points += STEP_POINTS;
+            why.push(format!("工单环节：{step}"));
+        }
         let mut unsaid = Vec::new();
         if faults == Fit::Unknown && inferred.is_empty() {
             unsaid.push("故障");
@@ -327,11 +366,12 @@ pub fn rank(
             }
         };
         let choice = Choice { id: c.id.clone(), specificity: points, confirmed, reason };
-        ranked.push((points, in_category, c.text_rank, choice));
+        ranked.push(((points, in_step, on_line, in_category), c.text_rank, choice));
     }
-    // Equal matches: an item of the ticket's own category first, then the words' order.
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)).then_with(|| a.3.id.cmp(&b.3.id)));
-    ranked.into_iter().map(|(_, _, _, choice)| choice).collect()
+    // Equal matches: an item for the ticket's step first, then (strategies) one for its line,
+    // then one of its own category, then the words' order.
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then_with(|| a.2.id.cmp(&b.2.id)));
+    ranked.into_iter().map(|(_, _, choice)| choice).collect()
 }
 
 #[cfg(test)]
@@ -351,6 +391,7 @@ mod tests {
             faults: set(faults),
             audience: None,
             tags: vec![],
+            step: None,
             text_rank: rank,
         }
     }
@@ -572,6 +613,44 @@ mod tests {
         assert_eq!(ids(&rank(&subject, &candidates, true, &plain)), ["outage", "follow-up"]);
         // An answer standard is not chosen by the customer's tags alone.
         assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["follow-up"]);
+    }
+
+    #[test]
+    fn an_item_for_a_later_step_waits_until_the_ticket_shows_that_step() {
+        let rules = GuidanceRules::bundled();
+        let tags = |list: &[&str]| list.iter().map(|t| (*t).to_string()).collect::<Vec<_>>();
+        assert_eq!(rules.item_step(&tags(&["应答规范", "进度查询"])).as_deref(), Some("进度查询"));
+        assert_eq!(rules.item_step(&tags(&["应答规范", "受理"])), None);
+        let mut progress = item("progress", Category::ServiceComplaint, &[], &[], 0);
+        progress.step = rules.item_step(&tags(&["应答规范", "进度查询"]));
+        let intake = item("intake", Category::ServiceComplaint, &[], &[], 1);
+        let candidates = [progress, intake];
+        // A new complaint: the words rank the progress answer first, the intake still comes first.
+        let new = Subject::new(Category::ServiceComplaint);
+        assert_eq!(ids(&rank(&new, &candidates, false, &plain)), ["intake", "progress"]);
+        // A complaint about where the last one has got to.
+        let mut asking = Subject::new(Category::ServiceComplaint);
+        asking.steps = rules.text_steps("上周投诉的事处理到哪一步了").into_iter().map(|s| s.0).collect();
+        let ranked = rank(&asking, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["progress", "intake"]);
+        assert_eq!(ranked[0].reason, "适用：工单环节：进度查询（服务投诉）");
+    }
+
+    #[test]
+    fn a_strategy_for_another_line_comes_last_but_is_not_refused() {
+        let mut subject = Subject::new(Category::QualityComplaint);
+        subject.lines = set(&["pl-bay-control"]);
+        let batch = item("batch", Category::QualityComplaint, &["pl-line-protection", "pl-ev-charger"], &[], 0);
+        let generic = item("generic", Category::QualityComplaint, &[], &[], 1);
+        let candidates = [batch, generic];
+        assert_eq!(ids(&rank(&subject, &candidates, true, &plain)), ["generic", "batch"]);
+        // An answer standard for another line is still refused.
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["generic"]);
+        // The words show the situation the strategy is for: it comes first.
+        subject.tags = GuidanceRules::bundled().text_tags("同一批装置好几台都坏了").into_iter().map(|t| t.0).collect();
+        let mut tagged = candidates.clone();
+        tagged[0].tags = vec!["批次问题".into()];
+        assert_eq!(ids(&rank(&subject, &tagged, true, &plain)), ["batch", "generic"]);
     }
 
     #[test]

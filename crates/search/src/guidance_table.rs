@@ -120,6 +120,7 @@ impl Engine {
                 models,
                 faults,
                 audience: rules.item_audience(&brief.tags),
+                step: rules.item_step(&brief.tags),
                 tags: brief.tags,
                 text_rank: 0,
             };
@@ -188,6 +189,7 @@ mod tests {
             faults: BTreeSet::new(),
             audience: None,
             tags: vec![],
+            step: None,
             text_rank: 0,
         }
     }

@@ -813,6 +813,7 @@ impl Engine {
             .or_else(|| rules.text_audience(masked).map(|(audience, _)| audience));
         subject.tags.extend(customer.into_iter().flat_map(|c| c.tags.iter().cloned()));
         subject.tags.extend(rules.text_tags(masked).into_iter().map(|(tag, _)| tag));
+        subject.steps.extend(rules.text_steps(masked).into_iter().map(|(step, _)| step));
         Ok(subject)
     }
 
