@@ -335,7 +335,11 @@ pub fn rank(
             points += AUDIENCE_POINTS;
             why.push(format!("客户类型：{}", subject.audience.map_or("", Audience::label_zh)));
         }
-        if !tags.is_empty() {
+        // An answer standard is read out for a problem: one written for a fault the ticket does
+        // not name is not made to fit by the customer's tags (a meter-fault script tagged 电费敏感
+        // for a question about charging fees). A strategy is for the customer: tags always count.
+        let tags_count = by_customer || !(faults == Fit::Unknown && inferred.is_empty());
+        if !tags.is_empty() && tags_count {
             points += TAG_POINTS * tags.len() as u32;
             why.push(format!("客户标签：{}", joined(&tags)));
         }
@@ -651,6 +655,26 @@ mod tests {
         let mut tagged = candidates.clone();
         tagged[0].tags = vec!["批次问题".into()];
         assert_eq!(ids(&rank(&subject, &tagged, true, &plain)), ["batch", "generic"]);
+    }
+
+    #[test]
+    fn an_answer_standard_for_an_unnamed_fault_gains_nothing_from_the_customers_tags() {
+        let mut subject = Subject::new(Category::Consultation);
+        subject.tags = set(&["电费敏感"]);
+        let mut meter = item("meter-fast", Category::Consultation, &["pl-smart-meter"], &["f-meter-fast"], 0);
+        meter.tags = vec!["电费敏感".into()];
+        let fees = item("charging-fees", Category::Consultation, &[], &[], 1);
+        let candidates = [meter, fees];
+        // The words rank the meter script first; nothing about the ticket makes it more specific.
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["meter-fast", "charging-fees"]);
+        assert_eq!(rank(&subject, &candidates, false, &plain)[0].specificity, 0);
+        // Named, the fault makes the tag count too.
+        subject.faults = set(&["f-meter-fast"]);
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ranked[0].specificity, FAULT_POINTS + TAG_POINTS);
+        // A strategy's tags count whatever the ticket names.
+        subject.faults.clear();
+        assert_eq!(rank(&subject, &candidates, true, &plain)[0].specificity, TAG_POINTS);
     }
 
     #[test]
