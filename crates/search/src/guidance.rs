@@ -255,6 +255,11 @@ fn joined(set: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     set.into_iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join("、")
 }
 
+/// What ranks an applicable item, most important first (higher is better): its match points,
+/// whether it is for the ticket's step, whether (a strategy) it is for the ticket's line, whether
+/// it is of the ticket's own category.
+type Standing = (u32, bool, bool, bool);
+
 /// The candidates that apply to `subject`, most specific first (see the module doc); the
 /// refused ones are left out. `label` names an entity id for the reasons (its label, or the id).
 ///
@@ -266,7 +271,7 @@ pub fn rank(
     by_customer: bool,
     label: &dyn Fn(&str) -> String,
 ) -> Vec<Choice> {
-    let mut ranked: Vec<((u32, bool, bool, bool), usize, Choice)> = Vec::new();
+    let mut ranked: Vec<(Standing, usize, Choice)> = Vec::new();
     for c in candidates {
         let in_category = c.category == Some(subject.category);
         let faults = fit(&c.faults, &subject.faults);
