@@ -3,35 +3,23 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::gridkb as binary;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini.jsonl")
 }
 
 fn gridkb(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridkb"))
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("GRIDKB_DATA")
-        .env_remove("GRIDKB_LIMITS")
-        .env_remove("GRIDKB_MODEL")
-        .env("GRIDKB_LOG", "warn")
-        .output()
-        .expect("run gridkb")
+    binary().args(args).arg("--data").arg(data).output().expect("run gridkb")
 }
 
 fn ingest(data: &Path, file: &Path) {
-    let output = Command::new(env!("CARGO_BIN_EXE_gridkb"))
-        .args(["ingest", "--no-dense", "--data"])
-        .arg(data)
-        .arg(file)
-        .env_remove("GRIDKB_LIMITS")
-        .env("GRIDKB_LOG", "warn")
-        .output()
-        .expect("run gridkb ingest");
+    let output =
+        binary().args(["ingest", "--no-dense", "--data"]).arg(data).arg(file).output().expect("run gridkb ingest");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
@@ -91,12 +79,11 @@ fn reindex_takes_the_lock_before_it_deletes_anything() {
 
 /// Starts `serve` on the corpus directory, waits for its "ready" log line, and kills it.
 fn serve_until_ready(data: &Path, corpus: &Path) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gridkb"))
+    let mut child = binary()
         .args(["serve", "--no-dense", "--addr", "127.0.0.1:0", "--data"])
         .arg(data)
         .arg("--corpus")
         .arg(corpus)
-        .env_remove("GRIDKB_LIMITS")
         .env("GRIDKB_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -177,10 +164,9 @@ fn data_files_are_0600_and_directories_0700() {
 
 /// Starts `serve` (no model) on a data directory and waits for its "ready" log line.
 fn start_serving(data: &Path) -> std::process::Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gridkb"))
+    let mut child = binary()
         .args(["serve", "--no-dense", "--addr", "127.0.0.1:0", "--data"])
         .arg(data)
-        .env_remove("GRIDKB_LIMITS")
         .env("GRIDKB_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -207,13 +193,7 @@ fn start_serving(data: &Path) -> std::process::Child {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridkb"))
-        .args(args)
-        .env_remove("GRIDKB_DATA")
-        .env_remove("GRIDKB_KEY")
-        .env("GRIDKB_LOG", "warn")
-        .output()
-        .expect("run gridkb")
+    binary().args(args).output().expect("run gridkb")
 }
 
 fn text(path: &Path) -> &str {

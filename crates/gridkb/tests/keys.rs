@@ -1,18 +1,13 @@
 //! `gridkb keys` and the key check of `gridkb serve`, through the real binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::gridkb as binary;
 
 fn gridkb(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridkb"))
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("GRIDKB_DATA")
-        .env_remove("GRIDKB_ADDR")
-        .env("GRIDKB_LOG", "warn")
-        .output()
-        .expect("run gridkb")
+    binary().args(args).arg("--data").arg(data).output().expect("run gridkb")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,20 +1,19 @@
 //! `gridkb serve --limits FILE`: overrides are checked before the server starts.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::gridkb as binary;
 
 fn serve_with_limits(limits: &str, data: &Path) -> Output {
     let file = data.join("limits.json");
     std::fs::write(&file, limits).expect("write limits");
-    Command::new(env!("CARGO_BIN_EXE_gridkb"))
+    binary()
         .args(["serve", "--addr", "127.0.0.1:0", "--no-dense", "--limits"])
         .arg(&file)
         .arg("--data")
         .arg(data)
-        .env_remove("GRIDKB_DATA")
-        .env_remove("GRIDKB_ADDR")
-        .env_remove("GRIDKB_LIMITS")
-        .env("GRIDKB_LOG", "warn")
         .output()
         .expect("run gridkb")
 }

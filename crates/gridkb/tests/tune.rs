@@ -2,24 +2,17 @@
 //! editor's labelled questions as XLSX (Chinese headers), CSV and JSONL.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::gridkb as binary;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
 }
 
 fn gridkb(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridkb"))
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--no-dense")
-        .env_remove("GRIDKB_DATA")
-        .env_remove("GRIDKB_LIMITS")
-        .env_remove("GRIDKB_MODEL")
-        .env("GRIDKB_LOG", "warn")
-        .output()
-        .expect("run gridkb")
+    binary().args(args).arg("--data").arg(data).arg("--no-dense").output().expect("run gridkb")
 }
 
 fn ingested() -> (tempfile::TempDir, PathBuf) {
@@ -135,11 +128,8 @@ fn bad_labelled_sets_get_a_message_that_says_what_to_fix() {
     }
     assert!(!data.join("fusion.json").exists(), "nothing was changed");
     // eval of a file needs the knowledge base it is about.
-    let output = Command::new(env!("CARGO_BIN_EXE_gridkb"))
-        .args(["eval", fixture("labelled.xlsx").to_str().expect("path"), "--no-dense"])
-        .env("GRIDKB_LOG", "warn")
-        .output()
-        .expect("run");
+    let output =
+        binary().args(["eval", fixture("labelled.xlsx").to_str().expect("path"), "--no-dense"]).output().expect("run");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--data"));
 }
