@@ -35,6 +35,7 @@ pub struct DenseStatus {
 type QueryJob = (String, SyncSender<std::result::Result<Vec<f32>, String>>);
 
 /// A query embedding on its way from the embedding thread, or why it will not come.
+#[derive(Debug)]
 pub(crate) struct PendingVector(std::result::Result<Receiver<std::result::Result<Vec<f32>, String>>, String>);
 
 impl PendingVector {

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use lexical::{LexicalHit, LexicalQuery, Snapshot};
 
-use crate::dense::QUERY_EMBED_BUDGET;
+use crate::dense::{PendingVector, QUERY_EMBED_BUDGET};
 use crate::engine::{Engine, UNPUBLISHED, checkpoint};
 use crate::feedback::FeedbackEffect;
 use crate::fusion::{FUSION_DEPTH, Fused, Fusion, Retriever, fuse};
@@ -52,6 +52,9 @@ pub(crate) struct AnalysedQuery<'e> {
     links: OnceLock<(Vec<graph::Link>, Scored)>,
     /// The query embedding, or why there is none.
     vector: OnceLock<std::result::Result<Vec<f32>, String>>,
+    /// The query embedding asked for ahead of the first search ([`Engine::embed_ahead`]), not
+    /// collected yet.
+    pending: Mutex<Option<PendingVector>>,
     /// Dense neighbours before filtering, and how many were fetched.
     neighbours: Mutex<Option<(usize, Scored)>>,
     expansion: OnceLock<graph::Expansion>,
@@ -121,9 +124,55 @@ impl Engine {
             lexical: self.lexical.snapshot(),
             links: OnceLock::new(),
             vector: OnceLock::new(),
+            pending: Mutex::new(None),
             neighbours: Mutex::new(None),
             expansion: OnceLock::new(),
         }
+    }
+
+    /// Asks for the query embedding now, so that the embedding thread works while the caller
+    /// does what needs no vector (a ticket's device, customer and guidance words, the entity
+    /// links and graph expansion); the first search that wants the vector collects it.
+    pub(crate) fn embed_ahead(&self, query: &AnalysedQuery<'_>) {
+        if let Some(dense) = &self.dense
+            && !query.terms.is_empty()
+            && query.vector.get().is_none()
+        {
+            let mut pending = query.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if pending.is_none() {
+                *pending = Some(dense.request_vector(&query.masked));
+            }
+        }
+    }
+
+    /// Computes the entity links and the graph expansion of `query` now (once the graph is
+    /// loaded), for the request's searches to share.
+    pub(crate) fn link_ahead(&self, query: &AnalysedQuery<'_>) -> Result<()> {
+        if let Some((graph, linker)) = self.graph.as_ref().and_then(graph::LiveGraph::ready)
+            && !query.terms.is_empty()
+        {
+            let (links, _) = self.links_of(query, linker);
+            if !links.is_empty() && query.expansion.get().is_none() {
+                let seeds = graph::Seed::from_links_in(graph, links)?;
+                let expansion = graph::expand(graph, &seeds)?;
+                let _ = query.expansion.set(expansion);
+            }
+        }
+        Ok(())
+    }
+
+    /// The entity links of `query` and the synonym terms they add, computed once.
+    fn links_of<'q>(
+        &self,
+        query: &'q AnalysedQuery<'_>,
+        linker: &graph::SharedLinker,
+    ) -> &'q (Vec<graph::Link>, Scored) {
+        query.links.get_or_init(|| {
+            let linker = linker.current();
+            let links = linker.link(&query.masked);
+            let expansions = self.synonym_terms(&linker, &links, &query.terms);
+            (links, expansions)
+        })
     }
 
     /// Runs `request` (whose text `query` is the analysis of) through the three stages, reading
@@ -186,21 +235,19 @@ impl Engine {
         // Entities the query names (once the graph is loaded): for the response, graph expansion
         // and the synonyms added to the lexical query.
         let (links, expansions) = match ready {
-            Some((_, linker)) if has_terms => query.links.get_or_init(|| {
-                let linker = linker.current();
-                let links = linker.link(&query.masked);
-                let expansions = self.synonym_terms(&linker, &links, &query.terms);
-                (links, expansions)
-            }),
+            Some((_, linker)) if has_terms => self.links_of(query, linker),
             _ => &(Vec::new(), Vec::new()),
         };
         let lexical_query = query.lexical_query(plan, expansions.clone());
 
-        // The query embedding is asked for before BM25 runs and collected after it: the
-        // embedding thread works while this one searches.
+        // The query embedding is asked for before BM25 runs (unless the caller asked for it
+        // earlier) and collected after it: the embedding thread works while this one searches.
         let dense_wanted = plan.wants(Retriever::Dense) && has_terms;
         let pending = match (&self.dense, dense_wanted) {
-            (Some(dense), true) if query.vector.get().is_none() => Some(dense.request_vector(&query.masked)),
+            (Some(dense), true) if query.vector.get().is_none() => {
+                let ahead = query.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                Some(ahead.unwrap_or_else(|| dense.request_vector(&query.masked)))
+            }
             _ => None,
         };
         if plan.wants(Retriever::Lexical) || !has_terms {

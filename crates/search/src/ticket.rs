@@ -615,13 +615,23 @@ impl Engine {
                 "the ticket has no searchable words (only punctuation or masked personal data)",
             ));
         }
+        // What needs no query vector runs while the embedding thread computes it: the device,
+        // the customer, the guidance items' table and their lexical ranking, the entity links
+        // and the graph expansion the three searches share.
+        self.embed_ahead(&query);
+        let mut notes = Vec::new();
+        let device = self.ticket_device(request, &normalized, &mut notes)?;
+        let customer = self.ticket_customer(request, device.as_ref(), &mut notes)?;
+        let table = self.guidance_table()?;
+        let words = self.guidance_words(&query, stop)?;
+        self.link_ahead(&query)?;
+
         let search = |kinds: &[ItemKind], limit: usize, shown: Shown| -> Result<crate::SearchResponse> {
             let mut filters = BTreeMap::new();
             filters.insert(FilterField::Kind, kinds.iter().map(|k| k.code().to_string()).collect());
             let request = SearchRequest { q: q.clone(), limit: Some(limit), filters, ..SearchRequest::default() };
             self.search_analysed(&request, &query, stop, shown)
         };
-        let mut notes = Vec::new();
         // The first search computes what the three share (query vector, dense neighbours, entity
         // links, graph expansion); the other two then run side by side. Guidance hits are votes
         // and candidates, never shown as they are: they are not read back.
@@ -641,9 +651,6 @@ impl Engine {
         let category = predict_category(&masked, &guidance.hits, &cases.hits);
         let minor = Category::from_code(&category.minor).unwrap_or(Category::FaultRepair);
 
-        let device = self.ticket_device(request, &normalized, &mut notes)?;
-        let customer = self.ticket_customer(request, device.as_ref(), &mut notes)?;
-
         let mut entities = Entities::default();
         let subject = self.ticket_subject(
             (minor, &masked),
@@ -652,8 +659,9 @@ impl Engine {
             customer.as_ref(),
             &mut entities,
         )?;
-        let table = self.guidance_table()?;
-        let by_words = self.guidance_by_words((&query, stop), &guidance.hits)?;
+        // Every guidance item the ticket's words match, best first: the fused guidance hits, then
+        // the lexical ranking of both kinds (the rest of the items follow from the table).
+        let by_words: Vec<String> = guidance.hits.iter().map(|hit| hit.id.clone()).chain(words).collect();
         let answer_standard =
             self.pick_guidance(&table, ItemKind::AnswerStandard, &subject, &by_words, 1)?.into_iter().next();
         let response_strategies =
@@ -817,9 +825,9 @@ impl Engine {
         Ok(subject)
     }
 
-    /// Every guidance item the ticket's words match, best first: the fused guidance hits, then
-    /// one lexical ranking of both kinds (the rest of the items follow from the table).
-    fn guidance_by_words(&self, (query, stop): (&AnalysedQuery<'_>, &Stop), guidance: &[Hit]) -> Result<Vec<String>> {
+    /// The guidance items of both kinds the ticket's words match, best first (one lexical
+    /// ranking).
+    fn guidance_words(&self, query: &AnalysedQuery<'_>, stop: &Stop) -> Result<Vec<String>> {
         let mut filters = BTreeMap::new();
         filters.insert(
             FilterField::Kind,
@@ -832,8 +840,7 @@ impl Engine {
             retrievers: Some(vec![Retriever::Lexical]),
             ..SearchRequest::default()
         };
-        let words = self.search_analysed(&by_words, query, stop, Shown::First(0))?.hits;
-        Ok(guidance.iter().chain(&words).map(|hit| hit.id.clone()).collect())
+        Ok(self.search_analysed(&by_words, query, stop, Shown::First(0))?.hits.into_iter().map(|hit| hit.id).collect())
     }
 
     /// The applicable items of `kind`, most specific first, at most `count`, in full. The
