@@ -17,8 +17,12 @@
 //!    most used;
 //! 2. the rest are ranked by how much of the ticket they match (fault 4, a fault only inferred
 //!    from the ticket's most similar solved cases 3, line 2, model 1, audience 1, each customer
-//!    tag 2, the later step of a ticket the item is for 2; in a fault report or a consultation a
-//!    line or model counts only beside a matched fault, since every script of a line matches it
+//!    tag 2, the later step of a ticket the item is for 2, each topic of the item the ticket's
+//!    words show — spare parts, a damaged delivery, a safety hazard: `topic_tags` — 3; the
+//!    audience and the tags count for an answer standard written for a fault only when the ticket
+//!    names a fault (its own or an inferred one); in
+//!    a fault report or a consultation a line or model counts only beside a matched fault, since
+//!    every script of a line matches it
 //!    there), then items for the ticket's step first (an item for closing words, an appointment,
 //!    a progress answer or a follow-up — `step_tags` — comes after the intake items unless the
 //!    ticket's words show that step), then items of the ticket's own category, then in the order
@@ -51,6 +55,10 @@ const AUDIENCE_POINTS: u32 = 1;
 const TAG_POINTS: u32 = 2;
 /// The ticket's words show the later step an item is for (a progress question, a follow-up).
 const STEP_POINTS: u32 = 2;
+/// The ticket's words show a topic the item names (`topic_tags`): more than a line, so that a
+/// line's script does not win a ticket about another topic (a damaged delivery of a protection
+/// device is answered by the delivery script, not the protection repeat-failure one).
+const TOPIC_POINTS: u32 = 3;
 
 /// Whom a ticket's writer, or a guidance item's reader, is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,6 +101,7 @@ pub struct GuidanceRules {
     organisation_words: Vec<String>,
     text_tags: Vec<TextTag>,
     step_tags: Vec<TextTag>,
+    topic_tags: Vec<TextTag>,
 }
 
 impl GuidanceRules {
@@ -141,6 +150,12 @@ impl GuidanceRules {
         self.step_tags.iter().find(|rule| tags.contains(&rule.tag)).map(|rule| rule.tag.clone())
     }
 
+    /// The topics (`topic_tags`: spare parts, a damaged delivery, a safety hazard ...) a
+    /// ticket's words show, each with the word that shows it.
+    pub fn text_topics(&self, text: &str) -> Vec<(String, String)> {
+        shown(&self.topic_tags, text)
+    }
+
     /// The later steps a ticket's words show it has reached, each with the word that shows it.
     pub fn text_steps(&self, text: &str) -> Vec<(String, String)> {
         shown(&self.step_tags, text)
@@ -176,6 +191,8 @@ pub struct Subject {
     /// The later steps (`step_tags`) the ticket's words show it has reached: none for a new
     /// problem.
     pub steps: BTreeSet<String>,
+    /// The topics (`topic_tags`) the ticket's words show.
+    pub topics: BTreeSet<String>,
 }
 
 impl Subject {
@@ -190,6 +207,7 @@ impl Subject {
             audience: None,
             tags: BTreeSet::new(),
             steps: BTreeSet::new(),
+            topics: BTreeSet::new(),
         }
     }
 }
@@ -336,17 +354,24 @@ pub fn rank(
             points += MODEL_POINTS;
             why.push(format!("型号：{}", joined(models.iter().map(|m| label(m)))));
         }
-        if audience == Fit::Match {
+        // Whom an answer standard is for does not make a script for a fault the ticket does not
+        // name fit (a charger operator's fault-rate script for a substation's relay complaint).
+        let tags_count = by_customer || !(faults == Fit::Unknown && inferred.is_empty());
+        if audience == Fit::Match && tags_count {
             points += AUDIENCE_POINTS;
             why.push(format!("客户类型：{}", subject.audience.map_or("", Audience::label_zh)));
         }
         // An answer standard is read out for a problem: one written for a fault the ticket does
         // not name is not made to fit by the customer's tags (a meter-fault script tagged 电费敏感
         // for a question about charging fees). A strategy is for the customer: tags always count.
-        let tags_count = by_customer || !(faults == Fit::Unknown && inferred.is_empty());
         if !tags.is_empty() && tags_count {
             points += TAG_POINTS * tags.len() as u32;
             why.push(format!("客户标签：{}", joined(&tags)));
+        }
+        let topics: Vec<&String> = c.tags.iter().filter(|t| subject.topics.contains(*t)).collect();
+        if !topics.is_empty() {
+            points += TOPIC_POINTS * topics.len() as u32;
+            why.push(format!("话题：{}", joined(&topics)));
         }
         let in_step = c.step.as_ref().is_none_or(|step| subject.steps.contains(step));
         if let Some(step) = c.step.as_ref().filter(|_| in_step) {
@@ -680,6 +705,41 @@ mod tests {
         // A strategy's tags count whatever the ticket names.
         subject.faults.clear();
         assert_eq!(rank(&subject, &candidates, true, &plain)[0].specificity, TAG_POINTS);
+    }
+
+    #[test]
+    fn a_topic_the_words_show_outweighs_a_line_in_a_complaint() {
+        let rules = GuidanceRules::bundled();
+        let mut subject = Subject::new(Category::QualityComplaint);
+        subject.lines = set(&["pl-line-protection"]);
+        let repeat = item("protection-repeat", Category::QualityComplaint, &["pl-line-protection"], &[], 0);
+        let mut delivery = item("damaged-delivery", Category::QualityComplaint, &[], &[], 1);
+        delivery.tags = vec!["应答规范".into(), "到货".into(), "破损".into()];
+        let candidates = [repeat, delivery];
+        // Nothing but the line: the line's script.
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["protection-repeat", "damaged-delivery"]);
+        // The ticket is about a damaged delivery of that line's device.
+        subject.topics = rules.text_topics("今天到的线路保护面板裂了，还缺端子").into_iter().map(|t| t.0).collect();
+        assert_eq!(subject.topics, set(&["到货", "破损"]));
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["damaged-delivery", "protection-repeat"]);
+        assert_eq!(ranked[0].specificity, 2 * TOPIC_POINTS);
+        assert_eq!(ranked[0].reason, "适用：话题：到货、破损（质量投诉）");
+    }
+
+    #[test]
+    fn the_audience_alone_does_not_make_a_script_for_an_unnamed_fault_fit() {
+        let mut subject = Subject::new(Category::QualityComplaint);
+        subject.audience = Some(Audience::Organisation);
+        let mut operator = item("charger-fault-rate", Category::QualityComplaint, &["pl-ev-charger"], &["f-module"], 0);
+        operator.audience = Some(Audience::Organisation);
+        let generic = item("intake", Category::QualityComplaint, &[], &[], 1);
+        let candidates = [operator, generic];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert!(ranked.iter().all(|c| c.specificity == 0), "{ranked:?}");
+        // With its fault named, whom it is written for counts again.
+        subject.faults = set(&["f-module"]);
+        assert_eq!(rank(&subject, &candidates, false, &plain)[0].specificity, FAULT_POINTS + AUDIENCE_POINTS);
     }
 
     #[test]

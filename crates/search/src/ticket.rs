@@ -822,6 +822,7 @@ impl Engine {
         subject.tags.extend(customer.into_iter().flat_map(|c| c.tags.iter().cloned()));
         subject.tags.extend(rules.text_tags(masked).into_iter().map(|(tag, _)| tag));
         subject.steps.extend(rules.text_steps(masked).into_iter().map(|(step, _)| step));
+        subject.topics.extend(rules.text_topics(masked).into_iter().map(|(topic, _)| topic));
         Ok(subject)
     }
 
