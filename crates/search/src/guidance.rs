@@ -20,9 +20,8 @@
 //!    tag 2, the later step of a ticket the item is for 2, each topic of the item the ticket's
 //!    words show — spare parts, a damaged delivery, a safety hazard: `topic_tags` — 3; the
 //!    audience and the tags count for an answer standard written for a fault only when the ticket
-//!    names a fault (its own or an inferred one); in
-//!    a fault report or a consultation a line or model counts only beside a matched fault, since
-//!    every script of a line matches it
+//!    names a fault (its own or an inferred one); in a fault report or a consultation a line or
+//!    model counts only beside a matched fault, since every script of a line matches it
 //!    there), then items for the ticket's step first (an item for closing words, an appointment,
 //!    a progress answer or a follow-up — `step_tags` — comes after the intake items unless the
 //!    ticket's words show that step), then items of the ticket's own category, then in the order
@@ -354,17 +353,17 @@ pub fn rank(
             points += MODEL_POINTS;
             why.push(format!("型号：{}", joined(models.iter().map(|m| label(m)))));
         }
-        // Whom an answer standard is for does not make a script for a fault the ticket does not
-        // name fit (a charger operator's fault-rate script for a substation's relay complaint).
-        let tags_count = by_customer || !(faults == Fit::Unknown && inferred.is_empty());
-        if audience == Fit::Match && tags_count {
+        // An answer standard is read out for a problem: one written for a fault the ticket does
+        // not name is not made to fit by whom it is for or by the customer's tags (a charger
+        // operator's fault-rate script for a relay complaint; a meter-fault script tagged
+        // 电费敏感 for a question about charging fees). A strategy is for the customer: its
+        // audience and tags always count.
+        let customer_counts = by_customer || !(faults == Fit::Unknown && inferred.is_empty());
+        if audience == Fit::Match && customer_counts {
             points += AUDIENCE_POINTS;
             why.push(format!("客户类型：{}", subject.audience.map_or("", Audience::label_zh)));
         }
-        // An answer standard is read out for a problem: one written for a fault the ticket does
-        // not name is not made to fit by the customer's tags (a meter-fault script tagged 电费敏感
-        // for a question about charging fees). A strategy is for the customer: tags always count.
-        if !tags.is_empty() && tags_count {
+        if !tags.is_empty() && customer_counts {
             points += TAG_POINTS * tags.len() as u32;
             why.push(format!("客户标签：{}", joined(&tags)));
         }

@@ -152,10 +152,8 @@ impl Engine {
             && !query.terms.is_empty()
         {
             let (links, _) = self.links_of(query, linker);
-            if !links.is_empty() && query.expansion.get().is_none() {
-                let seeds = graph::Seed::from_links_in(graph, links)?;
-                let expansion = graph::expand(graph, &seeds)?;
-                let _ = query.expansion.set(expansion);
+            if !links.is_empty() {
+                expansion_of(query, graph, links)?;
             }
         }
         Ok(())
@@ -292,14 +290,7 @@ impl Engine {
                 })
                 .collect();
             if plan.wants(Retriever::Graph) && !links.is_empty() && in_time {
-                let expansion = match query.expansion.get() {
-                    Some(expansion) => expansion,
-                    None => {
-                        let seeds = graph::Seed::from_links_in(graph, links)?;
-                        let expansion = graph::expand(graph, &seeds)?;
-                        query.expansion.get_or_init(|| expansion)
-                    }
-                };
+                let expansion = expansion_of(query, graph, links)?;
                 let ids: Vec<String> = expansion.candidates.iter().map(|c| c.id.clone()).collect();
                 let allowed = self.lexical.passing(&ids, &lexical_query);
                 let mut list = Vec::new();
@@ -468,4 +459,19 @@ impl Engine {
         }
         out
     }
+}
+
+/// The graph expansion of `query` from its (non-empty) `links`, computed once for all of the
+/// request's searches.
+fn expansion_of<'q>(
+    query: &'q AnalysedQuery<'_>,
+    graph: &graph::Graph,
+    links: &[graph::Link],
+) -> Result<&'q graph::Expansion> {
+    if let Some(expansion) = query.expansion.get() {
+        return Ok(expansion);
+    }
+    let seeds = graph::Seed::from_links_in(graph, links)?;
+    let expansion = graph::expand(graph, &seeds)?;
+    Ok(query.expansion.get_or_init(|| expansion))
 }

@@ -632,8 +632,8 @@ impl Engine {
             let request = SearchRequest { q: q.clone(), limit: Some(limit), filters, ..SearchRequest::default() };
             self.search_analysed(&request, &query, stop, shown)
         };
-        // The first search computes what the three share (query vector, dense neighbours, entity
-        // links, graph expansion); the other two then run side by side. Guidance hits are votes
+        // The first search collects the query vector and computes the dense neighbours the three
+        // share; the other two then run side by side. Guidance hits are votes
         // and candidates, never shown as they are: they are not read back.
         let solutions = search(&SOLUTION_KINDS, limit, Shown::All)?;
         notes.extend(solutions.degraded.clone());
