@@ -105,16 +105,17 @@ pub enum Precision {
     /// 32-bit floats: agrees with sentence-transformers to cosine ≥ 0.9999.
     #[default]
     F32,
-    /// 8-bit integers on AVX-512 VNNI: weights quantised per output channel at load, activations
-    /// per token as each product runs. Vectors differ slightly from f32 ones, so the precision is
-    /// part of the model id. Runs in f32 on a CPU without VNNI, and with the candle backend.
+    /// 8-bit integers: weights quantised per output channel at load, activations per token as
+    /// each product runs, exact integer sums on AVX-512 VNNI, AVX2 or portable kernels (the same
+    /// vectors on every CPU). Vectors differ slightly from f32 ones, so the precision is part of
+    /// the model id. Runs in f32 with the candle backend.
     Int8,
 }
 
 /// Queries run in int8 unless told otherwise: 3× less time per query embedding on AVX-512 VNNI,
-/// and on the ticket dev split the same fused nDCG@10 to four places (m3e-small: dense −0.0004,
-/// fused 0.0000; `crates/embed/PERFORMANCE.md`). Passages, and so the stored vectors and the
-/// model id, stay f32. On a CPU without VNNI queries run in f32.
+/// 2.4× on AVX2, and on the ticket dev split the same fused nDCG@10 to four places (m3e-small:
+/// dense −0.0004, fused 0.0000; `crates/embed/PERFORMANCE.md`). Passages, and so the stored
+/// vectors and the model id, stay f32.
 pub const DEFAULT_QUERY_PRECISION: Precision = Precision::Int8;
 
 impl Precision {

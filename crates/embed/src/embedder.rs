@@ -209,7 +209,7 @@ impl Embedder {
     }
 
     /// The precision the encoder runs passages in: the one asked for, or f32 where that is not
-    /// available (int8 without AVX-512 VNNI, or the candle backend).
+    /// available (int8 on the candle backend).
     pub fn precision(&self) -> Precision {
         self.precision
     }

@@ -48,7 +48,7 @@ struct ModelArgs {
     /// Run without dense retrieval even when a model is present.
     #[arg(long)]
     no_dense: bool,
-    /// Arithmetic of the model's linear layers: `f32`, or `int8` (AVX-512 VNNI, f32 elsewhere;
+    /// Arithmetic of the model's linear layers: `f32`, or `int8` (AVX-512 VNNI or AVX2 kernels;
     /// slightly different vectors, so another model id: the vector index is rebuilt).
     /// Default: the model directory's gridkb.json, else f32 for passages and int8 for queries.
     #[arg(long, env = embed::PRECISION_ENV, value_parser = |s: &str| s.parse::<embed::Precision>())]

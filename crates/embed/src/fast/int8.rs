@@ -1,9 +1,15 @@
-//! `C = A · Wᵀ + bias (+ residual) (then GELU)` in 8-bit integers, on AVX-512 VNNI.
+//! `C = A · Wᵀ + bias (+ residual) (then GELU)` in 8-bit integers: on AVX-512 VNNI, on AVX2, or
+//! portable Rust, with the same integers on all three.
 //!
-//! `vpdpbusd` multiplies 64 unsigned-by-signed byte pairs and adds them, four at a time, into
-//! 16 i32 lanes: four times the multiply-adds of an f32 FMA per instruction. The linear layers
-//! (q/k/v, attention output, both FFN products) run through it; attention, layer norm and GELU
-//! stay in f32.
+//! - `vpdpbusd` (VNNI) multiplies 64 unsigned-by-signed byte pairs and adds them, four at a time,
+//!   into 16 i32 lanes: four times the multiply-adds of an f32 FMA per instruction.
+//! - Without VNNI, the AVX2 kernel widens both sides to 16 bits (weights once at load, activations
+//!   as a tile is packed) and runs `vpmaddwd`: 16 exact multiply-adds per instruction, twice an
+//!   AVX2 FMA's. (`vpmaddubsw` would take bytes directly, but its pair sums saturate at 16 bits for
+//!   8-bit values on both sides: it would need one bit less on a side, and other vectors.)
+//!
+//! The linear layers (q/k/v, attention output, both FFN products) run through it; attention,
+//! layer norm and GELU stay in f32.
 //!
 //! - Weights are quantised once at load, per output channel and symmetric:
 //!   `w[j][k] ≈ s_j · q[j][k]`, `q ∈ [−127, 127]`.
@@ -15,7 +21,8 @@
 //!   one exact integer product, and a column sum known at load.
 //!
 //! Each output is off by at most `t_i/2 · Σ_k |w[j][k]| + s_j/2 · Σ_k |a[i][k]| + k · t_i · s_j / 4`
-//! (the rounding of each side); the tests check that bound against an f64 product.
+//! (the rounding of each side); the tests check that bound against an f64 product. The integer
+//! sums are exact in every kernel, so all three give the same vectors, bit for bit.
 //! The layout mirrors the f32 kernel's ([`super::gemm`]): weight panels of [`NR`] columns, A in
 //! tiles of up to [`MR`] interleaved rows, the same split over threads.
 #![allow(unsafe_code)]
@@ -28,14 +35,52 @@ use super::gemm::{Epilogue, Job, MR, split, tile_height};
 use super::math;
 use super::simd::{Isa, NR};
 
-/// Depth of one `vpdpbusd` step: four byte products summed into each i32 lane.
+/// Depth of one `vpdpbusd` step: four byte products summed into each i32 lane. Also the unit
+/// the depth is padded to.
 const KG: usize = 4;
 
-/// Whether the int8 kernel runs here: AVX-512 with VNNI and BW, and the instruction set not
-/// lowered below AVX-512 by `GRIDKB_EMBED_ISA`.
-pub fn available() -> bool {
-    static VNNI: OnceLock<bool> = OnceLock::new();
-    *VNNI.get_or_init(|| Isa::detect() == Isa::Avx512 && detect_vnni())
+/// Depth of one `vpmaddwd` step: two 16-bit products summed into each i32 lane.
+const KW: usize = 2;
+
+/// Which integer kernel runs a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Plain Rust (for tests, and the reference the others equal).
+    Portable,
+    /// 16-bit multiply-adds (`vpmaddwd`) on AVX2.
+    Avx2,
+    /// 8-bit dot products (`vpdpbusd`) on AVX-512 VNNI.
+    Vnni,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs. `GRIDKB_EMBED_ISA` lowers it as it lowers the f32
+    /// kernels (`avx2`: the AVX2 kernel even on a VNNI CPU; `portable`: the portable one).
+    pub fn best() -> Kernel {
+        static BEST: OnceLock<Kernel> = OnceLock::new();
+        *BEST.get_or_init(|| match Isa::detect() {
+            Isa::Avx512 if detect_vnni() => Kernel::Vnni,
+            Isa::Avx512 | Isa::Avx2 => Kernel::Avx2,
+            Isa::Portable => Kernel::Portable,
+        })
+    }
+
+    /// Whether this CPU can run the kernel.
+    fn runs_here(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            Kernel::Avx2 => Isa::detect() >= Isa::Avx2,
+            Kernel::Vnni => Kernel::best() == Kernel::Vnni,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable int8",
+            Kernel::Avx2 => "avx2 int8",
+            Kernel::Vnni => "avx512-vnni int8",
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -48,6 +93,15 @@ fn detect_vnni() -> bool {
     false
 }
 
+/// The packed weights, in the width the kernel multiplies.
+#[derive(Debug, Clone)]
+enum Panels {
+    /// Per panel of [`NR`] columns: `groups × NR × KG` bytes, a column's KG bytes together.
+    Bytes(Vec<i8>),
+    /// Per panel: `groups · KG/KW` steps of `NR × KW` words, a column's KW words together.
+    Words(Vec<i16>),
+}
+
 /// A `Linear` weight quantised and packed for [`matmul`].
 #[derive(Debug, Clone)]
 pub struct QuantPacked {
@@ -55,10 +109,10 @@ pub struct QuantPacked {
     pub k: usize,
     /// Output features.
     pub n: usize,
+    kernel: Kernel,
     /// Groups of [`KG`] input features (`k` rounded up; the padding is zero).
     groups: usize,
-    /// Per panel of [`NR`] columns: `groups × NR × KG` bytes, a column's KG bytes together.
-    data: Vec<i8>,
+    data: Panels,
     /// `s_j`, per output feature.
     scale: Vec<f32>,
     /// `s_j · Σ_k q[j][k]`: what the activations' offset `lo_i` multiplies.
@@ -67,19 +121,22 @@ pub struct QuantPacked {
 }
 
 impl QuantPacked {
-    /// `w` is `n × k` row-major (out × in), `bias` has `n` values.
-    pub fn from_linear(w: &[f32], bias: &[f32], n: usize, k: usize) -> QuantPacked {
+    /// `w` is `n × k` row-major (out × in), `bias` has `n` values; packed for `kernel`, which
+    /// must run on this CPU.
+    pub fn from_linear(kernel: Kernel, w: &[f32], bias: &[f32], n: usize, k: usize) -> QuantPacked {
         assert_eq!(w.len(), n * k);
         assert_eq!(bias.len(), n);
+        assert!(kernel.runs_here(), "{} does not run on this CPU", kernel.name());
         let groups = k.div_ceil(KG);
         let panel_len = groups * NR * KG;
-        let mut data = vec![0i8; n.div_ceil(NR) * panel_len];
+        // Quantised in the VNNI layout; the AVX2 one is the same values, widened and re-paired.
+        let mut bytes = vec![0i8; n.div_ceil(NR) * panel_len];
         let mut scale = Vec::with_capacity(n);
         let mut offset = Vec::with_capacity(n);
         for (j, row) in w.chunks_exact(k.max(1)).take(n).enumerate() {
             let amax = row.iter().fold(0f32, |m, x| m.max(x.abs()));
             let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
-            let panel = &mut data[(j / NR) * panel_len..][..panel_len];
+            let panel = &mut bytes[(j / NR) * panel_len..][..panel_len];
             let mut sum = 0i32;
             for (kk, &x) in row.iter().enumerate() {
                 let q = (x / s).round().clamp(-127.0, 127.0) as i8;
@@ -89,12 +146,21 @@ impl QuantPacked {
             scale.push(s);
             offset.push(s * sum as f32);
         }
-        QuantPacked { k, n, groups, data, scale, offset, bias: bias.to_vec() }
-    }
-
-    fn panel(&self, p: usize) -> &[i8] {
-        let len = self.groups * NR * KG;
-        &self.data[p * len..][..len]
+        let data = match kernel {
+            Kernel::Portable | Kernel::Vnni => Panels::Bytes(bytes),
+            Kernel::Avx2 => {
+                // Byte (group g, column c, lane l) goes to word (step 2g + l/KW, column c, lane l%KW).
+                let mut words = vec![0i16; bytes.len()];
+                for (panel, out) in bytes.chunks_exact(panel_len).zip(words.chunks_exact_mut(panel_len)) {
+                    for (i, &q) in panel.iter().enumerate() {
+                        let (g, c, l) = (i / (NR * KG), i / KG % NR, i % KG);
+                        out[(g * KG / KW + l / KW) * NR * KW + c * KW + l % KW] = i16::from(q);
+                    }
+                }
+                Panels::Words(words)
+            }
+        };
+        QuantPacked { k, n, kernel, groups, data, scale, offset, bias: bias.to_vec() }
     }
 }
 
@@ -164,57 +230,94 @@ fn quantize_row_impl(_: Isa, a: &[f32], u: &mut [u8]) -> (f32, f32) {
     (step, lo)
 }
 
-/// `c[m × n] = a[m × k] · wᵀ + bias (+ residual) (GELU)`, on the current rayon pool's threads.
-/// `vnni` false runs the portable integer kernel (same results, bit for bit; for tests and CPUs
-/// without VNNI); true runs VNNI when [`available`].
-pub fn matmul(vnni: bool, a: &[f32], m: usize, w: &QuantPacked, epi: Epilogue<'_>, c: &mut [f32]) {
+/// `c[m × n] = a[m × k] · wᵀ + bias (+ residual) (GELU)`, on the current rayon pool's threads,
+/// with the kernel `w` was packed for.
+pub fn matmul(a: &[f32], m: usize, w: &QuantPacked, epi: Epilogue<'_>, c: &mut [f32]) {
     assert_eq!(a.len(), m * w.k);
     let q = QuantRows::new(a, m, w.k);
-    let vnni = vnni && available();
-    split(m, w.n, w.k, epi, c, |job| block(vnni, &q, w, job, epi.gelu));
+    split(m, w.n, w.k, epi, c, |job| block(&q, w, job, epi.gelu));
 }
 
-fn block(vnni: bool, q: &QuantRows, w: &QuantPacked, job: Job<'_>, gelu: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if vnni {
-        // SAFETY: `vnni` is true only when `available()` said the CPU has avx512f, avx512vl and
-        // fma (Isa::Avx512), avx512bw and avx512vnni; avx512f implies avx2.
-        unsafe { block_vnni(q, w, job, gelu) };
-        return;
+fn block(q: &QuantRows, w: &QuantPacked, job: Job<'_>, gelu: bool) {
+    match (w.kernel, &w.data) {
+        #[cfg(target_arch = "x86_64")]
+        (Kernel::Vnni, Panels::Bytes(data)) => {
+            // SAFETY: from_linear packed for Vnni only where it runs: the CPU has avx512f,
+            // avx512vl and fma (Isa::Avx512), avx512bw and avx512vnni; avx512f implies avx2.
+            unsafe { block_vnni(q, w, data, job, gelu) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        (Kernel::Avx2, Panels::Words(data)) => {
+            // SAFETY: from_linear packed for Avx2 only where it runs: Isa::Avx2 or above, so
+            // the CPU has avx2 and fma.
+            unsafe { block_avx2(q, w, data, job, gelu) }
+        }
+        (_, Panels::Bytes(data)) => block_impl(q, w, data, job, gelu, tile_portable::<MR>),
+        (_, Panels::Words(_)) => unreachable!("16-bit panels are packed only for the AVX2 kernel, on x86-64"),
     }
-    block_impl(false, q, w, job, gelu);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma")]
-fn block_vnni(q: &QuantRows, w: &QuantPacked, job: Job<'_>, gelu: bool) {
-    block_impl(true, q, w, job, gelu);
+fn block_vnni(q: &QuantRows, w: &QuantPacked, data: &[i8], job: Job<'_>, gelu: bool) {
+    block_impl(q, w, data, job, gelu, |a: &[u8], b: &[i8], groups, h, out: &mut [[i32; NR]; MR]| {
+        // SAFETY: this function runs only where VNNI does (see `block`).
+        unsafe { tile_vnni(a, b, groups, h, out) }
+    });
 }
 
-/// Rows `job.row0..` of `q` against panels `job.p0..job.p1` of `w`, dequantised into `job.c`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn block_avx2(q: &QuantRows, w: &QuantPacked, data: &[i16], job: Job<'_>, gelu: bool) {
+    block_impl(q, w, data, job, gelu, |a: &[i16], b: &[i16], groups, h, out: &mut [[i32; NR]; MR]| {
+        // SAFETY: this function runs only where AVX2 does (see `block`).
+        unsafe { tile_avx2(a, b, groups * KG / KW, h, out) }
+    });
+}
+
+/// An element of packed A (`u8` for the byte kernels, `i16` for the AVX2 one) and its step:
+/// how many values of a row go together in a tile.
+trait Lane: Copy + Default + From<u8> {
+    const STEP: usize;
+}
+
+impl Lane for u8 {
+    const STEP: usize = KG;
+}
+
+impl Lane for i16 {
+    const STEP: usize = KW;
+}
+
+/// Rows `job.row0..` of `q` against panels `job.p0..job.p1` of `data`, dequantised into `job.c`.
+/// `tile(a, b, groups, h, out)` computes the exact sums of one tile of height `h` into the first
+/// `h` rows of `out`.
 #[inline(always)]
-fn block_impl(vnni: bool, q: &QuantRows, w: &QuantPacked, job: Job<'_>, gelu: bool) {
+fn block_impl<A: Lane, B>(
+    q: &QuantRows,
+    w: &QuantPacked,
+    data: &[B],
+    job: Job<'_>,
+    gelu: bool,
+    tile: impl Fn(&[A], &[B], usize, usize, &mut [[i32; NR]; MR]),
+) {
     let Job { row0, rows: m, p0, p1, residual, c, ldc } = job;
     let depth = w.groups * KG;
-    // Rows per block: the packed A block (bytes) stays in L2.
-    let mc = ((1usize << 17) / depth.max(1)).clamp(MR, 512) / MR * MR;
-    let mut apack = vec![0u8; mc.min(m.div_ceil(MR) * MR) * depth];
+    let panel_len = depth * NR;
+    // Rows per block: the packed A block stays in L2.
+    let mc = ((1usize << 17) / (depth * size_of::<A>()).max(1)).clamp(MR, 512) / MR * MR;
+    let mut apack = vec![A::default(); mc.min(m.div_ceil(MR) * MR) * depth];
     let mut acc = [[0i32; NR]; MR];
     for r0 in (0..m).step_by(mc) {
         let rows = mc.min(m - r0);
         let tiles = pack_tiles(q, row0 + r0, rows, &mut apack);
         for p in p0..p1 {
-            let panel = w.panel(p);
+            let panel = &data[p * panel_len..][..panel_len];
             let (j0, col) = (p * NR, (p - p0) * NR);
             let width = NR.min(w.n - j0);
             let (scale, offset, bias) = (&w.scale[j0..][..width], &w.offset[j0..][..width], &w.bias[j0..][..width]);
             for &(t0, h, off) in &tiles {
-                let ap = &apack[off..off + h * depth];
-                match h {
-                    4 => tile_into::<4>(vnni, ap, panel, w.groups, &mut acc),
-                    8 => tile_into::<8>(vnni, ap, panel, w.groups, &mut acc),
-                    _ => tile::<MR>(vnni, ap, panel, w.groups, &mut acc),
-                }
+                tile(&apack[off..off + h * depth], panel, w.groups, h, &mut acc);
                 for (r, acc) in acc.iter().enumerate().take(h.min(rows - t0)) {
                     let i = r0 + t0 + r;
                     let (step, lo) = (q.step[row0 + i], q.lo[row0 + i]);
@@ -236,11 +339,12 @@ fn block_impl(vnni: bool, q: &QuantRows, w: &QuantPacked, job: Job<'_>, gelu: bo
     }
 }
 
-/// Interleaves rows `row0..row0 + rows` of `q` into tiles: a tile of height h is, per group of
-/// [`KG`] features, the h rows' KG bytes one after the other (zero rows fill a short tile).
+/// Interleaves rows `row0..row0 + rows` of `q` into tiles: a tile of height h is, per step of
+/// `A::STEP` features, the h rows' values one after the other (zero rows fill a short tile).
 /// Returns (first row, height, offset) per tile.
-fn pack_tiles(q: &QuantRows, row0: usize, rows: usize, apack: &mut [u8]) -> Vec<(usize, usize, usize)> {
+fn pack_tiles<A: Lane>(q: &QuantRows, row0: usize, rows: usize, apack: &mut [A]) -> Vec<(usize, usize, usize)> {
     let depth = q.groups * KG;
+    let steps = depth / A::STEP;
     let mut tiles = Vec::with_capacity(rows.div_ceil(MR));
     let (mut t0, mut off) = (0, 0);
     while t0 < rows {
@@ -249,11 +353,11 @@ fn pack_tiles(q: &QuantRows, row0: usize, rows: usize, apack: &mut [u8]) -> Vec<
         let dst = &mut apack[off..off + h * depth];
         for r in 0..h {
             let src = if r < valid { Some(q.row(row0 + t0 + r)) } else { None };
-            for g in 0..q.groups {
-                let d = &mut dst[(g * h + r) * KG..][..KG];
+            for g in 0..steps {
+                let d = &mut dst[(g * h + r) * A::STEP..][..A::STEP];
                 match src {
-                    Some(src) => d.copy_from_slice(&src[g * KG..][..KG]),
-                    None => d.fill(0),
+                    Some(src) => d.iter_mut().zip(&src[g * A::STEP..][..A::STEP]).for_each(|(d, &s)| *d = A::from(s)),
+                    None => d.fill(A::default()),
                 }
             }
         }
@@ -264,30 +368,15 @@ fn pack_tiles(q: &QuantRows, row0: usize, rows: usize, apack: &mut [u8]) -> Vec<
     tiles
 }
 
-/// A kernel of `H < MR` rows, writing into the first `H` rows of `out`.
-#[inline(always)]
-fn tile_into<const H: usize>(vnni: bool, a: &[u8], b: &[i8], groups: usize, out: &mut [[i32; NR]; MR]) {
-    let mut small = [[0i32; NR]; H];
-    tile::<H>(vnni, a, b, groups, &mut small);
-    out[..H].copy_from_slice(&small);
-}
-
-/// One `H × NR` tile of exact integer sums `Σ_k u · q` over all `groups`: `a` is
-/// `groups × H × KG` bytes, `b` one panel `groups × NR × KG`.
-#[inline(always)]
-fn tile<const H: usize>(vnni: bool, a: &[u8], b: &[i8], groups: usize, out: &mut [[i32; NR]; H]) {
-    assert!(a.len() >= groups * H * KG && b.len() >= groups * NR * KG);
-    #[cfg(target_arch = "x86_64")]
-    if vnni && available() {
-        // SAFETY: available() said the CPU has avx512f and avx512vnni; the slice lengths were
-        // checked above, which is all the kernel's pointer arithmetic relies on.
-        unsafe { tile_vnni::<H>(a, b, groups, out) };
-        return;
+/// One `h × NR` tile of exact integer sums `Σ_k u · q` over all `groups`, into the first `h`
+/// rows of `out`: `a` is `groups × h × KG` bytes, `b` one panel `groups × NR × KG`.
+fn tile_portable<const H: usize>(a: &[u8], b: &[i8], groups: usize, h: usize, out: &mut [[i32; NR]; H]) {
+    assert!(h <= H && a.len() >= groups * h * KG && b.len() >= groups * NR * KG);
+    for row in out.iter_mut().take(h) {
+        *row = [0; NR];
     }
-    let _ = vnni;
-    let mut acc = [[0i32; NR]; H];
-    for (av, bv) in a.chunks_exact(H * KG).zip(b.chunks_exact(NR * KG)).take(groups) {
-        for (r, acc) in acc.iter_mut().enumerate() {
+    for (av, bv) in a.chunks_exact(h * KG).zip(b.chunks_exact(NR * KG)).take(groups) {
+        for (r, acc) in out.iter_mut().take(h).enumerate() {
             let x = &av[r * KG..][..KG];
             for (c, acc) in acc.iter_mut().enumerate() {
                 let y = &bv[c * KG..][..KG];
@@ -295,16 +384,32 @@ fn tile<const H: usize>(vnni: bool, a: &[u8], b: &[i8], groups: usize, out: &mut
             }
         }
     }
-    *out = acc;
+}
+
+/// The VNNI tile of [`tile_portable`], for `h` of 4, 8 or [`MR`].
+///
+/// # Safety
+/// The CPU must support avx512f and avx512vnni.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+unsafe fn tile_vnni(a: &[u8], b: &[i8], groups: usize, h: usize, out: &mut [[i32; NR]; MR]) {
+    // SAFETY (all three): the caller's CPU promise; the rows are split off `out` by height.
+    unsafe {
+        match h {
+            4 => tile_vnni_rows::<4>(a, b, groups, (&mut out[..4]).try_into().expect("4 rows")),
+            8 => tile_vnni_rows::<8>(a, b, groups, (&mut out[..8]).try_into().expect("8 rows")),
+            _ => tile_vnni_rows::<MR>(a, b, groups, out),
+        }
+    }
 }
 
 /// # Safety
-/// The CPU must support avx512f and avx512vnni; `a` must hold `groups * H * KG` and `b`
-/// `groups * NR * KG` bytes.
+/// The CPU must support avx512f and avx512vnni.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn tile_vnni<const H: usize>(a: &[u8], b: &[i8], groups: usize, out: &mut [[i32; NR]; H]) {
+unsafe fn tile_vnni_rows<const H: usize>(a: &[u8], b: &[i8], groups: usize, out: &mut [[i32; NR]; H]) {
     use std::arch::x86_64::*;
+    assert!(a.len() >= groups * H * KG && b.len() >= groups * NR * KG);
     let mut acc = [[_mm512_setzero_si512(); 2]; H];
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
     for g in 0..groups {
@@ -325,6 +430,70 @@ unsafe fn tile_vnni<const H: usize>(a: &[u8], b: &[i8], groups: usize, out: &mut
         unsafe {
             _mm512_storeu_si512(row.as_mut_ptr().cast(), acc[0]);
             _mm512_storeu_si512(row.as_mut_ptr().add(16).cast(), acc[1]);
+        }
+    }
+}
+
+/// The AVX2 tile of [`tile_portable`] on the 16-bit layouts: `a` is `steps × h × KW` words,
+/// `b` one panel `steps × NR × KW`. Runs the tile two rows at a time (eight accumulators and
+/// the panel's four registers stay in the sixteen).
+///
+/// # Safety
+/// The CPU must support avx2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn tile_avx2(a: &[i16], b: &[i16], steps: usize, h: usize, out: &mut [[i32; NR]; MR]) {
+    assert!(h <= MR && a.len() >= steps * h * KW && b.len() >= steps * NR * KW);
+    let mut r = 0;
+    while r < h {
+        let rows = (h - r).min(2);
+        // SAFETY: the caller's CPU promise; r + rows <= h, and the lengths were checked above.
+        unsafe {
+            match rows {
+                2 => tile_avx2_rows::<2>(a, b, steps, h, r, (&mut out[r..r + 2]).try_into().expect("2 rows")),
+                _ => tile_avx2_rows::<1>(a, b, steps, h, r, (&mut out[r..r + 1]).try_into().expect("1 row")),
+            }
+        }
+        r += rows;
+    }
+}
+
+/// Rows `r0..r0 + R` of a tile of height `h`.
+///
+/// # Safety
+/// The CPU must support avx2; `a` must hold `steps · h · KW` words, `b` `steps · NR · KW`,
+/// and `r0 + R <= h`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn tile_avx2_rows<const R: usize>(
+    a: &[i16],
+    b: &[i16],
+    steps: usize,
+    h: usize,
+    r0: usize,
+    out: &mut [[i32; NR]; R],
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_si256(); NR / 8]; R];
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    for g in 0..steps {
+        // SAFETY: g < steps, so the NR · KW words at g · NR · KW end within b, and the KW words
+        // at (g · h + r0 + r) · KW, r0 + r < h, end within a.
+        unsafe {
+            let bg = bp.add(g * NR * KW);
+            let bv = [0, 1, 2, 3].map(|i| _mm256_loadu_si256(bg.add(i * 16).cast()));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = _mm256_set1_epi32(ap.add((g * h + r0 + r) * KW).cast::<i32>().read_unaligned());
+                for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                    *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(x, bv));
+                }
+            }
+        }
+    }
+    for (row, acc) in out.iter_mut().zip(&acc) {
+        for (i, acc) in acc.iter().enumerate() {
+            // SAFETY: each row is NR = 32 i32s: four 8-lane stores fit.
+            unsafe { _mm256_storeu_si256(row.as_mut_ptr().add(8 * i).cast(), *acc) };
         }
     }
 }
@@ -351,20 +520,44 @@ mod tests {
         assert_eq!((q.step[0], q.lo[0]), (0.0, 0.25));
     }
 
-    /// The VNNI kernel and the portable one give the same integers (no rounding anywhere).
+    /// The kernels of this CPU besides the portable one.
+    fn fast_kernels() -> Vec<Kernel> {
+        [Kernel::Avx2, Kernel::Vnni].into_iter().filter(|k| k.runs_here()).collect()
+    }
+
+    /// Every kernel gives the portable kernel's results, bit for bit (the integer sums are
+    /// exact), at every tile height, ragged edges and thread split.
     #[test]
-    fn the_vnni_kernel_equals_the_portable_one() {
-        if !available() {
-            eprintln!("no AVX-512 VNNI here: only the portable kernel runs");
-            return;
+    fn every_kernel_equals_the_portable_one() {
+        let kernels = fast_kernels();
+        if kernels.is_empty() {
+            eprintln!("no AVX2 here: only the portable kernel runs");
         }
-        for groups in [1, 3, 128, 512] {
-            let a: Vec<u8> = pseudo(groups * MR * KG, 5).iter().map(|x| ((x + 1.0) * 127.5) as u8).collect();
-            let b: Vec<i8> = pseudo(groups * NR * KG, 6).iter().map(|x| (x * 127.0) as i8).collect();
-            let (mut v, mut p) = ([[0i32; NR]; MR], [[0i32; NR]; MR]);
-            tile::<MR>(true, &a, &b, groups, &mut v);
-            tile::<MR>(false, &a, &b, groups, &mut p);
-            assert_eq!(v, p, "{groups} groups");
+        for &(m, n, k) in &[(1, 32, 4), (3, 40, 17), (9, 64, 512), (13, 96, 130), (70, 33, 2048), (200, 512, 64)] {
+            let a: Vec<f32> = pseudo(m * k, 7).iter().enumerate().map(|(i, x)| x * (1 + i % 3) as f32 - 0.2).collect();
+            // Weights that reach both ends of the range, so the sums are the largest they get.
+            let mut w = pseudo(n * k, 8);
+            w[0] = 1.0;
+            w[1] = -1.0;
+            let bias = pseudo(n, 9);
+            let residual = pseudo(m * n, 10);
+            let epi = Epilogue { residual: Some(&residual), gelu: true };
+            let mut want = vec![f32::NAN; m * n];
+            matmul(&a, m, &QuantPacked::from_linear(Kernel::Portable, &w, &bias, n, k), epi, &mut want);
+            for &kernel in &kernels {
+                let packed = QuantPacked::from_linear(kernel, &w, &bias, n, k);
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let mut got = vec![f32::NAN; m * n];
+                    pool.install(|| matmul(&a, m, &packed, epi, &mut got));
+                    let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(
+                        same,
+                        "{} differs from the portable kernel at {m}x{n}x{k}, {threads} threads",
+                        kernel.name()
+                    );
+                }
+            }
         }
     }
 
@@ -381,13 +574,13 @@ mod tests {
             let w = pseudo(n * k, 2);
             let bias = pseudo(n, 3);
             let residual = pseudo(m * n, 4);
-            let packed = QuantPacked::from_linear(&w, &bias, n, k);
             let q = QuantRows::new(&a, m, k);
-            for vnni in [false, true] {
+            for kernel in std::iter::once(Kernel::Portable).chain(fast_kernels()) {
+                let packed = QuantPacked::from_linear(kernel, &w, &bias, n, k);
                 for threads in [1, 2] {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                     let mut c = vec![f32::NAN; m * n];
-                    pool.install(|| matmul(vnni, &a, m, &packed, Epilogue { residual: None, gelu: false }, &mut c));
+                    pool.install(|| matmul(&a, m, &packed, Epilogue { residual: None, gelu: false }, &mut c));
                     let (mut err2, mut val2) = (0f64, 0f64);
                     for i in 0..m {
                         let ar = &a[i * k..][..k];
@@ -407,7 +600,8 @@ mod tests {
                             let got = f64::from(c[i * n + j]);
                             assert!(
                                 (got - exact).abs() <= bound,
-                                "{m}x{n}x{k} vnni {vnni} {threads}: {got} vs {exact}"
+                                "{m}x{n}x{k} {} {threads}: {got} vs {exact}",
+                                kernel.name()
                             );
                             err2 += (got - exact).powi(2);
                             val2 += exact.powi(2);
@@ -419,7 +613,7 @@ mod tests {
                     // The epilogue: residual, then GELU, on the same product.
                     let mut e = vec![f32::NAN; m * n];
                     let epi = Epilogue { residual: Some(&residual), gelu: true };
-                    pool.install(|| matmul(vnni, &a, m, &packed, epi, &mut e));
+                    pool.install(|| matmul(&a, m, &packed, epi, &mut e));
                     for ((x, y), r) in e.iter().zip(&c).zip(&residual) {
                         let mut g = [y + r];
                         math::gelu(&mut g);

@@ -13,8 +13,9 @@
 //! - the threads of the current rayon pool split rows or weight panels (no spin barriers).
 //!
 //! Results agree with candle to about 1e-6 (cosine ≥ 0.999999 on the parity fixture). With
-//! [`Precision::Int8`] the linear layers run on the VNNI kernel of [`int8`] instead (cosine
-//! ≥ 0.999 to sentence-transformers on the fixture; attention, layer norm and GELU stay f32).
+//! [`Precision::Int8`] the linear layers run on the integer kernels of [`int8`] instead (VNNI, or
+//! AVX2 with the same results; cosine ≥ 0.999 to sentence-transformers on the fixture;
+//! attention, layer norm and GELU stay f32).
 
 mod gemm;
 mod int8;
@@ -28,7 +29,7 @@ use rayon::prelude::*;
 
 use crate::config::{Pooling, Precision};
 use gemm::{Epilogue, Packed, Panels};
-use int8::QuantPacked;
+use int8::{Kernel, QuantPacked};
 use simd::{Isa, NR, multiversion};
 
 /// The weights of one linear layer, in the precision the encoder runs with.
@@ -39,10 +40,10 @@ enum Linear {
 
 impl Linear {
     /// `w` is `n × k` (out × in).
-    fn new(precision: Precision, w: &[f32], bias: &[f32], n: usize, k: usize) -> Linear {
-        match precision {
-            Precision::F32 => Linear::F32(Packed::from_linear(w, bias, n, k, 1.0)),
-            Precision::Int8 => Linear::Int8(QuantPacked::from_linear(w, bias, n, k)),
+    fn new(int8: Option<Kernel>, w: &[f32], bias: &[f32], n: usize, k: usize) -> Linear {
+        match int8 {
+            None => Linear::F32(Packed::from_linear(w, bias, n, k, 1.0)),
+            Some(kernel) => Linear::Int8(QuantPacked::from_linear(kernel, w, bias, n, k)),
         }
     }
 
@@ -58,7 +59,7 @@ impl Linear {
     fn apply(&self, isa: Isa, a: &[f32], m: usize, epi: Epilogue<'_>, c: &mut [f32]) {
         match self {
             Linear::F32(w) => gemm::matmul(isa, a, m, w, epi, c),
-            Linear::Int8(w) => int8::matmul(true, a, m, w, epi, c),
+            Linear::Int8(w) => int8::matmul(a, m, w, epi, c),
         }
     }
 }
@@ -98,7 +99,8 @@ pub(crate) struct FastBert {
     emb_ln: (Vec<f32>, Vec<f32>),
     layers: Vec<Layer>,
     isa: Isa,
-    precision: Precision,
+    /// The integer kernel of the linear layers; `None`: f32.
+    int8: Option<Kernel>,
 }
 
 impl std::fmt::Debug for FastBert {
@@ -107,7 +109,7 @@ impl std::fmt::Debug for FastBert {
             .field("hidden", &self.hidden)
             .field("layers", &self.layers.len())
             .field("isa", &self.isa)
-            .field("precision", &self.precision)
+            .field("int8", &self.int8)
             .finish_non_exhaustive()
     }
 }
@@ -136,14 +138,11 @@ impl FastBert {
     }
 
     /// Loads the weights of `c` from `vb`. `Precision::Int8` runs the linear layers in 8-bit
-    /// integers where the CPU has AVX-512 VNNI, and in f32 elsewhere ([`FastBert::precision`]).
+    /// integers, on the fastest integer kernel of this CPU (all give the same vectors).
     pub fn load(vb: &VarBuilder, c: &BertConfig, precision: Precision) -> candle_core::Result<FastBert> {
-        let precision = match precision {
-            Precision::Int8 if !int8::available() => {
-                tracing::info!("int8 precision needs AVX-512 VNNI, which this CPU lacks; running in f32");
-                Precision::F32
-            }
-            p => p,
+        let int8 = match precision {
+            Precision::F32 => None,
+            Precision::Int8 => Some(Kernel::best()),
         };
         // The same key prefixes BertModel::load accepts.
         let mut prefixes = vec![String::new(), "bert.".to_owned()];
@@ -176,11 +175,11 @@ impl FastBert {
             let (qkv_w, qkv_b) = stack(&[(&qw, &qb, scale), (&kw, &kb, 1.0), (&vw, &vbias, 1.0)]);
             layers.push(Layer {
                 // The 1/√d of the attention scores is folded into the query weights.
-                qkv: Linear::new(precision, &qkv_w, &qkv_b, 3 * h, h),
-                attn_out: Linear::new(precision, &ow, &ob, h, h),
+                qkv: Linear::new(int8, &qkv_w, &qkv_b, 3 * h, h),
+                attn_out: Linear::new(int8, &ow, &ob, h, h),
                 ln1: layer_norm(&att.pp("output").pp("LayerNorm"), h)?,
-                inter: Linear::new(precision, &iw, &ib, i, h),
-                out: Linear::new(precision, &o2w, &o2b, h, i),
+                inter: Linear::new(int8, &iw, &ib, i, h),
+                out: Linear::new(int8, &o2w, &o2b, h, i),
                 ln2: layer_norm(&vb.pp("output").pp("LayerNorm"), h)?,
             });
         }
@@ -197,21 +196,25 @@ impl FastBert {
             emb_ln,
             layers,
             isa: Isa::detect(),
-            precision,
+            int8,
         })
     }
 
-    /// The kernels the encoder runs: `avx512f`, `avx2+fma`, `portable`, or `avx512-vnni int8`.
+    /// The kernels the encoder runs: `avx512f`, `avx2+fma`, `portable`, `avx2 int8` or
+    /// `avx512-vnni int8`.
     pub fn kernel(&self) -> &'static str {
-        match self.precision {
-            Precision::F32 => self.isa.name(),
-            Precision::Int8 => "avx512-vnni int8",
+        match self.int8 {
+            None => self.isa.name(),
+            Some(kernel) => kernel.name(),
         }
     }
 
-    /// The precision the linear layers run in (f32 when int8 was asked for on a CPU without VNNI).
+    /// The precision the linear layers run in.
     pub fn precision(&self) -> Precision {
-        self.precision
+        match self.int8 {
+            None => Precision::F32,
+            Some(_) => Precision::Int8,
+        }
     }
 
     /// Pooled (not normalised) vectors of the token sequences, on the current rayon pool.
