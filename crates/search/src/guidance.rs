@@ -12,9 +12,10 @@
 //! 1. an item that declares a line, fault or audience the ticket contradicts is refused (an
 //!    EV-charger script is never read to a fault-recorder ticket; a time-sync script never to an
 //!    SV link break; a household strategy never to a substation engineer) — except that a
-//!    response strategy for another line is only put after the others: a strategy is for a
-//!    customer and a situation (a quality complaint about a batch), its lines say where it is
-//!    most used;
+//!    response strategy, or an item whose customer tag or topic the ticket's words show (a
+//!    repeated visit, a program version), for another line is only put after the others: it is
+//!    for a customer and a situation (a quality complaint about a batch), its lines say where it
+//!    is most used;
 //! 2. the rest are ranked by how much of the ticket they match (fault 4, a fault only inferred
 //!    from the ticket's most similar solved cases 3, line 2, model 1, audience 1, each customer
 //!    tag 2, the later step of a ticket the item is for 2, each topic of the item the ticket's
@@ -22,17 +23,20 @@
 //!    audience and the tags count for an answer standard written for a fault only when the ticket
 //!    names a fault (its own or an inferred one); in a fault report or a consultation a line or
 //!    model counts only beside a matched fault, since every script of a line matches it
-//!    there), then items for the ticket's step first (an item for closing words, an appointment,
-//!    a progress answer or a follow-up — `step_tags` — comes after the intake items unless the
-//!    ticket's words show that step), then items of the ticket's own category, then in the order
-//!    the ticket's words rank them. A declaration the
+//!    there) — but an item for a later step than the ticket's (closing words, an appointment, a
+//!    progress answer or a follow-up — `step_tags`) comes after the intake items, however much it
+//!    matches, unless the ticket's words show that step —, then items of the ticket's own
+//!    category, then in the order the ticket's words rank them. A declaration the
 //!    ticket does not speak to (a line when the ticket names no product) neither adds nor
 //!    refuses: the words decide among such items and the generic ones. An item with no
 //!    declaration (the category's generic one) matches nothing and so comes after every item
 //!    that matches something.
 //!
 //! Category: an item answers its own category; a fault script also answers a fault report or a
-//! consultation about the fault it names (快充很慢 is both). Every choice carries its reason, in
+//! consultation about the fault it names (快充很慢 is both), and so does the script of another
+//! category for a fault that no fault-report or consultation script covers (charging-module
+//! faults have only the quality-complaint one). A response strategy for the customer's tags or
+//! for a topic the words show (a warranty question) answers any category. Every choice carries its reason, in
 //! the agent's language. Every function here is pure.
 
 use std::collections::BTreeSet;
@@ -272,34 +276,50 @@ fn joined(set: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     set.into_iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join("、")
 }
 
-/// What ranks an applicable item, most important first (higher is better): its match points,
-/// whether it is for the ticket's step, whether (a strategy) it is for the ticket's line, whether
-/// it is of the ticket's own category.
-type Standing = (u32, bool, bool, bool);
+/// What ranks an applicable item, most important first (higher is better): whether it is for the
+/// ticket's step, its match points, whether (a strategy) it is for the ticket's line, whether it
+/// is of the ticket's own category.
+type Standing = (bool, u32, bool, bool);
 
 /// The candidates that apply to `subject`, most specific first (see the module doc); the
 /// refused ones are left out. `label` names an entity id for the reasons (its label, or the id).
 ///
 /// `by_customer`: response strategies are chosen for the customer — one that declares a tag of
-/// the ticket's customer applies in any category and on any product line.
+/// the ticket's customer, or a topic its words show, applies in any category and on any product
+/// line.
 pub fn rank(
     subject: &Subject,
     candidates: &[Candidate],
     by_customer: bool,
     label: &dyn Fn(&str) -> String,
 ) -> Vec<Choice> {
+    // The named faults that a script of the fault family (a fault report, a consultation)
+    // answers: a script of another category written for a fault answers only the others.
+    let scripted: BTreeSet<&String> = candidates
+        .iter()
+        .filter(|c| c.category.is_some_and(fault_family))
+        .flat_map(|c| c.faults.intersection(&subject.faults))
+        .collect();
     let mut ranked: Vec<(Standing, usize, Choice)> = Vec::new();
     for c in candidates {
         let in_category = c.category == Some(subject.category);
         let faults = fit(&c.faults, &subject.faults);
         let tags: Vec<&String> = c.tags.iter().filter(|t| subject.tags.contains(*t)).collect();
-        let for_customer = by_customer && !tags.is_empty();
+        let topics: Vec<&String> = c.tags.iter().filter(|t| subject.topics.contains(*t)).collect();
+        // A strategy for the customer's tag or for a topic the words show (a warranty
+        // question, a repeated failure) is for that situation in any category.
+        let for_customer = by_customer && !(tags.is_empty() && topics.is_empty());
         let inferred: Vec<&String> =
             if faults == Fit::Unknown { c.faults.intersection(&subject.inferred_faults).collect() } else { vec![] };
         let cross_category = !in_category
-            && (faults == Fit::Match || !inferred.is_empty())
-            && c.category.is_some_and(fault_family)
-            && fault_family(subject.category);
+            && fault_family(subject.category)
+            && if c.category.is_some_and(fault_family) {
+                faults == Fit::Match || !inferred.is_empty()
+            } else {
+                // The only script for a fault the ticket names, written in another category (the
+                // quality-complaint script for charging-module faults), answers its report too.
+                c.faults.intersection(&subject.faults).any(|f| !scripted.contains(f))
+            };
         if !in_category && !cross_category && !for_customer {
             continue;
         }
@@ -312,9 +332,13 @@ pub fn rank(
             // The customer decides, the item's lines only add to it.
             lines = Fit::Open;
         }
-        // A strategy is for a customer and a situation; the lines it names are where it is most
-        // used, so another line puts it after the others instead of refusing it.
-        let on_line = !(by_customer && lines == Fit::Contradicts);
+        // A strategy is for a customer and a situation, and so is an answer standard whose
+        // situation or topic the ticket shows (a repeated visit, a callback never made, a
+        // program version): the lines it names are where it is most used, so another line puts
+        // it after the others instead of refusing it. A fault the ticket names still refuses a
+        // script for another fault.
+        let situation = !(tags.is_empty() && topics.is_empty());
+        let on_line = !((by_customer || situation) && lines == Fit::Contradicts);
         if !on_line {
             lines = Fit::Open;
         }
@@ -367,7 +391,6 @@ pub fn rank(
             points += TAG_POINTS * tags.len() as u32;
             why.push(format!("客户标签：{}", joined(&tags)));
         }
-        let topics: Vec<&String> = c.tags.iter().filter(|t| subject.topics.contains(*t)).collect();
         if !topics.is_empty() {
             points += TOPIC_POINTS * topics.len() as u32;
             why.push(format!("话题：{}", joined(&topics)));
@@ -399,10 +422,11 @@ pub fn rank(
             }
         };
         let choice = Choice { id: c.id.clone(), specificity: points, confirmed, reason };
-        ranked.push(((points, in_step, on_line, in_category), c.text_rank, choice));
+        ranked.push(((in_step, points, on_line, in_category), c.text_rank, choice));
     }
-    // Equal matches: an item for the ticket's step first, then (strategies) one for its line,
-    // then one of its own category, then the words' order.
+    // An item for a later step the ticket has not reached comes after the others; then the
+    // matches, then (strategies) one for its line, then one of its own category, then the
+    // words' order.
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then_with(|| a.2.id.cmp(&b.2.id)));
     ranked.into_iter().map(|(_, _, choice)| choice).collect()
 }
@@ -739,6 +763,117 @@ mod tests {
         // With its fault named, whom it is written for counts again.
         subject.faults = set(&["f-module"]);
         assert_eq!(rank(&subject, &candidates, false, &plain)[0].specificity, FAULT_POINTS + AUDIENCE_POINTS);
+    }
+
+    #[test]
+    fn the_only_script_for_a_named_fault_answers_its_report_whatever_its_category() {
+        // Charging-module faults have only the operators' quality-complaint script.
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-ev-charger"]);
+        subject.faults = set(&["f-charger-module-fault"]);
+        let module = item(
+            "qc-charger-faults",
+            Category::QualityComplaint,
+            &["pl-ev-charger"],
+            &["f-charger-module-fault", "f-charger-offline"],
+            1,
+        );
+        let generic = item("charger-repair", Category::FaultRepair, &["pl-ev-charger"], &[], 0);
+        let ranked = rank(&subject, &[module.clone(), generic.clone()], false, &plain);
+        assert_eq!(ids(&ranked), ["qc-charger-faults", "charger-repair"]);
+        assert_eq!(ranked[0].reason, "适用：故障：f-charger-module-fault；产品线：pl-ev-charger（故障报修）");
+        // A fault that a fault-report script covers is answered by that script alone.
+        subject.faults = set(&["f-charger-offline"]);
+        let offline = item("offline", Category::FaultRepair, &["pl-ev-charger"], &["f-charger-offline"], 2);
+        assert_eq!(
+            ids(&rank(&subject, &[module.clone(), generic.clone(), offline], false, &plain)),
+            ["offline", "charger-repair"]
+        );
+        // A complaint is not answered by a script of another category for its fault.
+        subject.category = Category::ServiceComplaint;
+        subject.faults = set(&["f-charger-module-fault"]);
+        assert!(rank(&subject, &[module], false, &plain).is_empty());
+    }
+
+    #[test]
+    fn an_item_whose_situation_the_words_show_is_not_refused_for_another_line() {
+        let rules = GuidanceRules::bundled();
+        // A repeated visit about a DC power panel: the repeat-visit script names other lines.
+        let mut subject = Subject::new(Category::ServiceComplaint);
+        subject.lines = set(&["pl-dc-power"]);
+        let mut repeat = item("repeat-visit", Category::ServiceComplaint, &["pl-pv-inverter", "pl-ev-charger"], &[], 2);
+        repeat.tags = vec!["服务投诉".into(), "重复上门".into()];
+        let hotline = item("hotline", Category::ServiceComplaint, &[], &[], 0);
+        let candidates = [repeat, hotline];
+        // Nothing shows the situation: refused for its lines.
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["hotline"]);
+        subject.tags = rules.text_tags("上门好几次还是老样子").into_iter().map(|t| t.0).collect();
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["repeat-visit", "hotline"]);
+        assert_eq!(ranked[0].reason, "适用：客户标签：重复上门（服务投诉）");
+        // A named fault still refuses a script for another fault, topic or not.
+        let mut consult = Subject::new(Category::Consultation);
+        consult.lines = set(&["pl-feeder-protection"]);
+        consult.topics = rules.text_topics("611现在版本V2.3.21，要不要升级").into_iter().map(|t| t.0).collect();
+        assert!(consult.topics.contains("程序版本"), "{:?}", consult.topics);
+        let mut version =
+            item("version", Category::Consultation, &["pl-line-protection"], &["f-device-program-version"], 1);
+        version.tags = vec!["咨询".into(), "程序版本".into()];
+        let warranty = item("warranty", Category::Consultation, &[], &[], 0);
+        assert_eq!(ids(&rank(&consult, &[version.clone(), warranty.clone()], false, &plain)), ["version", "warranty"]);
+        consult.faults = set(&["f-device-lockout"]);
+        assert_eq!(ids(&rank(&consult, &[version, warranty], false, &plain)), ["warranty"]);
+    }
+
+    #[test]
+    fn a_strategy_for_a_topic_the_words_show_applies_in_any_category() {
+        let rules = GuidanceRules::bundled();
+        let mut subject = Subject::new(Category::Consultation);
+        subject.topics = rules.text_topics("帮我查下质保到什么时候").into_iter().map(|t| t.0).collect();
+        let mut warranty = item("out-of-warranty", Category::ServiceRequest, &[], &[], 2);
+        warranty.tags = vec!["应对策略".into(), "过保".into(), "质保".into()];
+        let privacy = item("privacy", Category::Consultation, &[], &[], 0);
+        let ranked = rank(&subject, &[warranty.clone(), privacy.clone()], true, &plain);
+        assert_eq!(ids(&ranked), ["out-of-warranty", "privacy"]);
+        assert_eq!(ranked[0].reason, "适用：话题：质保（业务咨询）");
+        // An answer standard of another category is not chosen by a topic.
+        assert_eq!(ids(&rank(&subject, &[warranty, privacy], false, &plain)), ["privacy"]);
+    }
+
+    #[test]
+    fn an_item_for_a_later_step_comes_after_the_intake_however_much_it_matches() {
+        let rules = GuidanceRules::bundled();
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.topics =
+            rules.text_topics("设备老是嘀嘀响，调试完能派人配合看一下吗").into_iter().map(|t| t.0).collect();
+        assert!(subject.topics.contains("现场服务"), "{:?}", subject.topics);
+        let mut visit = item("appointment", Category::FaultRepair, &[], &[], 0);
+        visit.tags = vec!["应答规范".into(), "现场服务".into(), "预约".into()];
+        visit.step = rules.item_step(&visit.tags);
+        let intake = item("intake", Category::FaultRepair, &[], &[], 1);
+        let candidates = [visit, intake];
+        let ranked = rank(&subject, &candidates, false, &plain);
+        assert_eq!(ids(&ranked), ["intake", "appointment"]);
+        assert!(ranked[1].specificity > ranked[0].specificity);
+        subject.steps = rules.text_steps("约个时间派人配合调试").into_iter().map(|s| s.0).collect();
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["appointment", "intake"]);
+    }
+
+    #[test]
+    fn the_bundled_topics_read_customers_words() {
+        let rules = GuidanceRules::bundled();
+        let topics = |text: &str| rules.text_topics(text).into_iter().map(|t| t.0).collect::<BTreeSet<_>>();
+        assert!(topics("说好给我回电话的，好几天都没回").contains("未回电"));
+        assert!(topics("为什么充完还扣占位费").contains("资费"));
+        assert!(topics("录波文件怎么导出来").contains("选型"));
+        assert!(topics("GKT-712的电源板又坏了两次").contains("重复故障"));
+        assert!(topics("换了电表以后用电量明显多了，我要校验").contains("计量"));
+        assert!(topics("站里要搬，能派人重新调试吗").contains("现场服务"));
+        // A fault report asking for someone to come is not a request for site service.
+        assert!(!topics("能派人来看一下吗").contains("现场服务"));
+        let tags = |text: &str| rules.text_tags(text).into_iter().map(|t| t.0).collect::<BTreeSet<_>>();
+        assert!(tags("工程师跑了几趟还是在报").contains("重复上门"));
+        assert!(tags("昨天充电没充进去钱照扣").contains("电费敏感"));
     }
 
     #[test]

@@ -856,14 +856,15 @@ impl Engine {
         by_words: &[String],
         count: usize,
     ) -> Result<Vec<Guidance>> {
-        let family: Vec<Category> = if kind == ItemKind::ResponseStrategy && !subject.tags.is_empty() {
-            // Strategies for the customer's tags apply in every category.
-            Category::ALL.to_vec()
-        } else if matches!(subject.category, Category::FaultRepair | Category::Consultation) {
-            vec![Category::FaultRepair, Category::Consultation]
-        } else {
-            vec![subject.category]
-        };
+        let family: Vec<Category> =
+            if kind == ItemKind::ResponseStrategy && !(subject.tags.is_empty() && subject.topics.is_empty()) {
+                // Strategies for the customer's tags or the ticket's topics apply in every category.
+                Category::ALL.to_vec()
+            } else if matches!(subject.category, Category::FaultRepair | Category::Consultation) {
+                vec![Category::FaultRepair, Category::Consultation]
+            } else {
+                vec![subject.category]
+            };
         let by_fault = kind == ItemKind::AnswerStandard;
         let eligible = |c: &Candidate| {
             c.category.is_some_and(|category| family.contains(&category))
