@@ -3,9 +3,9 @@
 //!
 //! - `vpdpbusd` (VNNI) multiplies 64 unsigned-by-signed byte pairs and adds them, four at a time,
 //!   into 16 i32 lanes: four times the multiply-adds of an f32 FMA per instruction.
-//! - Without VNNI, the AVX2 kernel widens both sides to 16 bits (weights once at load, activations
-//!   as a tile is packed) and runs `vpmaddwd`: 16 exact multiply-adds per instruction, twice an
-//!   AVX2 FMA's. (`vpmaddubsw` would take bytes directly, but its pair sums saturate at 16 bits for
+//! - Without VNNI, the AVX2 kernel widens both sides to 16 bits (weights as they are loaded into
+//!   registers, so memory holds bytes; activations as a tile is packed) and runs `vpmaddwd`: 16
+//!   exact multiply-adds per instruction, twice an AVX2 FMA's. (`vpmaddubsw` would take bytes directly, but its pair sums saturate at 16 bits for
 //!   8-bit values on both sides: it would need one bit less on a side, and other vectors.)
 //!
 //! The linear layers (q/k/v, attention output, both FFN products) run through it; attention,
@@ -98,8 +98,9 @@ fn detect_vnni() -> bool {
 enum Panels {
     /// Per panel of [`NR`] columns: `groups × NR × KG` bytes, a column's KG bytes together.
     Bytes(Vec<i8>),
-    /// Per panel: `groups · KG/KW` steps of `NR × KW` words, a column's KW words together.
-    Words(Vec<i16>),
+    /// Per panel: `groups · KG/KW` steps of `NR × KW` bytes, a column's KW bytes together (the
+    /// AVX2 kernel widens them to words as it loads them).
+    Pairs(Vec<i8>),
 }
 
 /// A `Linear` weight quantised and packed for [`matmul`].
@@ -129,7 +130,7 @@ impl QuantPacked {
         assert!(kernel.runs_here(), "{} does not run on this CPU", kernel.name());
         let groups = k.div_ceil(KG);
         let panel_len = groups * NR * KG;
-        // Quantised in the VNNI layout; the AVX2 one is the same values, widened and re-paired.
+        // Quantised in the VNNI layout; the AVX2 one is the same values re-paired.
         let mut bytes = vec![0i8; n.div_ceil(NR) * panel_len];
         let mut scale = Vec::with_capacity(n);
         let mut offset = Vec::with_capacity(n);
@@ -149,15 +150,15 @@ impl QuantPacked {
         let data = match kernel {
             Kernel::Portable | Kernel::Vnni => Panels::Bytes(bytes),
             Kernel::Avx2 => {
-                // Byte (group g, column c, lane l) goes to word (step 2g + l/KW, column c, lane l%KW).
-                let mut words = vec![0i16; bytes.len()];
-                for (panel, out) in bytes.chunks_exact(panel_len).zip(words.chunks_exact_mut(panel_len)) {
+                // Byte (group g, column c, lane l) goes to (step 2g + l/KW, column c, lane l%KW).
+                let mut pairs = vec![0i8; bytes.len()];
+                for (panel, out) in bytes.chunks_exact(panel_len).zip(pairs.chunks_exact_mut(panel_len)) {
                     for (i, &q) in panel.iter().enumerate() {
                         let (g, c, l) = (i / (NR * KG), i / KG % NR, i % KG);
-                        out[(g * KG / KW + l / KW) * NR * KW + c * KW + l % KW] = i16::from(q);
+                        out[(g * KG / KW + l / KW) * NR * KW + c * KW + l % KW] = q;
                     }
                 }
-                Panels::Words(words)
+                Panels::Pairs(pairs)
             }
         };
         QuantPacked { k, n, kernel, groups, data, scale, offset, bias: bias.to_vec() }
@@ -247,13 +248,13 @@ fn block(q: &QuantRows, w: &QuantPacked, job: Job<'_>, gelu: bool) {
             unsafe { block_vnni(q, w, data, job, gelu) }
         }
         #[cfg(target_arch = "x86_64")]
-        (Kernel::Avx2, Panels::Words(data)) => {
+        (Kernel::Avx2, Panels::Pairs(data)) => {
             // SAFETY: from_linear packed for Avx2 only where it runs: Isa::Avx2 or above, so
             // the CPU has avx2 and fma.
             unsafe { block_avx2(q, w, data, job, gelu) }
         }
         (_, Panels::Bytes(data)) => block_impl(q, w, data, job, gelu, tile_portable::<MR>),
-        (_, Panels::Words(_)) => unreachable!("16-bit panels are packed only for the AVX2 kernel, on x86-64"),
+        (_, Panels::Pairs(_)) => unreachable!("paired panels are packed only for the AVX2 kernel, on x86-64"),
     }
 }
 
@@ -268,8 +269,8 @@ fn block_vnni(q: &QuantRows, w: &QuantPacked, data: &[i8], job: Job<'_>, gelu: b
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn block_avx2(q: &QuantRows, w: &QuantPacked, data: &[i16], job: Job<'_>, gelu: bool) {
-    block_impl(q, w, data, job, gelu, |a: &[i16], b: &[i16], groups, h, out: &mut [[i32; NR]; MR]| {
+fn block_avx2(q: &QuantRows, w: &QuantPacked, data: &[i8], job: Job<'_>, gelu: bool) {
+    block_impl(q, w, data, job, gelu, |a: &[i16], b: &[i8], groups, h, out: &mut [[i32; NR]; MR]| {
         // SAFETY: this function runs only where AVX2 does (see `block`).
         unsafe { tile_avx2(a, b, groups * KG / KW, h, out) }
     });
@@ -434,15 +435,15 @@ unsafe fn tile_vnni_rows<const H: usize>(a: &[u8], b: &[i8], groups: usize, out:
     }
 }
 
-/// The AVX2 tile of [`tile_portable`] on the 16-bit layouts: `a` is `steps × h × KW` words,
-/// `b` one panel `steps × NR × KW`. Runs the tile two rows at a time (eight accumulators and
+/// The AVX2 tile of [`tile_portable`] on the paired layouts: `a` is `steps × h × KW` words,
+/// `b` one panel `steps × NR × KW` bytes. Runs the tile two rows at a time (eight accumulators and
 /// the panel's four registers stay in the sixteen).
 ///
 /// # Safety
 /// The CPU must support avx2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn tile_avx2(a: &[i16], b: &[i16], steps: usize, h: usize, out: &mut [[i32; NR]; MR]) {
+unsafe fn tile_avx2(a: &[i16], b: &[i8], steps: usize, h: usize, out: &mut [[i32; NR]; MR]) {
     assert!(h <= MR && a.len() >= steps * h * KW && b.len() >= steps * NR * KW);
     let mut r = 0;
     while r < h {
@@ -461,13 +462,13 @@ unsafe fn tile_avx2(a: &[i16], b: &[i16], steps: usize, h: usize, out: &mut [[i3
 /// Rows `r0..r0 + R` of a tile of height `h`.
 ///
 /// # Safety
-/// The CPU must support avx2; `a` must hold `steps · h · KW` words, `b` `steps · NR · KW`,
-/// and `r0 + R <= h`.
+/// The CPU must support avx2; `a` must hold `steps · h · KW` words, `b` `steps · NR · KW`
+/// bytes, and `r0 + R <= h`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn tile_avx2_rows<const R: usize>(
     a: &[i16],
-    b: &[i16],
+    b: &[i8],
     steps: usize,
     h: usize,
     r0: usize,
@@ -477,11 +478,11 @@ unsafe fn tile_avx2_rows<const R: usize>(
     let mut acc = [[_mm256_setzero_si256(); NR / 8]; R];
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
     for g in 0..steps {
-        // SAFETY: g < steps, so the NR · KW words at g · NR · KW end within b, and the KW words
+        // SAFETY: g < steps, so the NR · KW bytes at g · NR · KW end within b, and the KW words
         // at (g · h + r0 + r) · KW, r0 + r < h, end within a.
         unsafe {
             let bg = bp.add(g * NR * KW);
-            let bv = [0, 1, 2, 3].map(|i| _mm256_loadu_si256(bg.add(i * 16).cast()));
+            let bv = [0, 1, 2, 3].map(|i| _mm256_cvtepi8_epi16(_mm_loadu_si128(bg.add(i * 16).cast())));
             for (r, acc) in acc.iter_mut().enumerate() {
                 let x = _mm256_set1_epi32(ap.add((g * h + r0 + r) * KW).cast::<i32>().read_unaligned());
                 for (acc, &bv) in acc.iter_mut().zip(&bv) {
