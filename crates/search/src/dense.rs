@@ -20,8 +20,6 @@ use crate::{Error, Progress, Result};
 
 /// Items embedded between two progress reports and index updates.
 pub const EMBED_CHUNK: usize = 64;
-/// How long a search waits for its query embedding before answering without it.
-pub const QUERY_EMBED_BUDGET: Duration = Duration::from_millis(250);
 
 /// What the dense side can say about itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -115,6 +115,10 @@ pub const DUPLICATE_SCAN_ITEMS: usize = 2_000;
 /// items is spread over the requests that follow (each adds what it checked to the kept results)
 /// instead of holding one request for a minute.
 pub const DUPLICATE_SCAN_BUDGET: Duration = Duration::from_millis(2_000);
+/// How long a search waits for its query embedding before it answers without dense results
+/// (flagged `degraded`): a ticket of ~45 characters embeds in 5–15 ms, so only an overloaded
+/// machine or a stuck embedder reaches it.
+pub const QUERY_EMBED_BUDGET: Duration = Duration::from_millis(250);
 /// How long `/metrics` keeps the figures that cost a pass over a whole collection (the graph's
 /// triples, the clustering of the request log into knowledge-gap tasks) before computing them
 /// again. One scrape computing them took 1.2 s of CPU on the demo corpus with ~40k logged
@@ -242,6 +246,8 @@ pub struct Limits {
     pub portrait_evidence: usize,
     pub duplicate_scan_items: usize,
     pub duplicate_scan_budget_ms: u64,
+    /// How long a search waits for its query embedding ([`QUERY_EMBED_BUDGET`]).
+    pub query_embed_budget_ms: u64,
     /// Most conditions in one Dify `metadata_condition` ([`MAX_CONDITIONS`]).
     pub max_conditions: usize,
     /// Most names or values in one condition ([`MAX_CONDITION_VALUES`]).
@@ -327,6 +333,7 @@ impl Default for Limits {
             portrait_evidence: PORTRAIT_EVIDENCE,
             duplicate_scan_items: DUPLICATE_SCAN_ITEMS,
             duplicate_scan_budget_ms: DUPLICATE_SCAN_BUDGET.as_millis() as u64,
+            query_embed_budget_ms: QUERY_EMBED_BUDGET.as_millis() as u64,
             max_conditions: MAX_CONDITIONS,
             max_condition_values: MAX_CONDITION_VALUES,
             max_condition_value_chars: MAX_CONDITION_VALUE_CHARS,
@@ -393,6 +400,7 @@ impl Limits {
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("idle_timeout_ms", self.idle_timeout_ms),
             ("duplicate_scan_budget_ms", self.duplicate_scan_budget_ms),
+            ("query_embed_budget_ms", self.query_embed_budget_ms),
         ];
         if let Some((name, _)) = durations.iter().find(|(_, v)| *v == 0) {
             return Err(format!("limits.{name} must be greater than 0"));
@@ -446,6 +454,10 @@ impl Limits {
 
     pub fn search_deadline(&self) -> Duration {
         Duration::from_millis(self.search_deadline_ms)
+    }
+
+    pub fn query_embed_budget(&self) -> Duration {
+        Duration::from_millis(self.query_embed_budget_ms)
     }
 
     /// The request log's bounds.

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use lexical::{LexicalHit, LexicalQuery, Snapshot};
 
-use crate::dense::{PendingVector, QUERY_EMBED_BUDGET};
+use crate::dense::PendingVector;
 use crate::engine::{Engine, UNPUBLISHED, checkpoint};
 use crate::feedback::FeedbackEffect;
 use crate::fusion::{FUSION_DEPTH, Fused, Fusion, Retriever, fuse};
@@ -255,7 +255,7 @@ impl Engine {
             found.lists.push((Retriever::Lexical, ranked.scored));
         }
         if let Some(pending) = pending {
-            let _ = query.vector.set(pending.wait(QUERY_EMBED_BUDGET));
+            let _ = query.vector.set(pending.wait(self.limits.query_embed_budget()));
         }
         // Past the deadline the stages still to come (dense neighbours, graph expansion) are
         // skipped; an abandoned search ends here.

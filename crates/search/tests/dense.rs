@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use embed::{EmbedConfig, LongText};
-use search::{Engine, EngineOptions, FilterField, Fusion, ModelChoice, Retriever, SearchRequest};
+use search::{Engine, EngineOptions, FilterField, Fusion, Limits, ModelChoice, Retriever, SearchRequest};
 use store::Record;
 
 fn model_dir() -> PathBuf {
@@ -19,7 +19,11 @@ fn records() -> Vec<Record> {
 }
 
 fn open(dir: &Path, model: Option<ModelChoice>) -> Engine {
-    Engine::open(EngineOptions { data_dir: dir.to_path_buf(), model, ..EngineOptions::default() }, &|_| {})
+    // These tests compare answers, not timings: a search waits for its query embedding however
+    // loaded the machine is (under the default budget, a CI machine running eight of these tests
+    // beside other work answered without dense results once).
+    let limits = Limits { query_embed_budget_ms: 120_000, ..Limits::default() };
+    Engine::open(EngineOptions { data_dir: dir.to_path_buf(), model, limits, ..EngineOptions::default() }, &|_| {})
         .expect("open engine")
 }
 
