@@ -559,7 +559,21 @@ const CUES: &[(Category, u8, &[&str])] = &[
     (
         Category::FaultRepair,
         2,
-        &["异常", "中断", "离线", "打不开", "不通", "不启动", "通讯", "不刷新", "没反应", "误报", "突增"],
+        &[
+            "异常",
+            "中断",
+            "离线",
+            "打不开",
+            "不通",
+            "不启动",
+            "通讯",
+            "不刷新",
+            "没反应",
+            "误报",
+            "突增",
+            "处理意见",
+            "没电了",
+        ],
     ),
     (Category::FaultRepair, 1, &["报", "急"]),
 ];
@@ -1010,6 +1024,17 @@ mod tests {
         assert_eq!((p.minor.as_str(), p.major.as_str()), ("praise", "other"));
         assert!(p.cues.iter().any(|c| c.word == "点赞"));
         assert!(p.confidence > 0.5, "{p:?}");
+    }
+
+    #[test]
+    fn a_request_for_a_handling_opinion_is_a_fault_report_not_an_opinion() {
+        // Opinion items are the words' closest neighbours (处理意见 shares 意见 with them).
+        let opinions = [hit("o1", "opinion", 1.5), hit("o2", "opinion", 1.2)];
+        let p = predict_category("升压站今天早上定值自检错，给个处理意见", &opinions, &[]);
+        assert_eq!(p.minor, "fault_repair", "{p:?}");
+        assert!(p.cues.iter().any(|c| c.word == "处理意见"));
+        let p = predict_category("主进线没电了，都第二次了", &opinions, &[]);
+        assert_eq!(p.minor, "fault_repair", "{p:?}");
     }
 
     #[test]
