@@ -178,9 +178,12 @@ pub struct TicketMatch {
     pub took_ms: f64,
 }
 
-/// Words that frame a ticket as a question about how to do something or as a suggestion: the
-/// fault and service words in such a ticket name what it asks or suggests about (`告警音响怎么设置`,
-/// `建议报警推送到微信`), and count [`FRAMED_SHARE`] of their weight.
+/// Words that frame a ticket as a question about how to do something, a suggestion, a complaint
+/// about the product's quality or a request to send a part back for repair: the fault and service
+/// words of another category in such a ticket name what it asks, suggests or complains about, or
+/// what is sent (`告警音响怎么设置`, `建议报警推送到微信`, `电源板坏了两次，给个说法`,
+/// `故障模块要寄回修`), and count [`FRAMED_SHARE`] of their weight. Each framing word is also a cue
+/// of its category (`CUES`).
 const FRAMING: &[&str] = &[
     "怎么设置",
     "如何设置",
@@ -208,8 +211,19 @@ const FRAMING: &[&str] = &[
     "希望增加",
     "能不能增加",
     "能不能加",
+    "加个",
+    "加一个",
+    // A complaint about the product's quality: the fault words name what failed.
+    "质量问题",
+    "给个说法",
+    "这批",
+    "故障率",
+    "第三方检测",
+    // A module sent back for repair: the fault words name what is sent.
+    "寄回修",
+    "返厂修",
 ];
-/// Share of its weight a fault or service cue keeps in a framed ticket.
+/// Share of its weight a fault or service cue keeps in a ticket framed as another category.
 const FRAMED_SHARE: f32 = 0.5;
 
 /// Cue words per minor category, with their weight (3 = marks the category on its own, 2 = a
@@ -220,7 +234,7 @@ const CUES: &[(Category, u8, &[&str])] = &[
     (
         Category::Praise,
         3,
-        &["很实用", "都说好", "点赞", "表扬", "好评", "辛苦了", "给力", "修好了", "弄好了", "处理好了"],
+        &["很实用", "都说好", "点赞", "点个赞", "表扬", "好评", "辛苦了", "给力", "修好了", "弄好了", "处理好了"],
     ),
     (
         Category::Praise,
@@ -267,7 +281,7 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "可以把",
         ],
     ),
-    (Category::Suggestion, 2, &["希望", "改进", "优化", "太繁琐", "列明"]),
+    (Category::Suggestion, 2, &["希望", "改进", "优化", "太繁琐", "列明", "加个", "加一个"]),
     (
         Category::Opinion,
         3,
@@ -328,6 +342,11 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "白等",
             "一点动静没有",
             "都没回",
+            "跑了几趟",
+            "跑了两趟",
+            "跑了好几趟",
+            "不提前通知",
+            "没提前通知",
             "没回电",
             "没寄回",
             "周期太长",
@@ -338,7 +357,7 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "态度",
         ],
     ),
-    (Category::ServiceComplaint, 2, &["说好", "好几次", "没人回", "没人管", "快两个月", "寄走"]),
+    (Category::ServiceComplaint, 2, &["说好", "好几次", "没人回", "没人管", "快两个月", "寄走", "转接", "我要投诉"]),
     (
         Category::QualityComplaint,
         3,
@@ -396,6 +415,10 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "坏了一半",
             "影响营收",
             "半年就",
+            "坏了两次",
+            "坏了第二次",
+            "新换的",
+            "的质量",
         ],
     ),
     (
@@ -424,6 +447,9 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "退款",
             "寄回修",
             "返厂修",
+            "派人配合",
+            "挪位置",
+            "想改",
         ],
     ),
     (
@@ -444,6 +470,8 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "流程是什么",
             "发我邮箱",
             "谁来做",
+            "找回",
+            "要买",
         ],
     ),
     (Category::ServiceRequest, 1, &["定检"]),
@@ -500,6 +528,9 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "多久回本",
             "怎么算",
             "怎么核对",
+            "哪些手续",
+            "什么手续",
+            "怎么办理",
         ],
     ),
     (
@@ -525,6 +556,7 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "想知道",
             "正常吗",
             "需要掌握",
+            "推荐",
         ],
     ),
     (Category::Consultation, 1, &["请问"]),
@@ -573,6 +605,8 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "突增",
             "处理意见",
             "没电了",
+            "现场没有",
+            "停运",
         ],
     ),
     (Category::FaultRepair, 1, &["报", "急"]),
@@ -930,14 +964,15 @@ pub fn predict_category(masked: &str, guidance: &[Hit], cases: &[Hit]) -> Catego
     }
     neighbours.sort_by(|a, b| b.weight.total_cmp(&a.weight));
     let cues = cue_words(masked);
-    let framed = cues.iter().any(|c| FRAMING.contains(&c.word.as_str()));
+    // The categories the ticket is framed as: a fault or service cue of another category names
+    // what it asks, suggests or complains about.
+    let framing: Vec<&str> =
+        cues.iter().filter(|c| FRAMING.contains(&c.word.as_str())).map(|c| c.category.as_str()).collect();
     for cue in &cues {
         if let Some(category) = Category::from_code(&cue.category) {
-            let share = if framed && matches!(category, Category::FaultRepair | Category::ServiceRequest) {
-                FRAMED_SHARE
-            } else {
-                1.0
-            };
+            let framed = matches!(category, Category::FaultRepair | Category::ServiceRequest)
+                && framing.iter().any(|f| *f != cue.category);
+            let share = if framed { FRAMED_SHARE } else { 1.0 };
             *votes.entry(category).or_default() += CUE_POINT * f32::from(cue.weight) * share;
         }
     }
@@ -1076,6 +1111,65 @@ mod tests {
     fn vague_reports_are_fault_reports() {
         assert_eq!(minor("机器上红灯一直闪，不知道怎么回事"), "fault_repair");
         assert_eq!(minor("设备有点不对劲，老是嘀嘀响"), "fault_repair");
+    }
+
+    #[test]
+    fn quality_complaints_naming_the_fault_are_quality_complaints() {
+        // The fault words name what failed; the complaint is about the product.
+        assert_eq!(minor("去年装的逆变器已经报故障了，是不是质量问题"), "quality_complaint");
+        assert_eq!(minor("保护装置的电源板又坏了两次，你们得给个说法"), "quality_complaint");
+        assert_eq!(minor("同一台装置的电源插件一年坏了两次，你们的质量是不是有问题"), "quality_complaint");
+        assert_eq!(minor("我们站这批桩故障率太高，一个月坏了七八次"), "quality_complaint");
+        // The service words too, even with a service neighbour.
+        let requests = [hit("s", "service_request", 1.0)];
+        let p = predict_category("你们的检测结论说是我们操作问题，我们不认，申请第三方检测", &requests, &[]);
+        assert_eq!(p.minor, "quality_complaint", "{p:?}");
+        assert_eq!(minor("新换的电表以后电费一下子高了"), "quality_complaint");
+        // A plain report of a fault stays one.
+        assert_eq!(minor("逆变器报故障了，麻烦派人来看看"), "fault_repair");
+    }
+
+    #[test]
+    fn service_requests_naming_a_fault_or_a_site_job_are_service_requests() {
+        assert_eq!(minor("电表的故障模块要寄回修，怎么弄，发哪里"), "service_request");
+        assert_eq!(minor("配电室月底停电检修，想请厂家派人配合调试"), "service_request");
+        assert_eq!(minor("我们要搬，这台表要挪位置，可以来人吗"), "service_request");
+        assert_eq!(minor("合同想改一下数量，要走什么流程"), "service_request");
+        assert_eq!(minor("需要买两块保护装置的备件，多少钱"), "service_request");
+        assert_eq!(minor("光伏监控密码登不上，能不能找回"), "service_request");
+    }
+
+    #[test]
+    fn a_fault_with_no_spare_on_site_or_a_question_of_stopping_is_a_fault_report() {
+        // A consultation neighbour; the spare-part words are a service cue: the fault cues decide.
+        let consultations = [hit("c", "consultation", 2.0)];
+        let p = predict_category("召唤装置定值超时，备件现场没有", &consultations, &[]);
+        assert_eq!(p.minor, "fault_repair", "{p:?}");
+        let p = predict_category("储能电量一会儿显示60%，一会儿40%，要不要停运", &consultations, &[]);
+        assert_eq!(p.minor, "fault_repair", "{p:?}");
+    }
+
+    #[test]
+    fn repeated_visits_missing_notices_and_transfers_are_service_complaints() {
+        assert_eq!(minor("工程师跑了几趟，调度通道断还是在报"), "service_complaint");
+        assert_eq!(minor("停电也不提前通知，冷库里的货全坏了，我要投诉"), "service_complaint");
+        assert_eq!(minor("热线打过去都在转接"), "service_complaint");
+    }
+
+    #[test]
+    fn praise_suggestions_and_consultations_in_their_own_words() {
+        assert_eq!(minor("昨晚电表坏了，你们半夜过来修好了，点个赞"), "praise");
+        assert_eq!(minor("希望你们的说明书后面加一个常见告警处理的附表"), "suggestion");
+        assert_eq!(minor("准备在家里车位装个充电桩，需要哪些手续"), "consultation");
+        assert_eq!(minor("厂房装了光伏，接入电网怎么办理"), "consultation");
+        assert_eq!(minor("运维人员需要掌握哪些技能，有没有培训推荐"), "consultation");
+    }
+
+    #[test]
+    fn every_framing_word_is_a_cue() {
+        for word in FRAMING {
+            assert!(CUES.iter().any(|(_, _, words)| words.contains(word)), "{word}");
+        }
     }
 
     #[test]
