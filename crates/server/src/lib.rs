@@ -151,6 +151,7 @@ impl AppState {
         // queue is complete soon after a start (each slice is bounded; requests interleave).
         let weak = Arc::downgrade(&engine);
         let warm = std::thread::Builder::new().name("duplicate-scan".into()).spawn(move || {
+            lower_priority();
             loop {
                 let Some(engine) = weak.upgrade() else { return };
                 match engine.duplicate_pairs(&search::improvement::Scope::everything()) {
@@ -376,4 +377,15 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10), so that background work (the
+/// editors' duplicate-pair scan, a full core for about 25 s after a start on the demo corpus)
+/// yields the cores to requests. Linux applies `setpriority` to the calling thread alone; failing
+/// to lower it is only a missed courtesy, so it is logged, not returned.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, 10) {
+        tracing::debug!(error = %e, "cannot lower the background thread's priority");
+    }
 }
