@@ -25,8 +25,13 @@
 //!    model counts only beside a matched fault, since every script of a line matches it
 //!    there) — but an item for a later step than the ticket's (closing words, an appointment, a
 //!    progress answer or a follow-up — `step_tags`) comes after the intake items, however much it
-//!    matches, unless the ticket's words show that step —, then items of the ticket's own
-//!    category, then in the order the ticket's words rank them. A declaration the
+//!    matches, unless the ticket's words show that step —, then (a fault report or a
+//!    consultation) a fault's script that nothing beside the words supports comes after the
+//!    equally specific items — no fault named or inferred, and none of the ticket's three
+//!    closest solved cases about its fault: vague words (红灯一直闪, 嘀嘀响) match some fault's
+//!    script, and the category's generic one is the safer read-out; so does, in a fault report
+//!    that names no device or product, a line's script —, then items of the
+//!    ticket's own category, then in the order the ticket's words rank them. A declaration the
 //!    ticket does not speak to (a line when the ticket names no product) neither adds nor
 //!    refuses: the words decide among such items and the generic ones. An item with no
 //!    declaration (the category's generic one) matches nothing and so comes after every item
@@ -35,11 +40,11 @@
 //! Category: an item answers its own category; a fault script also answers a fault report or a
 //! consultation about the fault it names (快充很慢 is both), and so does the script of another
 //! category for a fault that no fault-report or consultation script covers (charging-module
-//! faults have only the quality-complaint one). A response strategy for the customer's tags or
+//! faults have only the quality-complaint one), named or, when the ticket names none, inferred. A response strategy for the customer's tags or
 //! for a topic the words show (a warranty question) answers any category. Every choice carries its reason, in
 //! the agent's language. Every function here is pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -105,6 +110,7 @@ pub struct GuidanceRules {
     text_tags: Vec<TextTag>,
     step_tags: Vec<TextTag>,
     topic_tags: Vec<TextTag>,
+    vague_words: Vec<String>,
 }
 
 impl GuidanceRules {
@@ -159,6 +165,12 @@ impl GuidanceRules {
         shown(&self.topic_tags, text)
     }
 
+    /// The word by which a ticket says only how its device looks or sounds (红灯一直闪, 嘀嘀响),
+    /// not what failed: no fault is inferred for it from its closest cases.
+    pub fn vague_word(&self, text: &str) -> Option<&str> {
+        self.vague_words.iter().find(|w| text.contains(w.as_str())).map(String::as_str)
+    }
+
     /// The later steps a ticket's words show it has reached, each with the word that shows it.
     pub fn text_steps(&self, text: &str) -> Vec<(String, String)> {
         shown(&self.step_tags, text)
@@ -185,6 +197,10 @@ pub struct Subject {
     /// With no fault named: the fault of the ticket's most similar solved cases. It adds to an
     /// item that declares it, and refuses none.
     pub inferred_faults: BTreeSet<String>,
+    /// The faults of the ticket's closest solved cases, on any line: with no fault named or
+    /// inferred, a fault's script that only the words put forward is trusted when one of these
+    /// cases was about its fault.
+    pub case_faults: BTreeSet<String>,
     /// Lines the named faults occur on: with no line known, an item for another line is
     /// still refused.
     pub fault_lines: BTreeSet<String>,
@@ -206,6 +222,7 @@ impl Subject {
             models: BTreeSet::new(),
             faults: BTreeSet::new(),
             inferred_faults: BTreeSet::new(),
+            case_faults: BTreeSet::new(),
             fault_lines: BTreeSet::new(),
             audience: None,
             tags: BTreeSet::new(),
@@ -213,6 +230,20 @@ impl Subject {
             topics: BTreeSet::new(),
         }
     }
+}
+
+/// The faults that more than half of a ticket's `of` closest solved cases on its line were about
+/// (`near`: each such case's linked ids). A case names its cause and solution beside its fault,
+/// and they agree as often as the fault does: only the ids `is_fault` accepts vote.
+pub fn infer_faults(near: &[Vec<String>], of: usize, is_fault: &dyn Fn(&str) -> bool) -> BTreeSet<String> {
+    let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+    for case in near {
+        let faults: BTreeSet<&str> = case.iter().map(String::as_str).filter(|id| is_fault(id)).collect();
+        for fault in faults {
+            *votes.entry(fault).or_default() += 1;
+        }
+    }
+    votes.into_iter().filter(|(_, n)| n * 2 > of).map(|(fault, _)| fault.to_string()).collect()
 }
 
 /// A guidance item as the ranking sees it: its declarations, lines and models resolved from its
@@ -277,9 +308,10 @@ fn joined(set: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 }
 
 /// What ranks an applicable item, most important first (higher is better): whether it is for the
-/// ticket's step, its match points, whether (a strategy) it is for the ticket's line, whether it
-/// is of the ticket's own category.
-type Standing = (bool, u32, bool, bool);
+/// ticket's step, its match points, whether anything beside the words supports the fault it is
+/// written for, whether (a strategy) it is for the ticket's line, whether it is of the ticket's
+/// own category.
+type Standing = (bool, u32, bool, bool, bool);
 
 /// The candidates that apply to `subject`, most specific first (see the module doc); the
 /// refused ones are left out. `label` names an entity id for the reasons (its label, or the id).
@@ -295,10 +327,12 @@ pub fn rank(
 ) -> Vec<Choice> {
     // The named faults that a script of the fault family (a fault report, a consultation)
     // answers: a script of another category written for a fault answers only the others.
+    // With none named, the faults inferred from the closest cases stand for them here.
+    let known_faults = if subject.faults.is_empty() { &subject.inferred_faults } else { &subject.faults };
     let scripted: BTreeSet<&String> = candidates
         .iter()
         .filter(|c| c.category.is_some_and(fault_family))
-        .flat_map(|c| c.faults.intersection(&subject.faults))
+        .flat_map(|c| c.faults.intersection(known_faults))
         .collect();
     let mut ranked: Vec<(Standing, usize, Choice)> = Vec::new();
     for c in candidates {
@@ -316,9 +350,10 @@ pub fn rank(
             && if c.category.is_some_and(fault_family) {
                 faults == Fit::Match || !inferred.is_empty()
             } else {
-                // The only script for a fault the ticket names, written in another category (the
-                // quality-complaint script for charging-module faults), answers its report too.
-                c.faults.intersection(&subject.faults).any(|f| !scripted.contains(f))
+                // The only script for a fault the ticket names (or, naming none, its closest cases
+                // were about), written in another category (the quality-complaint script for
+                // charging-module faults), answers its report too.
+                c.faults.intersection(known_faults).any(|f| !scripted.contains(f))
             };
         if !in_category && !cross_category && !for_customer {
             continue;
@@ -410,6 +445,17 @@ pub fn rank(
         if audience == Fit::Unknown {
             unsaid.push("客户类型");
         }
+        // A fault's script that only the words put forward — the ticket names no fault, none is
+        // inferred, and none of its closest cases was about the script's fault — is a guess: in a
+        // fault report or a consultation it comes after the equally specific items (the
+        // category's generic one), since vague words (红灯一直闪) match some fault's script.
+        // So is, in a fault report that names no device or product, a line's script: the
+        // category's generic intake asks which device it is.
+        let supported = !(fault_family(subject.category)
+            && faults == Fit::Unknown
+            && inferred.is_empty()
+            && c.faults.is_disjoint(&subject.case_faults))
+            && !(subject.category == Category::FaultRepair && lines == Fit::Unknown && faults == Fit::Open);
         let confirmed = unsaid.is_empty();
         let specific = points > 0;
         let category = subject.category.label_zh();
@@ -422,10 +468,11 @@ pub fn rank(
             }
         };
         let choice = Choice { id: c.id.clone(), specificity: points, confirmed, reason };
-        ranked.push(((in_step, points, on_line, in_category), c.text_rank, choice));
+        ranked.push(((in_step, points, supported, on_line, in_category), c.text_rank, choice));
     }
     // An item for a later step the ticket has not reached comes after the others; then the
-    // matches, then (strategies) one for its line, then one of its own category, then the
+    // matches, then a fault's script the words alone put forward after the rest, then
+    // (strategies) one for its line, then one of its own category, then the
     // words' order.
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then_with(|| a.2.id.cmp(&b.2.id)));
     ranked.into_iter().map(|(_, _, choice)| choice).collect()
@@ -611,6 +658,108 @@ mod tests {
     }
 
     #[test]
+    fn only_faults_vote_and_a_majority_of_the_cases_infers_one() {
+        let case = |ids: &[&str]| ids.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        let is_fault = |id: &str| id.starts_with("f-");
+        // Each case links its cause and solution beside its fault; they agree as often and must
+        // not take the fault's place (a solution id matches no script).
+        let bzt = case(&["f-bzt-not-act", "cause-bzt-logic", "sol-bzt-setting"]);
+        let near = [bzt.clone(), bzt.clone(), bzt];
+        assert_eq!(infer_faults(&near, 3, &is_fault), set(&["f-bzt-not-act"]));
+        // Two of three agree: inferred; no majority: nothing.
+        let near = [case(&["f-a"]), case(&["f-b"]), case(&["f-a", "f-a"])];
+        assert_eq!(infer_faults(&near, 3, &is_fault), set(&["f-a"]));
+        let near = [case(&["f-a"]), case(&["f-b"]), case(&["f-c"])];
+        assert!(infer_faults(&near, 3, &is_fault).is_empty());
+        // Fewer cases on the line than looked at still need a majority of those looked at.
+        assert!(infer_faults(&[case(&["f-a"])], 3, &is_fault).is_empty());
+    }
+
+    #[test]
+    fn a_fault_script_only_the_words_put_forward_comes_after_the_generic_one() {
+        // 机器上红灯一直闪: no line, no fault; the words rank a PV script first.
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.case_faults = set(&["f-ems-command-not-exec"]);
+        let candidates = [
+            item("pv-no-gen", Category::FaultRepair, &["pl-pv-inverter"], &["f-inverter-no-grid"], 0),
+            item("generic", Category::FaultRepair, &[], &[], 1),
+        ];
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["generic", "pv-no-gen"]);
+        // A close case about the script's fault supports the words: they decide again.
+        subject.case_faults = set(&["f-inverter-no-grid", "f-ems-command-not-exec"]);
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["pv-no-gen", "generic"]);
+        // Outside the fault family a fault-declaring script is a situation's script: the words
+        // decide as before.
+        let mut praise = Subject::new(Category::Praise);
+        praise.case_faults = BTreeSet::new();
+        let candidates = [
+            item("unlock", Category::Praise, &["pl-ev-charger"], &["f-charging-gun-unlock-fail"], 0),
+            item("generic", Category::Praise, &[], &[], 1),
+        ];
+        assert_eq!(ids(&rank(&praise, &candidates, false, &plain)), ["unlock", "generic"]);
+    }
+
+    #[test]
+    fn a_lines_script_waits_behind_the_generic_intake_when_the_report_names_no_device() {
+        // 机器上红灯一直闪: the words rank the charger script first, but nothing says it is a
+        // charger.
+        let subject = Subject::new(Category::FaultRepair);
+        let candidates = [
+            item("charger-repair", Category::FaultRepair, &["pl-ev-charger"], &[], 0),
+            item("generic", Category::FaultRepair, &[], &[], 1),
+        ];
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["generic", "charger-repair"]);
+        // Once the line is known the words decide again.
+        let mut charger = Subject::new(Category::FaultRepair);
+        charger.lines = set(&["pl-ev-charger"]);
+        assert_eq!(ids(&rank(&charger, &candidates, false, &plain)), ["charger-repair", "generic"]);
+        // A consultation's scripts are for topics (the meter-bill one for 电费怎么突然多了): the
+        // words decide.
+        let question = Subject::new(Category::Consultation);
+        let candidates = [
+            item("meter-bill", Category::Consultation, &["pl-smart-meter"], &[], 0),
+            item("generic", Category::Consultation, &[], &[], 1),
+        ];
+        assert_eq!(ids(&rank(&question, &candidates, false, &plain)), ["meter-bill", "generic"]);
+    }
+
+    #[test]
+    fn the_bundled_vague_words_read_a_report_that_names_no_failure() {
+        let rules = GuidanceRules::bundled();
+        assert_eq!(rules.vague_word("机器上红灯一直闪,不知道怎么回事"), Some("红灯"));
+        assert_eq!(rules.vague_word("设备有点不对劲,老是嘀嘀响"), Some("嘀嘀"));
+        assert_eq!(rules.vague_word("配网主站上我们这台dtu老是离线"), None);
+        assert_eq!(rules.vague_word("主进线没电了,备用电源没自动投上"), None);
+    }
+
+    #[test]
+    fn the_only_script_for_an_inferred_fault_answers_its_report_whatever_its_category() {
+        // 充电桩报模块毛病: no fault named, the closest cases on the line are module faults,
+        // which only the operators' quality-complaint script covers.
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-ev-charger"]);
+        subject.inferred_faults = set(&["f-charger-module-fault"]);
+        let module = item(
+            "qc-charger-faults",
+            Category::QualityComplaint,
+            &["pl-ev-charger"],
+            &["f-charger-module-fault", "f-charger-offline"],
+            1,
+        );
+        let generic = item("charger-repair", Category::FaultRepair, &["pl-ev-charger"], &[], 0);
+        let ranked = rank(&subject, &[module.clone(), generic.clone()], false, &plain);
+        assert_eq!(ids(&ranked), ["qc-charger-faults", "charger-repair"]);
+        assert_eq!(
+            ranked[0].reason,
+            "适用：故障（据相似案例推断）：f-charger-module-fault；产品线：pl-ev-charger（故障报修）"
+        );
+        // An inferred fault a fault-report script covers is answered by that script alone.
+        subject.inferred_faults = set(&["f-charger-offline"]);
+        let offline = item("offline", Category::FaultRepair, &["pl-ev-charger"], &["f-charger-offline"], 2);
+        assert_eq!(ids(&rank(&subject, &[module, generic, offline], false, &plain)), ["offline", "charger-repair"]);
+    }
+
+    #[test]
     fn a_household_item_is_never_given_to_an_organisation() {
         let mut subject = Subject::new(Category::FaultRepair);
         subject.lines = set(&["pl-pv-inverter"]);
@@ -714,6 +863,8 @@ mod tests {
     fn an_answer_standard_for_an_unnamed_fault_gains_nothing_from_the_customers_tags() {
         let mut subject = Subject::new(Category::Consultation);
         subject.tags = set(&["电费敏感"]);
+        // A close case about the fault keeps the script among the words' choices.
+        subject.case_faults = set(&["f-meter-fast"]);
         let mut meter = item("meter-fast", Category::Consultation, &["pl-smart-meter"], &["f-meter-fast"], 0);
         meter.tags = vec!["电费敏感".into()];
         let fees = item("charging-fees", Category::Consultation, &[], &[], 1);

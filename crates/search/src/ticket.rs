@@ -834,23 +834,33 @@ impl Engine {
                 _ => {}
             }
         }
-        if subject.faults.is_empty() && minor == Category::FaultRepair && !subject.lines.is_empty() {
-            // A fault report on a known line that names no fault: the fault most of the closest
-            // solved cases on that line were about.
-            let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
-            for case in cases.iter().take(INFERENCE_CASES) {
-                let mut on_line = false;
-                for product in &case.products {
-                    on_line |= entities.lines_of(self, product)?.0.iter().any(|l| subject.lines.contains(l));
-                }
-                if on_line {
-                    for fault in &case.faults {
-                        *votes.entry(fault.as_str()).or_default() += 1;
+        if subject.faults.is_empty() && matches!(minor, Category::FaultRepair | Category::Consultation) {
+            // The faults (not the causes and solutions a case also links) of the closest solved
+            // cases: on any line, what a fault's script the words put forward needs to be
+            // trusted; on the ticket's known line, in a fault report, the fault most of them
+            // were about is inferred.
+            let near: Vec<&Hit> = cases.iter().take(INFERENCE_CASES).collect();
+            for case in &near {
+                for id in &case.faults {
+                    if entities.get(self, id)?.is_some_and(|e| e.class == EntityClass::Fault) {
+                        subject.case_faults.insert(id.clone());
                     }
                 }
             }
-            if let Some((fault, _)) = votes.iter().max_by_key(|(_, n)| **n).filter(|(_, n)| **n * 2 > INFERENCE_CASES) {
-                subject.inferred_faults.insert((*fault).to_string());
+            // A report of how the device looks or sounds (红灯一直闪) says nothing of what failed.
+            if minor == Category::FaultRepair && !subject.lines.is_empty() && rules.vague_word(masked).is_none() {
+                let mut on_line = Vec::new();
+                for case in &near {
+                    let mut on = false;
+                    for product in &case.products {
+                        on |= entities.lines_of(self, product)?.0.iter().any(|l| subject.lines.contains(l));
+                    }
+                    if on {
+                        on_line.push(case.faults.clone());
+                    }
+                }
+                let is_fault = |id: &str| subject.case_faults.contains(id);
+                subject.inferred_faults = crate::guidance::infer_faults(&on_line, INFERENCE_CASES, &is_fault);
             }
         }
         if subject.lines.is_empty() && subject.fault_lines.len() == 1 {
