@@ -732,13 +732,9 @@ mod tests {
         assert_eq!(rules.vague_word("主进线没电了,备用电源没自动投上"), None);
     }
 
-    #[test]
-    fn the_only_script_for_an_inferred_fault_answers_its_report_whatever_its_category() {
-        // 充电桩报模块毛病: no fault named, the closest cases on the line are module faults,
-        // which only the operators' quality-complaint script covers.
-        let mut subject = Subject::new(Category::FaultRepair);
-        subject.lines = set(&["pl-ev-charger"]);
-        subject.inferred_faults = set(&["f-charger-module-fault"]);
+    /// The operators' quality-complaint script, the only one for charging-module faults, and the
+    /// charger line's generic fault-report script.
+    fn charger_module_scripts() -> (Candidate, Candidate) {
         let module = item(
             "qc-charger-faults",
             Category::QualityComplaint,
@@ -746,7 +742,17 @@ mod tests {
             &["f-charger-module-fault", "f-charger-offline"],
             1,
         );
-        let generic = item("charger-repair", Category::FaultRepair, &["pl-ev-charger"], &[], 0);
+        (module, item("charger-repair", Category::FaultRepair, &["pl-ev-charger"], &[], 0))
+    }
+
+    #[test]
+    fn the_only_script_for_an_inferred_fault_answers_its_report_whatever_its_category() {
+        // 充电桩报模块毛病: no fault named, the closest cases on the line are module faults,
+        // which only the operators' quality-complaint script covers.
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.lines = set(&["pl-ev-charger"]);
+        subject.inferred_faults = set(&["f-charger-module-fault"]);
+        let (module, generic) = charger_module_scripts();
         let ranked = rank(&subject, &[module.clone(), generic.clone()], false, &plain);
         assert_eq!(ids(&ranked), ["qc-charger-faults", "charger-repair"]);
         assert_eq!(
@@ -922,14 +928,7 @@ mod tests {
         let mut subject = Subject::new(Category::FaultRepair);
         subject.lines = set(&["pl-ev-charger"]);
         subject.faults = set(&["f-charger-module-fault"]);
-        let module = item(
-            "qc-charger-faults",
-            Category::QualityComplaint,
-            &["pl-ev-charger"],
-            &["f-charger-module-fault", "f-charger-offline"],
-            1,
-        );
-        let generic = item("charger-repair", Category::FaultRepair, &["pl-ev-charger"], &[], 0);
+        let (module, generic) = charger_module_scripts();
         let ranked = rank(&subject, &[module.clone(), generic.clone()], false, &plain);
         assert_eq!(ids(&ranked), ["qc-charger-faults", "charger-repair"]);
         assert_eq!(ranked[0].reason, "适用：故障：f-charger-module-fault；产品线：pl-ev-charger（故障报修）");
