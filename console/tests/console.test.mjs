@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO, startServer, startBrowser, openPage, percentile } from './harness.mjs'
 
-const TICKET = '喂，我们站那台GKB-931A报通道告警，出厂编号GKB1903D74967，厂里不能停电'
+// 高警 is a homophone slip of 告警 (typed with a pinyin input method): read as 告警 and shown so.
+const TICKET = '喂，我们站那台GKB-931A报通道高警，出厂编号GKB1903D74967，厂里不能停电'
 const SERIAL = 'GKB1903D74967'
 const VIEWPORT = { width: 1366, height: 768 }
 const AGENT_JS_BUDGET = 300 * 1024
@@ -192,6 +193,7 @@ test('an agent pastes a ticket with a device serial and sees the answer standard
   assert.match(await page.locator('[data-test=device-card]').innerText(), new RegExp(SERIAL))
   assert.match(await page.locator('[data-test=category]').innerText(), /故障报修/)
   assert.match(await page.locator('[data-test=masked-ticket]').innerText(), /gkb-931a/i)
+  assert.match(await page.locator('[data-test=spelling]').innerText(), /高警.*→.*告警/)
   assert.ok((await page.locator('[data-test=why]').count()) > 0, 'every hit says why')
   // Where the ticket goes: the device's speciality, an urgency, and the unit of its owner's region.
   assert.match(await page.locator('[data-test=dispatch-speciality]').innerText(), /继电保护/)

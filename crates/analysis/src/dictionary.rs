@@ -45,6 +45,11 @@ pub(crate) static BUILT_IN: LazyLock<Arc<Jieba>> = LazyLock::new(|| {
     Arc::new(jieba)
 });
 
+/// The words of the built-in power-domain dictionary.
+pub(crate) fn domain_words() -> impl Iterator<Item = &'static str> {
+    DOMAIN_DICT.lines().filter_map(|line| line.split_whitespace().next()).filter(|w| !w.starts_with('#'))
+}
+
 /// Add every entry of a jieba-format dictionary (`word [freq [tag]]` per line; blank lines and
 /// lines starting with `#` ignored).
 pub(crate) fn add_dictionary(jieba: &mut Jieba, dict: &str) -> Result<(), DictionaryError> {

@@ -29,6 +29,7 @@ mod dictionary;
 mod mask;
 mod normalize;
 mod segment;
+mod spelling;
 mod stopwords;
 mod tokenizer;
 
@@ -36,4 +37,5 @@ pub use dictionary::DictionaryError;
 pub use mask::{Masked, PiiKind, mask};
 pub use normalize::normalize;
 pub use segment::{Analyzer, Token};
+pub use spelling::{Fix, Spelled, Speller};
 pub use tokenizer::{JiebaTokenStream, JiebaTokenizer, TOKENIZER_NAME};

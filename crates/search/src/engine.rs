@@ -149,6 +149,8 @@ pub struct Engine {
     /// ([`DataLayout::FUSION_FILE`]) if there is one, else [`EngineOptions::fusion`].
     fusion: RwLock<Fusion>,
     pub(crate) analyzer: Analyzer,
+    /// Reads homophone slips of the service's words in query texts.
+    pub(crate) speller: crate::spelling::SharedSpeller,
     pub(crate) limits: Limits,
     layout: DataLayout,
     /// One writer at a time: held across a store write and the catch-up that follows it.
@@ -198,6 +200,7 @@ impl Engine {
             StoreChoice::Postgres(pg) => Store::open_postgres(&layout.store_file(), pg)?,
         });
         let analyzer = Analyzer::new();
+        let speller = crate::spelling::SharedSpeller::new();
         let mut repairs = Vec::new();
         // A store with records and no lexical index lost it, unless `reindex` removed it on purpose.
         let expect_index = store.last_seq()? > 0 && !lock.projections_removed();
@@ -234,13 +237,15 @@ impl Engine {
         };
         let graph = match (options.graph, options.graph_load) {
             (false, _) => None,
-            (true, GraphLoad::Blocking) => {
-                Some(graph::LiveGraph::load(&store, options.limits.ingest_batch, Some(thesaurus_hook(&analyzer)))?)
-            }
+            (true, GraphLoad::Blocking) => Some(graph::LiveGraph::load(
+                &store,
+                options.limits.ingest_batch,
+                Some(thesaurus_hook(&analyzer, &speller)),
+            )?),
             (true, GraphLoad::Background) => Some(graph::LiveGraph::spawn(
                 Arc::clone(&store),
                 options.limits.ingest_batch,
-                Some(thesaurus_hook(&analyzer)),
+                Some(thesaurus_hook(&analyzer, &speller)),
                 options.graph_gate.clone(),
             )?),
         };
@@ -253,6 +258,7 @@ impl Engine {
             graph,
             fusion: RwLock::new(fusion),
             analyzer,
+            speller,
             limits: options.limits,
             layout,
             writer: Mutex::new(()),
@@ -780,14 +786,15 @@ fn open_lexical(
 }
 
 /// Keeps the analyzer's jieba user words (index and query side: the tantivy tokenizer shares the
-/// analyzer) equal to the thesaurus's words, on load and after every thesaurus edit. Items
-/// indexed earlier keep their tokens until `gridkb reindex`; they still match a new word through
-/// its dictionary sub-words.
-fn thesaurus_hook(analyzer: &Analyzer) -> graph::ThesaurusHook {
-    let analyzer = analyzer.clone();
+/// analyzer) and the speller's vocabulary (query side) equal to the thesaurus's words, on load
+/// and after every thesaurus edit. Items indexed earlier keep their tokens until `gridkb
+/// reindex`; they still match a new word through its dictionary sub-words.
+fn thesaurus_hook(analyzer: &Analyzer, speller: &crate::spelling::SharedSpeller) -> graph::ThesaurusHook {
+    let (analyzer, speller) = (analyzer.clone(), speller.clone());
     Box::new(move |thesaurus: &graph::Thesaurus| {
         let words = thesaurus.user_words();
-        tracing::debug!(words = words.len(), "thesaurus words in the jieba dictionary");
+        tracing::debug!(words = words.len(), "thesaurus words in the jieba dictionary and the speller");
+        speller.set_thesaurus_words(&words);
         analyzer.set_user_words(words);
     })
 }

@@ -123,6 +123,13 @@ impl GuidanceRules {
         })
     }
 
+    /// Every word the rules listen for in a ticket's text.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        let lists = [&self.household_words, &self.organisation_words, &self.vague_words];
+        let tagged = [&self.text_tags, &self.step_tags, &self.topic_tags];
+        lists.into_iter().flatten().chain(tagged.into_iter().flatten().flat_map(|tag| &tag.words)).map(String::as_str)
+    }
+
     /// The audience a guidance item's tags declare, if any.
     pub fn item_audience(&self, tags: &[String]) -> Option<Audience> {
         let has = |list: &[String]| tags.iter().any(|t| list.contains(t));

@@ -32,6 +32,7 @@ mod query;
 pub mod rag;
 mod request;
 pub mod service_history;
+mod spelling;
 pub mod ticket;
 pub mod tuning;
 

@@ -40,7 +40,8 @@ type Scored = Vec<(String, f32)>;
 pub(crate) struct AnalysedQuery<'e> {
     /// The request text this is the analysis of.
     pub(crate) text: String,
-    /// Normalised, then masked: what is embedded, linked and echoed.
+    /// Normalised, then masked, with homophone slips of the service's words read as those
+    /// words ([`analysis::Speller`]): what is embedded, linked and echoed.
     pub(crate) masked: String,
     /// The lexical terms of `masked`.
     pub(crate) terms: Vec<String>,
@@ -110,12 +111,13 @@ struct Candidates {
 }
 
 impl Engine {
-    /// Normalises, then masks, then analyses a text: a zero-width space, an NBSP or full-width
+    /// Normalises, then masks, then reads homophone slips, then analyses a text: a zero-width space, an NBSP or full-width
     /// digits inside a phone number must not survive into the query text, its terms, its
     /// embedding, the entity links or anything echoed. Every route (search, retrieve, Dify,
     /// tickets) comes through here.
     pub(crate) fn analyse(&self, q: &str) -> AnalysedQuery<'_> {
         let masked = analysis::mask(&analysis::normalize(q)).text;
+        let masked = self.speller.current().correct(&masked).text;
         let terms = self.query_terms(&masked);
         AnalysedQuery {
             text: q.to_string(),

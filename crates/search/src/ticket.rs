@@ -145,6 +145,15 @@ pub struct Guidance {
     pub reason: String,
 }
 
+/// Characters of the ticket read as a word of the service's vocabulary they sound like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reading {
+    /// As typed.
+    pub written: String,
+    /// As read.
+    pub read: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TicketMatch {
     /// This response's id in the request log: name it in `POST /v1/feedback` (also the
@@ -153,6 +162,11 @@ pub struct TicketMatch {
     pub request_id: Option<String>,
     /// The ticket with personal data masked.
     pub ticket: String,
+    /// Homophone slips of the service's words (`故账`, `冲电桩`) that were read as those words
+    /// (`故障`, `充电桩`) for the category, the guidance, the dispatch and the searches. Absent
+    /// when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spelling: Vec<Reading>,
     /// The terms the ticket was analysed into.
     pub terms: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -651,8 +665,11 @@ impl Engine {
 
         let normalized = analysis::normalize(&request.text);
         let masked = analysis::mask(&normalized).text;
+        // The rules, the links and the searches read homophone slips as the words they stand for.
+        let spelled = self.speller.current().correct(&masked);
+        let read = spelled.text.as_str();
         // Search with the head of the ticket: the limit on query length applies to searches.
-        let q: String = masked.chars().take(self.limits().max_query_chars).collect();
+        let q: String = read.chars().take(self.limits().max_query_chars).collect();
         // Analysed once, for every search below.
         let query = self.analyse(&q);
         // The searches below carry kind filters, which would turn a query without words into a
@@ -696,12 +713,12 @@ impl Engine {
         });
         let (cases, guidance) = (cases?, guidance?);
 
-        let category = predict_category(&masked, &guidance.hits, &cases.hits);
+        let category = predict_category(read, &guidance.hits, &cases.hits);
         let minor = Category::from_code(&category.minor).unwrap_or(Category::FaultRepair);
 
         let mut entities = Entities::default();
         let subject = self.ticket_subject(
-            (minor, &masked),
+            (minor, read),
             (&solutions.linked, &cases.hits),
             device.as_ref(),
             customer.as_ref(),
@@ -717,10 +734,11 @@ impl Engine {
 
         let mut similar_cases = cases.hits;
         similar_cases.truncate(SIMILAR_CASES);
-        let dispatch = self.ticket_dispatch(&masked, minor, &solutions.linked, device.as_ref(), customer.as_ref())?;
+        let dispatch = self.ticket_dispatch(read, minor, &solutions.linked, device.as_ref(), customer.as_ref())?;
         Ok(TicketMatch {
             request_id: None,
             ticket: masked,
+            spelling: spelled.fixes.into_iter().map(|f| Reading { written: f.written, read: f.read }).collect(),
             terms: solutions.terms,
             // Echoed as the other text we show: normalised, personal data masked.
             channel: request.channel.as_deref().map(|c| analysis::mask(&analysis::normalize(c)).text),
@@ -1020,6 +1038,11 @@ pub fn predict_category(masked: &str, guidance: &[Hit], cases: &[Hit]) -> Catego
 
 /// The cue words in `text`, each counted once; a cue inside a longer cue of the same category
 /// that was already found is not counted again.
+/// Every category cue word.
+pub(crate) fn cue_vocabulary() -> impl Iterator<Item = &'static str> {
+    CUES.iter().flat_map(|(_, _, words)| words.iter().copied())
+}
+
 fn cue_words(text: &str) -> Vec<Cue> {
     let mut found: Vec<Cue> = Vec::new();
     for (category, weight, words) in CUES {
