@@ -355,7 +355,9 @@ pub fn rank(
         let cross_category = !in_category
             && fault_family(subject.category)
             && if c.category.is_some_and(fault_family) {
-                faults == Fit::Match || !inferred.is_empty()
+                // A consultation script for a topic the words show (a program version) answers a
+                // fault report about it, and the other way round.
+                faults == Fit::Match || !inferred.is_empty() || !topics.is_empty()
             } else {
                 // The only script for a fault the ticket names (or, naming none, its closest cases
                 // were about), written in another category (the quality-complaint script for
@@ -995,6 +997,23 @@ mod tests {
         assert_eq!(ranked[0].reason, "适用：话题：质保（业务咨询）");
         // An answer standard of another category is not chosen by a topic.
         assert_eq!(ids(&rank(&subject, &[warranty, privacy], false, &plain)), ["privacy"]);
+    }
+
+    #[test]
+    fn a_consultation_script_for_the_topic_answers_a_fault_report_about_it() {
+        // 调度说我们保护的版本号和备案的不一样: filed as a fault report, about a program version.
+        let rules = GuidanceRules::bundled();
+        let mut subject = Subject::new(Category::FaultRepair);
+        subject.topics = rules.text_topics("调度说我们保护的版本号和备案的不一样").into_iter().map(|t| t.0).collect();
+        let mut version = item("version", Category::Consultation, &[], &["f-program-version"], 3);
+        version.tags = vec!["咨询".into(), "程序版本".into()];
+        let generic = item("intake", Category::FaultRepair, &[], &[], 0);
+        let candidates = [version, generic];
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["version", "intake"]);
+        // Without the topic, a consultation script for a fault the report does not name is not
+        // a candidate.
+        subject.topics.clear();
+        assert_eq!(ids(&rank(&subject, &candidates, false, &plain)), ["intake"]);
     }
 
     #[test]

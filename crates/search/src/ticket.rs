@@ -898,7 +898,7 @@ impl Engine {
         subject.tags.extend(customer.into_iter().flat_map(|c| c.tags.iter().cloned()));
         subject.tags.extend(rules.text_tags(masked).into_iter().map(|(tag, _)| tag));
         subject.steps.extend(rules.text_steps(masked).into_iter().map(|(step, _)| step));
-        subject.topics.extend(rules.text_topics(masked).into_iter().map(|(topic, _)| topic));
+        subject.topics.extend(topics_beside_products(rules, masked, linked));
         Ok(subject)
     }
 
@@ -1038,6 +1038,24 @@ pub fn predict_category(masked: &str, guidance: &[Hit], cases: &[Hit]) -> Catego
 
 /// The cue words in `text`, each counted once; a cue inside a longer cue of the same category
 /// that was already found is not counted again.
+/// The topics the words of `masked` show, but for a topic word inside the name of a product it
+/// names (储能 of 储能变流器): that word names the product, not what the ticket is about.
+fn topics_beside_products(rules: &GuidanceRules, masked: &str, linked: &[LinkedEntity]) -> Vec<String> {
+    let products: Vec<&str> = linked
+        .iter()
+        .filter(|l| {
+            matches!(EntityClass::from_code(&l.class), Some(EntityClass::ProductLine | EntityClass::ProductModel))
+        })
+        .map(|l| l.matched.as_str())
+        .collect();
+    rules
+        .text_topics(masked)
+        .into_iter()
+        .filter(|(_, word)| !products.iter().any(|name| name.contains(word.as_str())))
+        .map(|(topic, _)| topic)
+        .collect()
+}
+
 /// Every category cue word.
 pub(crate) fn cue_vocabulary() -> impl Iterator<Item = &'static str> {
     CUES.iter().flat_map(|(_, _, words)| words.iter().copied())
@@ -1084,6 +1102,23 @@ mod tests {
                 fused_score: score,
             },
         }
+    }
+
+    #[test]
+    fn a_topic_word_inside_a_named_product_is_not_a_topic() {
+        let rules = GuidanceRules::bundled();
+        let text = "站内储能变流器报交流过流跳机了";
+        let line = |matched: &str| LinkedEntity {
+            id: "pl-storage-pcs".into(),
+            class: "ProductLine".into(),
+            label: "储能变流器".into(),
+            matched: matched.into(),
+        };
+        assert!(topics_beside_products(rules, text, &[]).contains(&"储能".to_string()));
+        assert!(!topics_beside_products(rules, text, &[line("储能变流器")]).contains(&"储能".to_string()));
+        // The word elsewhere in the text still shows the topic.
+        let asked = "储能收益怎么算，我们的PCS";
+        assert!(topics_beside_products(rules, asked, &[line("pcs")]).contains(&"储能".to_string()));
     }
 
     #[test]
