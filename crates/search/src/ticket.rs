@@ -617,6 +617,11 @@ const CUES: &[(Category, u8, &[&str])] = &[
             "没反应",
             "误报",
             "突增",
+            "突变",
+            "偏低",
+            "偏高",
+            "差很多",
+            "不正常",
             "处理意见",
             "没电了",
             "现场没有",
@@ -1138,6 +1143,17 @@ mod tests {
         assert!(p.cues.iter().any(|c| c.word == "处理意见"));
         let p = predict_category("主进线没电了，都第二次了", &opinions, &[]);
         assert_eq!(p.minor, "fault_repair", "{p:?}");
+    }
+
+    #[test]
+    fn a_reading_out_of_range_is_a_fault_report() {
+        // Consultation items about the same measurement are the words' closest neighbours.
+        let consultations = [hit("c1", "consultation", 1.5), hit("c2", "consultation", 1.2)];
+        for text in ["储能系统几簇电池的电流差很多", "从前天开始电压偏低", "电量显示突变", "逆变器老显示电网不正常"]
+        {
+            let p = predict_category(text, &consultations, &[]);
+            assert_eq!(p.minor, "fault_repair", "{text}: {p:?}");
+        }
     }
 
     #[test]
