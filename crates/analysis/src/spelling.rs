@@ -127,8 +127,10 @@ impl Speller {
                 i += 1;
                 continue;
             }
-            let run = chars[i..].iter().take_while(|&&c| is_han(c)).count();
-            for len in (2..=run.min(self.longest)).rev() {
+            // Only as far as the longest word: a long run of Chinese is not read again from each
+            // of its characters to its end.
+            let run = chars[i..].iter().take(self.longest).take_while(|&&c| is_han(c)).count();
+            for len in (2..=run).rev() {
                 let window = &chars[i..i + len];
                 let written: String = window.iter().collect();
                 if self.words.contains(&written) {
