@@ -307,5 +307,8 @@ mod tests {
             let spelled = speller().correct(text);
             assert_eq!(spelled.text.chars().count(), text.chars().count(), "{text}");
         }
+        // A ticket-sized run of Chinese with no break: the slip at its end is still read.
+        let long = format!("{}故账", "设备运行".repeat(1000));
+        assert!(speller().correct(&long).text.ends_with("设备运行故障"));
     }
 }
