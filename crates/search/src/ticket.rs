@@ -1041,8 +1041,6 @@ pub fn predict_category(masked: &str, guidance: &[Hit], cases: &[Hit]) -> Catego
     }
 }
 
-/// The cue words in `text`, each counted once; a cue inside a longer cue of the same category
-/// that was already found is not counted again.
 /// The topics the words of `masked` show, but for a topic word inside the name of a product it
 /// names (储能 of 储能变流器): that word names the product, not what the ticket is about.
 fn topics_beside_products(rules: &GuidanceRules, masked: &str, linked: &[LinkedEntity]) -> Vec<String> {
@@ -1066,6 +1064,8 @@ pub(crate) fn cue_vocabulary() -> impl Iterator<Item = &'static str> {
     CUES.iter().flat_map(|(_, _, words)| words.iter().copied())
 }
 
+/// The cue words in `text`, each counted once; a cue inside a longer cue of the same category
+/// that was already found is not counted again.
 fn cue_words(text: &str) -> Vec<Cue> {
     let mut found: Vec<Cue> = Vec::new();
     for (category, weight, words) in CUES {
