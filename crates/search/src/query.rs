@@ -149,11 +149,18 @@ impl Engine {
     /// tickets) comes through here.
     pub(crate) fn analyse(&self, q: &str) -> AnalysedQuery<'_> {
         let masked = analysis::mask(&analysis::normalize(q)).text;
-        let masked = self.speller.current().correct(&masked).text;
-        let terms = self.query_terms(&masked);
+        let read = self.speller.current().correct(&masked).text;
+        self.analyse_read(q, read)
+    }
+
+    /// [`Engine::analyse`] of a request text `q` whose normalised, masked and read form is
+    /// `read` already (a ticket's rules read it before its searches): those steps are not run
+    /// twice.
+    pub(crate) fn analyse_read(&self, q: &str, read: String) -> AnalysedQuery<'_> {
+        let terms = self.query_terms(&read);
         AnalysedQuery {
             text: q.to_string(),
-            masked,
+            masked: read,
             terms,
             lexical: self.lexical.snapshot(),
             links: OnceLock::new(),

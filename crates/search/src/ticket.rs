@@ -675,8 +675,8 @@ impl Engine {
         let read = spelled.text.as_str();
         // Search with the head of the ticket: the limit on query length applies to searches.
         let q: String = read.chars().take(self.limits().max_query_chars).collect();
-        // Analysed once, for every search below.
-        let query = self.analyse(&q);
+        // Analysed once, for every search below; `q` is normalised, masked and read already.
+        let query = self.analyse_read(&q, q.clone());
         // The searches below carry kind filters, which would turn a query without words into a
         // browse of everything: refuse it here.
         if query.terms.is_empty() {
