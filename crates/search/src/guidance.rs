@@ -242,10 +242,10 @@ impl Subject {
 /// The faults that more than half of a ticket's `of` closest solved cases on its line were about
 /// (`near`: each such case's linked ids). A case names its cause and solution beside its fault,
 /// and they agree as often as the fault does: only the ids `is_fault` accepts vote.
-pub fn infer_faults(near: &[Vec<String>], of: usize, is_fault: &dyn Fn(&str) -> bool) -> BTreeSet<String> {
+pub fn infer_faults(near: &[impl AsRef<[String]>], of: usize, is_fault: &dyn Fn(&str) -> bool) -> BTreeSet<String> {
     let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
     for case in near {
-        let faults: BTreeSet<&str> = case.iter().map(String::as_str).filter(|id| is_fault(id)).collect();
+        let faults: BTreeSet<&str> = case.as_ref().iter().map(String::as_str).filter(|id| is_fault(id)).collect();
         for fault in faults {
             *votes.entry(fault).or_default() += 1;
         }

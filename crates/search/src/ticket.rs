@@ -879,7 +879,7 @@ impl Engine {
                         on |= entities.lines_of(self, product)?.0.iter().any(|l| subject.lines.contains(l));
                     }
                     if on {
-                        on_line.push(case.faults.clone());
+                        on_line.push(&case.faults);
                     }
                 }
                 let is_fault = |id: &str| subject.case_faults.contains(id);
