@@ -13,6 +13,7 @@ mod latency;
 mod report;
 mod stats;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -380,6 +381,20 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Learn the service categories from past tickets: a JSONL file with `text` and `category`
+    /// (or the ticket set's `queries.jsonl` with `minor`; an id in `id` or `_id`). The texts are
+    /// masked and kept in the data directory (DIR/ticket_history.jsonl, replacing what was
+    /// there); ticket matching learns from them at every start. Stop the server first.
+    LearnCategories {
+        /// The labelled tickets (JSONL).
+        tickets: PathBuf,
+        #[arg(long, env = "GRIDKB_DATA", default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// Keep only the rows whose `split` is this (e.g. `dev` of corpus/tickets: never learn
+        /// from the split you evaluate on).
+        #[arg(long)]
+        split: Option<String>,
+    },
     /// Measure retrieval quality (MRR@10, nDCG@10, Recall@10/100) of lexical, dense, graph and
     /// fused ranking on a BEIR-layout directory, the ticket set (corpus/tickets), or an editor's
     /// labelled questions (.jsonl, .csv, .xlsx; with --data, the knowledge base they are about).
@@ -414,6 +429,11 @@ enum Command {
         /// With --match: also send each ticket's customer id and device serial.
         #[arg(long, requires = "match_tickets")]
         with_customer: bool,
+        /// With --match on the ticket set: do not learn the service categories from its dev
+        /// split (by default they are, and each dev ticket is left out of the model when it is
+        /// itself matched; a data directory's own past tickets are replaced for the run).
+        #[arg(long, requires = "match_tickets")]
+        no_learned_categories: bool,
         /// Ticket set only: simulate agents' feedback on the dev split, choose the feedback
         /// weights on half of it, and measure them on the test split (see `eval_feedback.rs`).
         #[arg(long, conflicts_with_all = ["match_tickets", "sweep"])]
@@ -615,6 +635,7 @@ fn main() -> anyhow::Result<()> {
             runs,
             match_tickets,
             with_customer,
+            no_learned_categories,
             feedback,
             data,
             embedding_cache,
@@ -624,7 +645,7 @@ fn main() -> anyhow::Result<()> {
             let mode = match (match_tickets, with_customer, feedback) {
                 (_, _, true) => EvalMode::Feedback,
                 (false, _, false) => EvalMode::Retrievers { sweep, runs },
-                (true, with_customer, false) => EvalMode::Match { with_customer },
+                (true, with_customer, false) => EvalMode::Match { with_customer, learn: !no_learned_categories },
             };
             let index =
                 EvalIndex { data, embedding_cache, embed: embed::EmbedConfig { long_text, ..model.embed_config() } };
@@ -633,6 +654,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Reindex { data, model } => reindex(&data, &model),
         Command::Tune { data, set, dry_run, json, model } => tune(&data, &set, dry_run, json, &model),
+        Command::LearnCategories { tickets, data, split } => learn_categories(&tickets, &data, split.as_deref()),
         Command::Fuzz { target, duration, seed, findings } => {
             fuzz::run(&target, Duration::from_secs(duration), seed, &findings)
         }
@@ -1226,6 +1248,12 @@ fn first_start_ingest(engine: &Engine, corpus: Option<PathBuf>) -> anyhow::Resul
         write_durably(&marker, corpus.display().to_string().as_bytes())?;
     }
     ingest_paths(engine, &corpus_record_dirs(&corpus))?;
+    // The bundled corpus's labelled tickets stand in for the centre's past tickets.
+    let tickets = corpus.join("tickets");
+    if tickets.join("queries.jsonl").is_file() {
+        let learned = learn_dev_split(engine, &tickets, search::KeepHistory::Save)?;
+        tracing::info!(learned, "service categories learned from the corpus's dev tickets");
+    }
     fail::fail_point!("first-start.ingest");
     std::fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
     Ok(())
@@ -1294,7 +1322,7 @@ fn bench_embed(model: &ModelArgs) -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 enum EvalMode {
     Retrievers { sweep: bool, runs: Option<PathBuf> },
-    Match { with_customer: bool },
+    Match { with_customer: bool, learn: bool },
     Feedback,
 }
 
@@ -1363,7 +1391,14 @@ fn evaluate(
             }
             return Ok(());
         }
-        EvalMode::Match { with_customer } => {
+        EvalMode::Match { with_customer, learn } => {
+            if learn && matches!(loaded.corpus, eval::Corpus::Records(_)) {
+                let learned = learn_dev_split(&engine, dataset, search::KeepHistory::InMemory)?;
+                // `eval_match` leaves each dev ticket out of the model when it matches it.
+                eprintln!(
+                    "service categories learned from the {learned} dev tickets (each left out when it is matched)"
+                );
+            }
             let report = eval_match::run(&engine, &loaded, with_customer)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -1391,8 +1426,49 @@ fn evaluate(
     Ok(())
 }
 
-/// `gridkb eval --duplicates`: on `data` (a temporary directory when absent), with the bundled
-/// corpus ingested when the store is empty.
+/// Learns the service categories from the dev split of a ticket set laid out like
+/// `corpus/tickets` (the demo's stand-in for a centre's past tickets): never from its test split,
+/// so every split is evaluated with a model that has not seen it. Returns the tickets learned.
+fn learn_dev_split(engine: &Engine, ticket_set: &Path, keep: search::KeepHistory) -> anyhow::Result<usize> {
+    let read = search::category_model::read_labelled(&ticket_set.join("queries.jsonl"), Some("dev"))
+        .map_err(anyhow::Error::msg)?;
+    Ok(engine.learn_categories(&read.tickets, keep)?)
+}
+
+fn learn_categories(tickets: &Path, data: &Path, split: Option<&str>) -> anyhow::Result<()> {
+    let read = search::category_model::read_labelled(tickets, split).map_err(anyhow::Error::msg)?;
+    if read.tickets.is_empty() {
+        bail!(
+            "{} holds no labelled ticket{}",
+            tickets.display(),
+            split.map(|s| format!(" of the split `{s}`")).unwrap_or_default()
+        );
+    }
+    let engine = open_engine_with(EngineOptions {
+        data_dir: data.to_path_buf(),
+        model: None,
+        graph: false,
+        ..EngineOptions::default()
+    })?;
+    let learned = engine.learn_categories(&read.tickets, search::KeepHistory::Save)?;
+    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+    for ticket in &read.tickets {
+        *per.entry(ticket.category.code()).or_default() += 1;
+    }
+    let per: Vec<String> = per.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    println!(
+        "learned the service categories from {learned} tickets ({}){} into {}",
+        per.join(", "),
+        if read.other_split > 0 {
+            format!("; {} rows of other splits left out", read.other_split)
+        } else {
+            String::new()
+        },
+        engine.layout().ticket_history_file().display()
+    );
+    Ok(())
+}
+
 /// `gridkb tune`: see [`search::tuning`].
 fn tune(data: &Path, set: &Path, dry_run: bool, json: bool, model: &ModelArgs) -> anyhow::Result<()> {
     let questions = gridkb::labelled::read(set)?;

@@ -50,6 +50,10 @@ impl DataLayout {
     /// The fusion `gridkb tune` chose for this knowledge base (JSON, as a request's `fusion`);
     /// absent until a tuning changed it.
     pub const FUSION_FILE: &str = "fusion.json";
+    /// Past tickets with the categories they were filed under, the text masked (JSONL; see
+    /// `category_model`): ticket matching learns its category model from them at every open.
+    /// Absent until `gridkb learn-categories` or the first start's corpus ingest writes it.
+    pub const TICKET_HISTORY_FILE: &str = "ticket_history.jsonl";
     /// Present while the first start's corpus ingest has not completed: written (durably) before
     /// it starts, removed after it ends. A start that finds it runs the ingest again — unchanged
     /// records are no-ops — so a kill during the first start never leaves a half-filled data
@@ -110,6 +114,10 @@ impl DataLayout {
 
     pub fn fusion_file(&self) -> PathBuf {
         self.root.join(Self::FUSION_FILE)
+    }
+
+    pub fn ticket_history_file(&self) -> PathBuf {
+        self.root.join(Self::TICKET_HISTORY_FILE)
     }
 
     pub fn first_start_marker(&self) -> PathBuf {

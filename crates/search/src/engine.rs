@@ -10,6 +10,7 @@ use lexical::{IndexDoc, LexicalIndex};
 use serde::Serialize;
 use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
+use crate::category_model::{CategoryModel, LabelledTicket};
 use crate::data_dir::{DataDirLock, DataLayout};
 use crate::dense::{Dense, DenseStatus};
 use crate::fusion::{Fusion, Retriever};
@@ -148,6 +149,8 @@ pub struct Engine {
     /// The fusion a request gets when it does not choose one: the saved tuning
     /// ([`DataLayout::FUSION_FILE`]) if there is one, else [`EngineOptions::fusion`].
     fusion: RwLock<Fusion>,
+    /// The categories learned from past tickets ([`DataLayout::TICKET_HISTORY_FILE`]), if any.
+    pub(crate) learned_categories: RwLock<Option<Arc<CategoryModel>>>,
     pub(crate) analyzer: Analyzer,
     /// Reads homophone slips of the service's words in query texts.
     pub(crate) speller: crate::spelling::SharedSpeller,
@@ -250,6 +253,7 @@ impl Engine {
             )?),
         };
         let fusion = read_tuned_fusion(&layout)?.unwrap_or(options.fusion);
+        let learned_categories = read_ticket_history(&layout)?;
         let engine = Engine {
             store,
             lexical,
@@ -257,6 +261,7 @@ impl Engine {
             dense_missing,
             graph,
             fusion: RwLock::new(fusion),
+            learned_categories: RwLock::new(learned_categories),
             analyzer,
             speller,
             limits: options.limits,
@@ -357,6 +362,36 @@ impl Engine {
         *self.fusion.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fusion;
         tracing::info!(?fusion, "fusion tuned for this knowledge base");
         Ok(())
+    }
+
+    /// Learns the service categories from `tickets` (texts already [`prepare`]d) and uses the
+    /// model for every ticket matched from now on. With [`KeepHistory::Save`] the tickets are
+    /// also written to the data directory (atomically; the model is learned again at every
+    /// open), replacing what was there. Returns the tickets learned from; fewer than two
+    /// categories is refused.
+    ///
+    /// [`prepare`]: crate::category_model::prepare
+    pub fn learn_categories(&self, tickets: &[LabelledTicket], keep: KeepHistory) -> Result<usize> {
+        let model = CategoryModel::learn(tickets).ok_or_else(|| {
+            Error::invalid(
+                crate::Invalid::Parameter,
+                "the labelled tickets name fewer than two categories: there is nothing to tell apart",
+            )
+        })?;
+        if keep == KeepHistory::Save {
+            let path = self.layout.ticket_history_file();
+            crate::follow::write_atomically(&path, &crate::category_model::to_jsonl(tickets))
+                .map_err(|e| Error::DataDir { path: path.display().to_string(), message: e.to_string() })?;
+        }
+        let learned = model.len();
+        *self.learned_categories.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(model));
+        tracing::info!(tickets = learned, "service categories learned from past tickets");
+        Ok(learned)
+    }
+
+    /// The category model in use, if past tickets were learned.
+    pub fn learned_categories(&self) -> Option<Arc<CategoryModel>> {
+        self.learned_categories.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Whether the store holds an item with this id (any status).
@@ -806,6 +841,34 @@ pub(crate) fn checkpoint(stop: &Stop) -> Result<bool> {
         return Err(Error::Abandoned);
     }
     Ok(!stop.expired())
+}
+
+/// Whether [`Engine::learn_categories`] keeps the tickets in the data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepHistory {
+    /// Written to the data directory and learned again at every open.
+    Save,
+    /// For this process only (an evaluation learning from its own labelled split).
+    InMemory,
+}
+
+/// The category model learned from the past tickets kept in the data directory, if any. A file
+/// that cannot be read stops the start with an error naming the line (serving with a model
+/// nobody checked would be worse).
+fn read_ticket_history(layout: &DataLayout) -> Result<Option<Arc<CategoryModel>>> {
+    let path = layout.ticket_history_file();
+    if !path.exists() {
+        return Ok(None);
+    }
+    let refuse = |message: String| Error::DataDir {
+        path: path.display().to_string(),
+        message: format!("{message}; fix the file, learn again with `gridkb learn-categories`, or delete it"),
+    };
+    let read = crate::category_model::read_labelled(&path, None).map_err(refuse)?;
+    let model = CategoryModel::learn(&read.tickets)
+        .ok_or_else(|| refuse("its tickets name fewer than two categories".into()))?;
+    tracing::info!(tickets = model.len(), "service categories learned from past tickets");
+    Ok(Some(Arc::new(model)))
 }
 
 /// The tuned fusion saved in the data directory, if any; a file that cannot be read as a valid

@@ -8,6 +8,7 @@
 mod background;
 pub mod backup;
 mod catalogue;
+pub mod category_model;
 pub mod consistency;
 pub mod data_dir;
 mod dense;
@@ -48,7 +49,9 @@ pub use duplicates::{
     Reason,
 };
 pub use editing::{EditContext, EditError, EditOutcome, EditRole, ItemInput, ItemListFilter, ItemView, Transition};
-pub use engine::{Engine, EngineOptions, GraphLoad, IngestReport, ModelChoice, Progress, Stats, StoreChoice};
+pub use engine::{
+    Engine, EngineOptions, GraphLoad, IngestReport, KeepHistory, ModelChoice, Progress, Stats, StoreChoice,
+};
 pub use entity_editing::{EntityInput, EntityOutcome, EntityView};
 pub use follow::{MIRRORED_FILES, StoreStatus, take_shared_files};
 pub use fusion::{Fusion, Retriever};

@@ -657,3 +657,49 @@ fn the_answer_standard_chosen_follows_every_change_to_items_and_entities() {
     engine.ingest(&[record(moved)], "test", &|_| {}).expect("ingest");
     assert_eq!(chosen(&engine).0, "kb-as-generic");
 }
+
+/// Past tickets teach the category (`category_model.rs`): a ticket without cue words is filed as
+/// the tickets it is written like were, the model is kept in the data directory and learned again
+/// at the next open, and a set naming one category is refused without touching what was kept.
+#[test]
+fn past_tickets_teach_the_category_and_are_kept_across_a_restart() {
+    use search::KeepHistory;
+    use search::category_model::LabelledTicket;
+    use store::Category;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ticket =
+        search::TicketRequest { text: "保护装置的屏幕字体能不能再大一点".into(), ..Default::default() };
+    fn past(text: &str, category: Category, n: usize) -> impl Iterator<Item = LabelledTicket> + '_ {
+        (0..n).map(move |i| LabelledTicket { id: format!("{}-{i}", category.code()), text: text.to_string(), category })
+    }
+    let tickets: Vec<LabelledTicket> = past("屏幕字体能不能再大一点，看不清", Category::Suggestion, 4)
+        .chain(past("保护装置黑屏，运行灯不亮", Category::FaultRepair, 4))
+        .collect();
+    {
+        let engine = open(dir.path());
+        engine.ingest(&records(&fixture()), "test", &|_| {}).expect("ingest");
+        let before = engine.match_ticket(&ticket).expect("match");
+        assert_eq!(before.category.minor, "fault_repair", "{:?}", before.category);
+        assert!(before.category.learned.is_empty());
+
+        assert_eq!(engine.learn_categories(&tickets, KeepHistory::Save).expect("learn"), 8);
+        let after = engine.match_ticket(&ticket).expect("match");
+        assert_eq!(after.category.minor, "suggestion", "{:?}", after.category);
+        assert_eq!(after.category.learned.first().map(|s| s.category.as_str()), Some("suggestion"));
+
+        let one = past("黑屏", Category::FaultRepair, 3).collect::<Vec<_>>();
+        assert!(matches!(engine.learn_categories(&one, KeepHistory::Save), Err(search::Error::InvalidRequest { .. })));
+    }
+    let engine = open(dir.path());
+    assert_eq!(engine.learned_categories().map(|m| m.len()), Some(8));
+    assert_eq!(engine.match_ticket(&ticket).expect("match").category.minor, "suggestion");
+    drop(engine);
+
+    // A damaged file stops the open with its name and the line, rather than serving without it.
+    let layout = search::DataLayout::new(dir.path());
+    std::fs::write(layout.ticket_history_file(), "{\"text\":\"x\",\"category\":\"nonsense\"}\n").expect("write");
+    let e = Engine::open(EngineOptions { data_dir: dir.path().to_path_buf(), ..EngineOptions::default() }, &|_| {})
+        .expect_err("a damaged history is refused");
+    assert!(e.to_string().contains("line 1") && e.to_string().contains("ticket_history.jsonl"), "{e}");
+}
