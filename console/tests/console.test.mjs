@@ -192,6 +192,8 @@ test('an agent pastes a ticket with a device serial and sees the answer standard
   assert.match(await warranty.innerText(), /在保|即将到期|已过保/)
   assert.match(await page.locator('[data-test=device-card]').innerText(), new RegExp(SERIAL))
   assert.match(await page.locator('[data-test=category]').innerText(), /故障报修/)
+  // The first start learned the categories from the corpus's dev tickets: their say is shown.
+  assert.match(await page.locator('[data-test=learned]').innerText(), /历史工单：\s*故障报修 \d+%/)
   assert.match(await page.locator('[data-test=masked-ticket]').innerText(), /gkb-931a/i)
   assert.match(await page.locator('[data-test=spelling]').innerText(), /高警.*→.*告警/)
   assert.ok((await page.locator('[data-test=why]').count()) > 0, 'every hit says why')

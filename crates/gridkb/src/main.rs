@@ -13,7 +13,6 @@ mod latency;
 mod report;
 mod stats;
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -384,7 +383,8 @@ enum Command {
     /// Learn the service categories from past tickets: a JSONL file with `text` and `category`
     /// (or the ticket set's `queries.jsonl` with `minor`; an id in `id` or `_id`). The texts are
     /// masked and kept in the data directory (DIR/ticket_history.jsonl, replacing what was
-    /// there); ticket matching learns from them at every start. Stop the server first.
+    /// there); ticket matching learns from them at every start. Stop the server first, or post them
+    /// to `POST /v1/admin/categories` on it instead.
     LearnCategories {
         /// The labelled tickets (JSONL).
         tickets: PathBuf,
@@ -1432,7 +1432,7 @@ fn evaluate(
 fn learn_dev_split(engine: &Engine, ticket_set: &Path, keep: search::KeepHistory) -> anyhow::Result<usize> {
     let read = search::category_model::read_labelled(&ticket_set.join("queries.jsonl"), Some("dev"))
         .map_err(anyhow::Error::msg)?;
-    Ok(engine.learn_categories(&read.tickets, keep)?)
+    Ok(engine.learn_categories(&read.tickets, keep)?.learned)
 }
 
 fn learn_categories(tickets: &Path, data: &Path, split: Option<&str>) -> anyhow::Result<()> {
@@ -1450,14 +1450,11 @@ fn learn_categories(tickets: &Path, data: &Path, split: Option<&str>) -> anyhow:
         graph: false,
         ..EngineOptions::default()
     })?;
-    let learned = engine.learn_categories(&read.tickets, search::KeepHistory::Save)?;
-    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
-    for ticket in &read.tickets {
-        *per.entry(ticket.category.code()).or_default() += 1;
-    }
-    let per: Vec<String> = per.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    let report = engine.learn_categories(&read.tickets, search::KeepHistory::Save)?;
+    let per: Vec<String> = report.per_category.iter().map(|(c, n)| format!("{c} {n}")).collect();
     println!(
-        "learned the service categories from {learned} tickets ({}){} into {}",
+        "learned the service categories from {} tickets ({}){} into {}",
+        report.learned,
         per.join(", "),
         if read.other_split > 0 {
             format!("; {} rows of other splits left out", read.other_split)

@@ -33,6 +33,40 @@ pub struct LabelledTicket {
     pub category: Category,
 }
 
+/// One past ticket as a request sends it (`POST /v1/admin/categories`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PastTicket {
+    /// The ticket's id in the centre's system (default: its position, `row-N`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The customer's words; personal data is masked before anything is kept.
+    pub text: String,
+    /// The minor category it was filed under (`fault_repair`, `consultation`, ...).
+    #[schema(value_type = String)]
+    pub category: Category,
+}
+
+impl PastTicket {
+    /// The stored form: masked and normalised, with an id.
+    pub fn labelled(self, row: usize) -> LabelledTicket {
+        LabelledTicket {
+            id: self.id.unwrap_or_else(|| format!("row-{row}")),
+            text: prepare(&self.text),
+            category: self.category,
+        }
+    }
+}
+
+/// What a learning run took in.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LearnReport {
+    /// Tickets learned from.
+    pub learned: usize,
+    /// Of them, per minor category code.
+    pub per_category: std::collections::BTreeMap<String, usize>,
+}
+
 /// What was read from a labelled file, with the lines left out and why.
 #[derive(Debug, Default)]
 pub struct LabelledRead {

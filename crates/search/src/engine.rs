@@ -10,7 +10,7 @@ use lexical::{IndexDoc, LexicalIndex};
 use serde::Serialize;
 use store::{EntityClass, Item, Outcome, Record, Status, Store};
 
-use crate::category_model::{CategoryModel, LabelledTicket};
+use crate::category_model::{CategoryModel, LabelledTicket, LearnReport};
 use crate::data_dir::{DataDirLock, DataLayout};
 use crate::dense::{Dense, DenseStatus};
 use crate::fusion::{Fusion, Retriever};
@@ -367,15 +367,40 @@ impl Engine {
     /// Learns the service categories from `tickets` (texts already [`prepare`]d) and uses the
     /// model for every ticket matched from now on. With [`KeepHistory::Save`] the tickets are
     /// also written to the data directory (atomically; the model is learned again at every
-    /// open), replacing what was there. Returns the tickets learned from; fewer than two
-    /// categories is refused.
+    /// open), replacing what was there. Refused, changing nothing: more than
+    /// `max_labelled_tickets`, an empty text or one longer than `max_ticket_chars`, fewer than
+    /// two categories.
     ///
     /// [`prepare`]: crate::category_model::prepare
-    pub fn learn_categories(&self, tickets: &[LabelledTicket], keep: KeepHistory) -> Result<usize> {
+    pub fn learn_categories(&self, tickets: &[LabelledTicket], keep: KeepHistory) -> Result<LearnReport> {
+        let most = self.limits.max_labelled_tickets;
+        if tickets.len() > most {
+            return Err(Error::invalid(
+                crate::Invalid::Parameter,
+                format!(
+                    "{} past tickets; at most {most} are learned at once (limit max_labelled_tickets)",
+                    tickets.len()
+                ),
+            ));
+        }
+        let longest = self.limits.max_ticket_chars;
+        for (i, ticket) in tickets.iter().enumerate() {
+            let chars = ticket.text.chars().count();
+            if ticket.text.trim().is_empty() || chars > longest {
+                return Err(Error::invalid(
+                    crate::Invalid::Parameter,
+                    format!(
+                        "past ticket {} (`{}`) must have 1 to {longest} characters of text, it has {chars}",
+                        i + 1,
+                        analysis::mask(&ticket.id).text
+                    ),
+                ));
+            }
+        }
         let model = CategoryModel::learn(tickets).ok_or_else(|| {
             Error::invalid(
                 crate::Invalid::Parameter,
-                "the labelled tickets name fewer than two categories: there is nothing to tell apart",
+                "the past tickets name fewer than two categories: there is nothing to tell apart",
             )
         })?;
         if keep == KeepHistory::Save {
@@ -383,10 +408,14 @@ impl Engine {
             crate::follow::write_atomically(&path, &crate::category_model::to_jsonl(tickets))
                 .map_err(|e| Error::DataDir { path: path.display().to_string(), message: e.to_string() })?;
         }
-        let learned = model.len();
+        let mut per_category = BTreeMap::new();
+        for ticket in tickets {
+            *per_category.entry(ticket.category.code().to_string()).or_default() += 1;
+        }
+        let report = LearnReport { learned: model.len(), per_category };
         *self.learned_categories.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(model));
-        tracing::info!(tickets = learned, "service categories learned from past tickets");
-        Ok(learned)
+        tracing::info!(tickets = report.learned, "service categories learned from past tickets");
+        Ok(report)
     }
 
     /// The category model in use, if past tickets were learned.

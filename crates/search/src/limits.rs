@@ -163,6 +163,10 @@ pub const MAX_REPORT_PERIODS: usize = 104;
 /// Most labelled questions one tuning run (`gridkb tune`, `POST /v1/admin/tune`) measures: each
 /// is ranked once per candidate fusion (about 40), so 5,000 questions take a few minutes.
 pub const MAX_TUNE_QUESTIONS: usize = 5_000;
+/// Most past tickets the category model learns from at once (`gridkb learn-categories`, `POST
+/// /v1/admin/categories`): a large centre's few years of tickets; learning 200,000 takes about
+/// a second and keeps their masked texts in memory.
+pub const MAX_LABELLED_TICKETS: usize = 200_000;
 /// Import tasks the server keeps in memory for `GET /v1/tasks/{id}`; older ones are forgotten.
 pub const MAX_IMPORT_TASKS: usize = 100;
 /// Rejections an import task's report lists; past it only the count goes on.
@@ -272,6 +276,8 @@ pub struct Limits {
     pub max_import_tasks: usize,
     /// Labelled questions one tuning run measures ([`MAX_TUNE_QUESTIONS`]).
     pub max_tune_questions: usize,
+    /// Past tickets the category model learns from at once ([`MAX_LABELLED_TICKETS`]).
+    pub max_labelled_tickets: usize,
     /// Rejections an import task lists ([`MAX_LISTED_REJECTIONS`]).
     pub max_listed_rejections: usize,
     /// Longest `request_id` a verdict may name, in bytes ([`MAX_REQUEST_ID_BYTES`]).
@@ -346,6 +352,7 @@ impl Default for Limits {
             max_report_periods: MAX_REPORT_PERIODS,
             max_import_tasks: MAX_IMPORT_TASKS,
             max_tune_questions: MAX_TUNE_QUESTIONS,
+            max_labelled_tickets: MAX_LABELLED_TICKETS,
             max_listed_rejections: MAX_LISTED_REJECTIONS,
             max_request_id_bytes: MAX_REQUEST_ID_BYTES,
             max_api_key_bytes: MAX_API_KEY_BYTES,
@@ -417,6 +424,7 @@ impl Limits {
             ("max_listing", self.max_listing),
             ("max_import_tasks", self.max_import_tasks),
             ("max_tune_questions", self.max_tune_questions),
+            ("max_labelled_tickets", self.max_labelled_tickets),
             ("max_listed_rejections", self.max_listed_rejections),
             ("max_key_note_chars", self.max_key_note_chars),
         ];
@@ -598,6 +606,7 @@ mod tests {
             (Limits { max_listing: 0, ..Limits::default() }, "max_listing"),
             (Limits { max_import_tasks: 0, ..Limits::default() }, "max_import_tasks"),
             (Limits { max_tune_questions: 0, ..Limits::default() }, "max_tune_questions"),
+            (Limits { max_labelled_tickets: 0, ..Limits::default() }, "max_labelled_tickets"),
             (Limits { max_listed_rejections: 0, ..Limits::default() }, "max_listed_rejections"),
             (Limits { max_key_note_chars: 0, ..Limits::default() }, "max_key_note_chars"),
             (Limits { max_conditions: 0, ..Limits::default() }, "max_conditions"),

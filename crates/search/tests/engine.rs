@@ -683,13 +683,18 @@ fn past_tickets_teach_the_category_and_are_kept_across_a_restart() {
         assert_eq!(before.category.minor, "fault_repair", "{:?}", before.category);
         assert!(before.category.learned.is_empty());
 
-        assert_eq!(engine.learn_categories(&tickets, KeepHistory::Save).expect("learn"), 8);
+        let report = engine.learn_categories(&tickets, KeepHistory::Save).expect("learn");
+        assert_eq!(report.learned, 8);
+        assert_eq!(report.per_category.get("suggestion"), Some(&4));
         let after = engine.match_ticket(&ticket).expect("match");
         assert_eq!(after.category.minor, "suggestion", "{:?}", after.category);
         assert_eq!(after.category.learned.first().map(|s| s.category.as_str()), Some("suggestion"));
 
         let one = past("黑屏", Category::FaultRepair, 3).collect::<Vec<_>>();
         assert!(matches!(engine.learn_categories(&one, KeepHistory::Save), Err(search::Error::InvalidRequest { .. })));
+        let mut long = tickets.clone();
+        long[0].text = "长".repeat(engine.limits().max_ticket_chars + 1);
+        assert!(matches!(engine.learn_categories(&long, KeepHistory::Save), Err(search::Error::InvalidRequest { .. })));
     }
     let engine = open(dir.path());
     assert_eq!(engine.learned_categories().map(|m| m.len()), Some(8));

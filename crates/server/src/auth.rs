@@ -361,7 +361,9 @@ pub fn required_role(route: Option<&str>) -> Access {
         "/v1/tasks/knowledge" | "/v1/tasks/knowledge/{id}" => Access::Role(Role::Editor),
         "/v1/import" | "/v1/tasks/{id}" => Access::Role(Role::Editor),
         r if r == "/v1/entities" || r.starts_with("/v1/entities/") => Access::Role(Role::Editor),
-        "/metrics" | "/v1/stats" | "/v1/backup" | "/v1/admin/tune" => Access::Role(Role::Admin),
+        "/metrics" | "/v1/stats" | "/v1/backup" | "/v1/admin/tune" | "/v1/admin/categories" => {
+            Access::Role(Role::Admin)
+        }
         _ => Access::Role(Role::Admin),
     }
 }

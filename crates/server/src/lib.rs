@@ -7,6 +7,7 @@
 mod analytics_routes;
 pub mod auth;
 mod backup_routes;
+mod category_routes;
 mod connection;
 pub mod console;
 mod customer_routes;

@@ -80,6 +80,7 @@ use crate::{ApiError, ErrorCode};
         crate::stats::stats,
         crate::backup_routes::backup,
         crate::tune_routes::tune,
+        crate::category_routes::learn,
         serve,
     ),
     components(schemas(ApiError, ErrorCode)),

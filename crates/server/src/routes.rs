@@ -47,6 +47,11 @@ pub(crate) fn router(state: AppState) -> Router {
             axum::routing::post(crate::tune_routes::tune)
                 .layer(DefaultBodyLimit::max(state.limits().max_ingest_body_bytes)),
         )
+        .route(
+            "/v1/admin/categories",
+            axum::routing::post(crate::category_routes::learn)
+                .layer(DefaultBodyLimit::max(state.limits().max_ingest_body_bytes)),
+        )
         .route("/v1/tasks/{id}", get(crate::import_routes::task))
         .route("/v1/tasks/knowledge", get(crate::knowledge_task_routes::list))
         .route("/v1/tasks/knowledge/{id}", axum::routing::post(crate::knowledge_task_routes::update))

@@ -464,3 +464,60 @@ async fn admin_tune_measures_chooses_and_saves_for_the_next_search() {
     }
     assert_eq!(serde_json::to_value(server.engine.fusion()).expect("json"), report["after"]["fusion"]);
 }
+
+#[tokio::test]
+async fn admin_categories_learns_past_tickets_masks_them_and_refuses_bad_sets_unchanged() {
+    let server = start(Limits::default()).await;
+    let url = format!("{}/v1/admin/categories", server.base);
+    let client = reqwest::Client::new();
+    let ticket = json!({"text": "保护装置的屏幕字体能不能再大一点"});
+    let matched = || async {
+        let response =
+            client.post(format!("{}/v1/tickets/match", server.base)).json(&ticket).send().await.expect("match");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.expect("match json")["category"].clone()
+    };
+    let before = matched().await;
+    assert_eq!(before["minor"], "fault_repair", "{before}");
+    assert!(before.get("learned").is_none(), "{before}");
+
+    let mut tickets = Vec::new();
+    for i in 0..4 {
+        tickets
+            .push(json!({"id": format!("s-{i}"), "text": "屏幕字体能不能再大一点，看不清", "category": "suggestion"}));
+        tickets.push(json!({"text": "张工13812345678：保护装置黑屏，运行灯不亮", "category": "fault_repair"}));
+    }
+    let response = client.post(&url).json(&json!({"tickets": tickets})).send().await.expect("learn");
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.expect("report");
+    assert_eq!(report["learned"], 8);
+    assert_eq!(report["per_category"], json!({"fault_repair": 4, "suggestion": 4}));
+    let after = matched().await;
+    assert_eq!(after["minor"], "suggestion", "{after}");
+    assert_eq!(after["learned"][0]["category"], "suggestion", "{after}");
+    let kept_path = server.engine.layout().ticket_history_file();
+    let kept = std::fs::read_to_string(&kept_path).expect("kept");
+    assert_eq!(kept.lines().count(), 8);
+    assert!(!kept.contains("13812345678") && kept.contains("row-2") && kept.contains("s-0"), "{kept}");
+
+    // Bad sets: a clear 400, nothing echoed, the kept tickets and the model as they were.
+    for (body, wanted) in [
+        (json!({"tickets": [{"text": "黑屏", "category": "13812345678"}]}), "category"),
+        (json!({"tickets": [{"text": "黑屏", "category": "fault_repair"}]}), "fewer than two categories"),
+        (
+            json!({"tickets": [{"text": " ", "category": "fault_repair"}, {"text": "请问", "category": "consultation"}]}),
+            "past ticket 1",
+        ),
+        (json!({"tickets": [{"text": "黑屏", "category": "fault_repair", "phone": "13812345678"}]}), "unknown field"),
+    ] {
+        let response = client.post(&url).json(&body).send().await.expect("learn");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let error: Value = response.json().await.expect("error");
+        assert_eq!(error["code"], "invalid_parameter", "{error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(wanted), "{wanted}: {message}");
+        assert!(!message.contains("13812345678"), "{message}");
+    }
+    assert_eq!(std::fs::read_to_string(&kept_path).expect("kept"), kept);
+    assert_eq!(matched().await["minor"], "suggestion");
+}

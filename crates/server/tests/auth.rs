@@ -373,6 +373,7 @@ fn matrix() -> Vec<Row> {
         row("GET", "/v1/stats", "/v1/stats", admin),
         row("POST", "/v1/backup", "/v1/backup", admin),
         row("POST", "/v1/admin/tune", "/v1/admin/tune", admin),
+        row("POST", "/v1/admin/categories", "/v1/admin/categories", admin),
         with_body(
             "POST",
             "/retrieval",
