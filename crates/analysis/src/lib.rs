@@ -34,7 +34,7 @@ mod stopwords;
 mod tokenizer;
 
 pub use dictionary::DictionaryError;
-pub use mask::{Masked, PiiKind, mask};
+pub use mask::{Masked, PiiKind, mask, without_masked};
 pub use normalize::normalize;
 pub use segment::{Analyzer, Token};
 pub use spelling::{Fix, Spelled, Speller};

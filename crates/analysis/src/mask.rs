@@ -523,6 +523,32 @@ fn follows_phone_word(text: &str, start: usize) -> bool {
     PHONE_WORDS.iter().any(|w| before.ends_with(w))
 }
 
+/// [`mask`]ed text without its masked personal data: the runs of ASCII letters, digits, `*` and
+/// separators that hold a `*` (a masked phone number or card, `199-****-0471`), and a lone `*`
+/// (a masked character of a name). For what is embedded: masked data means nothing to a model.
+pub fn without_masked(text: &str) -> String {
+    let in_run =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | '-' | ' ' | '.' | '(' | ')' | '_' | '@' | '+');
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if !run.contains('*') {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if in_run(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -575,5 +601,17 @@ mod tests {
     fn digit_helpers_read_the_folded_view() {
         assert_eq!(digits("12-3"), vec![1, 2, 3]);
         assert_eq!(star_digits("138-1234", 3, 5), "138-**34");
+    }
+
+    #[test]
+    fn masked_personal_data_can_be_left_out() {
+        let masked = mask("联系人邓师傅 19987320471。你好,gkn 50k(出厂编号gkn2409g51488)直流电压低").text;
+        assert!(masked.contains('*'), "{masked}");
+        let text = without_masked(&masked);
+        assert!(!text.contains('*') && !text.contains("0471"), "{text}");
+        assert!(text.contains("gkn 50k(出厂编号gkn2409g51488)直流电压低"), "{text}");
+        // Text without masked data is kept as it is.
+        let plain = "220kV线路保护装置报CT断线, 对侧正常";
+        assert_eq!(without_masked(plain), plain);
     }
 }

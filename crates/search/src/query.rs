@@ -66,7 +66,7 @@ impl AnalysedQuery<'_> {
     /// card (`199-****-0471`, a run of letters, digits and separators holding the mask's `*`)
     /// means nothing to the model and is about a tenth of a ticket's tokens.
     fn embedding_text(&self) -> String {
-        without_masked_runs(&self.masked)
+        analysis::without_masked(&self.masked)
     }
 
     /// The lexical query of this text with `filters`, for candidate generation.
@@ -82,31 +82,6 @@ impl AnalysedQuery<'_> {
             skip_snippets: true,
         }
     }
-}
-
-/// `text` without the runs of ASCII letters, digits, `*` and separators that hold a `*`, and
-/// with a lone `*` (a masked character of a name) dropped.
-fn without_masked_runs(text: &str) -> String {
-    let in_run =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | '-' | ' ' | '.' | '(' | ')' | '_' | '@' | '+');
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if !run.contains('*') {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if in_run(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
 }
 
 /// How many of a page's hits are shown (read back with snippets); the rest are counted only.
@@ -515,21 +490,4 @@ fn expansion_of<'q>(
     let seeds = graph::Seed::from_links_in(graph, links)?;
     let expansion = graph::expand(graph, &seeds)?;
     Ok(query.expansion.get_or_init(|| expansion))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masked_personal_data_is_not_embedded() {
-        let masked = analysis::mask("联系人邓师傅 19987320471。你好,gkn 50k(出厂编号gkn2409g51488)直流电压低").text;
-        assert!(masked.contains('*'), "{masked}");
-        let text = without_masked_runs(&masked);
-        assert!(!text.contains('*') && !text.contains("0471"), "{text}");
-        assert!(text.contains("gkn 50k(出厂编号gkn2409g51488)直流电压低"), "{text}");
-        // Text without masked data is embedded as it is.
-        let plain = "220kV线路保护装置报CT断线, 对侧正常";
-        assert_eq!(without_masked_runs(plain), plain);
-    }
 }
