@@ -1,9 +1,11 @@
 //! CPU time of the exact scan per query, which (unlike wall time) a busy machine does not move.
 //!
 //! cargo run -p vectors --release --example scan_cpu -- [N] [K] [DIM]
+//! cargo run -p vectors --release --example scan_cpu -- DATA_DIR/vectors [K]
 //!
-//! N clustered unit vectors (200 centres plus noise), 500 queries of K neighbours each (K 200 is
-//! what a fused search fetches); prints the process's user + system time per query, read from
+//! N clustered unit vectors (200 centres plus noise), or a saved index (real embeddings, which
+//! sit closer together than the noise: their first 500 vectors are the queries), 500 queries of
+//! K neighbours each (K 200 is what a fused search fetches); prints the process's user + system time per query, read from
 //! /proc/self/stat (Linux), and the wall-time p50. `RAYON_NUM_THREADS=1` measures one core.
 
 use std::time::{Duration, Instant};
@@ -19,6 +21,16 @@ fn cpu_ticks() -> u64 {
 }
 
 fn main() {
+    let first = std::env::args().nth(1).unwrap_or_default();
+    if !first.is_empty() && first.parse::<usize>().is_err() {
+        let k = std::env::args().nth(2).map_or(200, |a| a.parse().expect("K, a number"));
+        let dir = std::path::Path::new(&first);
+        let m = vectors::Manifest::read(dir).expect("a saved vector index (its manifest.json)");
+        let index = VectorIndex::open(dir, &m.model_id, m.dimension, IndexParams::default()).expect("open");
+        let queries: Vec<Vec<f32>> = index.ids().take(500).map(|id| index.get(id).expect("stored").to_vec()).collect();
+        measure(&index, &queries, k, index.len());
+        return;
+    }
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
     let n = args.first().copied().unwrap_or(16_338);
     let k = args.get(1).copied().unwrap_or(200);
@@ -35,9 +47,14 @@ fn main() {
     let data: Vec<(String, Vec<f32>)> = (0..n).map(|i| (format!("doc-{i}"), point(i))).collect();
     index.upsert_many(data.iter().map(|(id, v)| (id.as_str(), v.as_slice()))).expect("vectors");
     let queries: Vec<Vec<f32>> = (0..500).map(|i| point(i * 7 + 3)).collect();
+    measure(&index, &queries, k, n);
+}
+
+fn measure(index: &VectorIndex, queries: &[Vec<f32>], k: usize, n: usize) {
+    let dim = index.dimension();
     let mut wall: Vec<Duration> = Vec::with_capacity(queries.len());
     let before = cpu_ticks();
-    for q in &queries {
+    for q in queries {
         let t = Instant::now();
         let hits = index.search_exact(q, k).expect("search");
         wall.push(t.elapsed());

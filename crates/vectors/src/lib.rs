@@ -3,7 +3,8 @@
 //! Architecture invariant: the only crate that imports hnsw_rs. Vectors are L2-normalised on the
 //! way in, so cosine is a dot product; the HNSW distance is `1 − dot` clamped at 0, so rounding
 //! never trips an assertion. Below [`IndexParams::exact_threshold`] live vectors the index
-//! answers by exact scan (which is also the reference for recall tests); above it, by an HNSW
+//! answers by exact scan (which is also the reference for recall tests; a half-precision first
+//! pass, then f32 for every vector it cannot rule out, so the answer is the f32 scan's); above it, by an HNSW
 //! graph built from the stored vectors. Updates and deletes leave tombstones that are filtered at
 //! query time; when they exceed [`IndexParams::max_tombstone_fraction`] the index compacts and
 //! rebuilds its graph.
@@ -15,6 +16,7 @@
 
 mod exact;
 mod graph;
+mod halfdot;
 mod persist;
 
 use std::collections::HashMap;
@@ -135,6 +137,9 @@ pub struct VectorIndex {
     /// never reused, a slot whose `alive[i]` is false is a tombstone.
     ids: Vec<String>,
     data: Vec<f32>,
+    /// `data` rounded to half precision (f16 bit patterns), slot for slot: what the exact scan
+    /// reads first (half the bytes), before it rescores the few it cannot rule out in f32.
+    half: Vec<u16>,
     alive: Vec<bool>,
     /// Document → its live slots (its parts, in order).
     by_id: HashMap<String, Vec<usize>>,
@@ -177,6 +182,7 @@ impl VectorIndex {
             params,
             ids: Vec::new(),
             data: Vec::new(),
+            half: Vec::new(),
             alive: Vec::new(),
             by_id: HashMap::new(),
             live_slots: 0,
@@ -301,6 +307,7 @@ impl VectorIndex {
                 slots.push(self.ids.len());
                 self.ids.push(id.to_owned());
                 self.data.extend_from_slice(&v);
+                self.half.extend(halfdot::halves(&v));
                 self.alive.push(true);
             }
             self.live_slots += slots.len();
@@ -348,7 +355,7 @@ impl VectorIndex {
         let q = self.checked("query", query)?;
         let k = k.min(self.len());
         // The k best documents have their best parts among the k × max_parts best vectors.
-        let slots = exact::top_k(&self.data, self.dim, &self.alive, &q, self.oversampled(k));
+        let slots = exact::top_k(&self.data, &self.half, self.dim, &self.alive, &q, self.oversampled(k));
         Ok(self.distinct(slots, k))
     }
 
@@ -414,6 +421,7 @@ impl VectorIndex {
         self.by_id = by_id;
         self.alive = vec![true; ids.len()];
         self.ids = ids;
+        self.half = halfdot::halves(&data).collect();
         self.data = data;
         let had_graph = self.graph.take().is_some();
         if had_graph || self.live_slots > self.params.exact_threshold {

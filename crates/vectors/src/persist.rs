@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, IndexParams, Result, VectorIndex};
+use crate::{Error, IndexParams, Result, VectorIndex, halfdot};
 
 /// Bumped whenever the files change incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -217,6 +217,7 @@ impl VectorIndex {
             previous = Some(id);
         }
         index.live_slots = index.ids.len();
+        index.half = halfdot::halves(&index.data).collect();
         if r.at != bytes.len() || index.len() != m.count {
             return Err(corrupt("the data file does not hold what the manifest says".into()));
         }
