@@ -205,6 +205,23 @@ fn a_backup_taken_while_serving_restores_to_the_same_knowledge_base() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     ingest(&data, &fixture());
+    // The settings editors keep beside the store, which no rebuild brings back: the past
+    // tickets the categories are learned from, and a tuned fusion.
+    let past = dir.path().join("past.jsonl");
+    std::fs::write(
+        &past,
+        concat!(
+            r#"{"_id":"t-1","text":"保护装置黑屏","minor":"fault_repair"}"#,
+            "\n",
+            r#"{"_id":"t-2","text":"请问这个型号支持什么规约","minor":"consultation"}"#,
+            "\n"
+        ),
+    )
+    .expect("write past tickets");
+    let learned = run(&["learn-categories", text(&past), "--data", text(&data)]);
+    assert!(learned.status.success(), "{}", String::from_utf8_lossy(&learned.stderr));
+    std::fs::write(data.join("fusion.json"), r#"{"method":"weighted","lexical":1.0,"dense":0.5,"graph":0.25}"#)
+        .expect("write fusion");
     let before = stats_json(&data);
 
     // Online: the server holds the data directory, so the backup goes through it.
@@ -228,6 +245,10 @@ fn a_backup_taken_while_serving_restores_to_the_same_knowledge_base() {
     let after = stats_json(&restored);
     for field in ["items", "entities", "seq"] {
         assert_eq!(after[field], before[field], "{field}");
+    }
+    for name in ["ticket_history.jsonl", "fusion.json"] {
+        let kept = std::fs::read(restored.join(name)).unwrap_or_default();
+        assert_eq!(kept, std::fs::read(data.join(name)).expect(name), "{name} restored");
     }
     let search = |data: &Path| -> Vec<String> {
         let output = run(&["search", "--no-dense", "--data", text(data), "--json", "通道告警"]);

@@ -1,7 +1,9 @@
 //! Backups of a data directory's source of truth, and restoring one.
 //!
 //! A backup holds what cannot be rebuilt: the record store (`records.redb`: records, every
-//! version, the change log, the audit) and the API keys (`keys.json`), with a manifest
+//! version, the change log, the audit), the API keys (`keys.json`) and, when present, the
+//! settings editors keep beside the store (`fusion.json` from `gridkb tune`, and
+//! `ticket_history.jsonl`, the past tickets the service categories are learned from), with a manifest
 //! (`backup.json`) naming each file's size and BLAKE3 hash and the store's sequence number. The
 //! projections (lexical index, vectors, graph) are not in it: the first start after a restore
 //! rebuilds them from the store (the vectors from scratch, since the embedding cache is not kept
@@ -25,8 +27,14 @@ use crate::{Engine, Error, Result};
 
 /// The manifest inside a backup directory.
 pub const BACKUP_MANIFEST: &str = "backup.json";
-/// Version of the manifest's format.
-pub const BACKUP_FORMAT: u32 = 1;
+/// Version of the manifest's format written now: 2 may name the editors' settings
+/// ([`SETTINGS_FILES`]), 1 named only the store and the keys.
+pub const BACKUP_FORMAT: u32 = 2;
+/// The oldest manifest format this gridkb restores.
+const OLDEST_FORMAT: u32 = 1;
+
+/// Files beside the store that no rebuild brings back, kept in a backup when present.
+const SETTINGS_FILES: [&str; 2] = [DataLayout::FUSION_FILE, DataLayout::TICKET_HISTORY_FILE];
 
 /// One file of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -88,6 +96,13 @@ fn write_backup(data: &Path, dest: &Path, expected_seq: u64) -> Result<BackupMan
     if from.keys_file().is_file() {
         files.push(copy_synced(&from.keys_file(), &to.keys_file())?);
     }
+    // Written by temp file and rename, so a copy reads one whole version even while an editor
+    // saves a new one.
+    for name in SETTINGS_FILES {
+        if data.join(name).is_file() {
+            files.push(copy_synced(&data.join(name), &dest.join(name))?);
+        }
+    }
     // The copy must open as a store showing what the original showed.
     let (seq, records) = store_summary(&to.store_file())?;
     if seq != expected_seq {
@@ -115,17 +130,23 @@ pub fn verify_backup(backup: &Path) -> Result<BackupManifest> {
     let text = std::fs::read_to_string(&path).map_err(|e| fail(&path, format!("not a complete backup: {e}")))?;
     let manifest: BackupManifest =
         serde_json::from_str(&text).map_err(|e| fail(&path, format!("not a backup manifest: {e}")))?;
-    if manifest.format != BACKUP_FORMAT {
+    if !(OLDEST_FORMAT..=BACKUP_FORMAT).contains(&manifest.format) {
         return Err(fail(
             &path,
-            format!("backup format {} is not supported (this gridkb reads {BACKUP_FORMAT})", manifest.format),
+            format!(
+                "backup format {} is not supported (this gridkb reads formats {OLDEST_FORMAT} to {BACKUP_FORMAT})",
+                manifest.format
+            ),
         ));
     }
     if !manifest.files.iter().any(|f| f.name == DataLayout::STORE_FILE) {
         return Err(fail(&path, "the manifest names no records.redb"));
     }
     for file in &manifest.files {
-        if file.name != DataLayout::STORE_FILE && file.name != DataLayout::KEYS_FILE {
+        let known = file.name == DataLayout::STORE_FILE
+            || file.name == DataLayout::KEYS_FILE
+            || SETTINGS_FILES.contains(&file.name.as_str());
+        if !known {
             return Err(fail(&path, "the manifest names a file that is not part of a backup"));
         }
         let found = describe(&backup.join(&file.name), &file.name)?;
