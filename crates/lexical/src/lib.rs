@@ -7,6 +7,7 @@
 //! Architecture invariant: this is the only crate that imports tantivy. User text never reaches
 //! tantivy's query parser; queries are built here from the analyser's terms.
 
+mod by_kind;
 mod filters;
 mod schema;
 mod search;

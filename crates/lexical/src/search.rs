@@ -11,6 +11,7 @@ use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
+use crate::by_kind::{ByKind, GroupFruit};
 pub use crate::schema::FilterField;
 use crate::snapshot::Snapshot;
 use crate::{LexicalIndex, Result};
@@ -103,6 +104,29 @@ impl LexicalIndex {
         let top = if query.limit == 0 { Vec::new() } else { top };
         let partial = collector.skipped.load(Ordering::Relaxed) || query.deadline.is_some_and(|d| Instant::now() >= d);
         Ok(Top { docs: top, total, partial })
+    }
+
+    /// [`LexicalIndex::top_docs`] of `query` once for each group of kinds, as if its kind filter
+    /// were that group (its own kind filter is ignored; its other filters and the status rule
+    /// apply), from one ranking ([`crate::by_kind`]): each group's count of matches and its best
+    /// `query.limit`, and whether the deadline cut the ranking short.
+    pub(crate) fn top_docs_by_kind(
+        &self,
+        snapshot: &Snapshot<'_>,
+        query: &LexicalQuery,
+        groups: &[Vec<String>],
+    ) -> Result<(Vec<GroupFruit>, bool)> {
+        let mut any_kind = query.clone();
+        any_kind.filters.remove(&FilterField::Kind);
+        let full_query = self.with_filters(self.text_query(&any_kind), &any_kind);
+        let collector = Deadline {
+            inner: ByKind { kind: self.fields.kind, groups: groups.to_vec(), limit: query.limit },
+            deadline: query.deadline,
+            skipped: AtomicBool::new(false),
+        };
+        let found = snapshot.searcher.search_with_statistics_provider(&*full_query, &collector, snapshot)?;
+        let partial = collector.skipped.load(Ordering::Relaxed) || query.deadline.is_some_and(|d| Instant::now() >= d);
+        Ok((found, partial))
     }
 
     /// The documents among `ids` that pass the query's filters and status exclusions, scored by

@@ -328,3 +328,45 @@ fn a_snapshot_ranks_and_shows_ids_as_search_does() {
     assert_eq!((briefs[1].kind.as_str(), briefs[1].category.as_deref()), ("answer_standard", Some("fault_repair")));
     assert!(briefs.iter().all(|h| h.title.is_empty() && h.snippet.is_empty()));
 }
+
+/// One ranking split by kind gives each group what a ranking filtered to its kinds gives: the
+/// same ids, scores and counts, with ties, a second segment, a deleted and a retired document.
+#[test]
+fn a_ranking_split_by_kind_matches_one_filtered_ranking_per_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    let mut docs = corpus();
+    for (i, kind) in ["answer_standard", "solved_case", "technical_point", "solved_case"].into_iter().enumerate() {
+        let mut twin = doc(&format!("kb-twin-{i}"), "GOOSE断链", "检查光纤和交换机。");
+        twin.kind = kind.into();
+        docs.push(twin);
+    }
+    index.apply(&docs, &[], 1).unwrap();
+    let mut late = doc("kb-late", "GOOSE断链告警", "新的段里的条目，检查光纤。");
+    late.kind = "solved_case".into();
+    index.apply(&[late], &["kb-twin-3"], 2).unwrap();
+    let groups: Vec<Vec<String>> = vec![
+        vec!["technical_point".into()],
+        vec!["solved_case".into()],
+        vec!["answer_standard".into(), "technical_point".into()],
+        vec!["response_strategy".into()],
+    ];
+    let mut compared = 0;
+    for text in ["GOOSE断链", "光纤 交换机 告警", "电能表时钟"] {
+        for limit in [0, 1, 2, 10] {
+            let mut q = query(&index, text);
+            q.limit = limit;
+            let snapshot = index.snapshot();
+            let split = snapshot.ranked_by_kind(&q, &groups).unwrap();
+            assert_eq!(split.len(), groups.len());
+            for (kinds, got) in groups.iter().zip(split) {
+                let mut filtered = q.clone();
+                filtered.filters.insert(FilterField::Kind, kinds.clone());
+                let alone = snapshot.ranked(&filtered).unwrap();
+                assert_eq!(got, alone, "{text:?}, limit {limit}, kinds {kinds:?}");
+                compared += usize::from(!alone.scored.is_empty());
+            }
+        }
+    }
+    assert!(compared > 10, "the groups found something to compare ({compared})");
+}

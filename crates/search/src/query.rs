@@ -25,6 +25,7 @@ use crate::feedback::FeedbackEffect;
 use crate::fusion::{FUSION_DEPTH, Fused, Fusion, Retriever, fuse};
 use crate::request::{Explanation, Hit, LinkedEntity, SearchRequest, SearchResponse};
 use crate::{Error, Invalid, Result, Stop};
+use store::ItemKind;
 
 /// How much a synonym of a thing the query names (another alias or the preferred label of a
 /// linked fault, product or concept) counts next to the query's own words. Chosen on the ticket
@@ -59,6 +60,54 @@ pub(crate) struct AnalysedQuery<'e> {
     /// Dense neighbours before filtering, and how many were fetched.
     neighbours: Mutex<Option<(usize, Scored)>>,
     expansion: OnceLock<graph::Expansion>,
+    /// BM25 rankings made ahead for searches filtered by kind ([`Engine::rank_ahead_by_kind`]).
+    ranked_ahead: Mutex<Vec<RankedAhead>>,
+}
+
+/// A BM25 ranking made before the search that needs it: what it is the ranking of, and the
+/// ranking.
+#[derive(Debug)]
+struct RankedAhead {
+    /// Sorted kind codes: the search's only filter.
+    kinds: Vec<String>,
+    expansions: Scored,
+    limit: usize,
+    ranked: lexical::Ranked,
+}
+
+impl RankedAhead {
+    /// This ranking, cut to the query's limit, when it is the one `query` asks for: the same
+    /// words, synonyms, status rule and kind filter (and no other filter), from the start of the
+    /// list, no deeper than what was ranked.
+    fn serves(&self, query: &LexicalQuery, terms: &[String]) -> Option<lexical::Ranked> {
+        let kinds = match (query.filters.len(), query.filters.get(&lexical::FilterField::Kind)) {
+            (1, Some(kinds)) => sorted(kinds),
+            _ => return None,
+        };
+        let same = kinds == self.kinds
+            && query.terms == terms
+            && query.expansions == self.expansions
+            && query.exclude_status == unpublished()
+            && query.offset == 0
+            && query.limit <= self.limit;
+        same.then(|| lexical::Ranked {
+            total: self.ranked.total,
+            partial: self.ranked.partial,
+            scored: self.ranked.scored.iter().take(query.limit).cloned().collect(),
+        })
+    }
+}
+
+fn sorted(codes: &[String]) -> Vec<String> {
+    let mut codes = codes.to_vec();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// The statuses a search never returns, as the lexical index's codes.
+fn unpublished() -> Vec<String> {
+    UNPUBLISHED.iter().map(|s| s.code().to_string()).collect()
 }
 
 impl AnalysedQuery<'_> {
@@ -75,7 +124,7 @@ impl AnalysedQuery<'_> {
             terms: self.terms.clone(),
             expansions,
             filters: plan.request.filters.clone(),
-            exclude_status: UNPUBLISHED.iter().map(|s| s.code().to_string()).collect(),
+            exclude_status: unpublished(),
             limit: plan.depth,
             offset: 0,
             deadline: Some(plan.deadline),
@@ -143,6 +192,7 @@ impl Engine {
             pending: Mutex::new(None),
             neighbours: Mutex::new(None),
             expansion: OnceLock::new(),
+            ranked_ahead: Mutex::new(Vec::new()),
         }
     }
 
@@ -159,6 +209,45 @@ impl Engine {
                 *pending = Some(dense.request_vector(&query.embedding_text()));
             }
         }
+    }
+
+    /// Ranks `query`'s words by BM25 once for several searches that differ only in their kind
+    /// filter (a ticket match's solutions, similar cases and guidance), each group as deep as
+    /// such a search ranks ([`FUSION_DEPTH`]); the searches then take their lexical lists from
+    /// here. The lists, scores and counts are those each search would rank itself
+    /// ([`lexical::Snapshot::ranked_by_kind`]); a ranking the deadline cut short is not kept.
+    pub(crate) fn rank_ahead_by_kind(
+        &self,
+        query: &AnalysedQuery<'_>,
+        groups: &[&[ItemKind]],
+        stop: &Stop,
+    ) -> Result<()> {
+        if query.terms.is_empty() {
+            return Ok(());
+        }
+        let expansions = match self.graph.as_ref().and_then(graph::LiveGraph::ready) {
+            Some((_, linker)) => self.links_of(query, linker).1.clone(),
+            None => Vec::new(),
+        };
+        let kinds: Vec<Vec<String>> = groups
+            .iter()
+            .map(|group| sorted(&group.iter().map(|k| k.code().to_string()).collect::<Vec<_>>()))
+            .collect();
+        let lexical_query = LexicalQuery {
+            terms: query.terms.clone(),
+            expansions: expansions.clone(),
+            exclude_status: unpublished(),
+            limit: FUSION_DEPTH,
+            deadline: Some(stop.within(self.limits.search_deadline()).deadline()),
+            skip_snippets: true,
+            ..LexicalQuery::default()
+        };
+        let ranked = query.lexical.ranked_by_kind(&lexical_query, &kinds)?;
+        let mut ahead = query.ranked_ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (kinds, ranked) in kinds.into_iter().zip(ranked).filter(|(_, r)| !r.partial) {
+            ahead.push(RankedAhead { kinds, expansions: expansions.clone(), limit: FUSION_DEPTH, ranked });
+        }
+        Ok(())
     }
 
     /// Computes the entity links and the graph expansion of `query` now (once the graph is
@@ -265,7 +354,13 @@ impl Engine {
             _ => None,
         };
         if plan.wants(Retriever::Lexical) || !has_terms {
-            let ranked = query.lexical.ranked(&lexical_query)?;
+            let ahead = query.ranked_ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let ready = ahead.iter().find_map(|a| a.serves(&lexical_query, &query.terms));
+            drop(ahead);
+            let ranked = match ready {
+                Some(ranked) => ranked,
+                None => query.lexical.ranked(&lexical_query)?,
+            };
             found.total = ranked.total;
             found.partial |= ranked.partial;
             found.lists.push((Retriever::Lexical, ranked.scored));
@@ -490,4 +585,58 @@ fn expansion_of<'q>(
     let seeds = graph::Seed::from_links_in(graph, links)?;
     let expansion = graph::expand(graph, &seeds)?;
     Ok(query.expansion.get_or_init(|| expansion))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ahead() -> RankedAhead {
+        RankedAhead {
+            kinds: vec!["answer_standard".into(), "response_strategy".into()],
+            expansions: vec![("告警".into(), 0.15)],
+            limit: 3,
+            ranked: lexical::Ranked {
+                total: 7,
+                partial: false,
+                scored: vec![("a".into(), 3.0), ("b".into(), 2.0), ("c".into(), 1.0)],
+            },
+        }
+    }
+
+    fn asking(kinds: &[&str], limit: usize) -> LexicalQuery {
+        LexicalQuery {
+            terms: vec!["断链".into()],
+            expansions: vec![("告警".into(), 0.15)],
+            filters: BTreeMap::from([(lexical::FilterField::Kind, kinds.iter().map(|k| k.to_string()).collect())]),
+            exclude_status: unpublished(),
+            limit,
+            ..LexicalQuery::default()
+        }
+    }
+
+    #[test]
+    fn a_ranking_made_ahead_serves_only_the_search_it_is_the_ranking_of() {
+        let terms = vec!["断链".to_string()];
+        // The same kinds in any order, as deep or shallower: the list cut, the count kept.
+        let served = ahead().serves(&asking(&["response_strategy", "answer_standard"], 2), &terms).expect("served");
+        assert_eq!((served.total, served.scored.len(), served.scored[0].0.as_str()), (7, 2, "a"));
+        assert!(ahead().serves(&asking(&["answer_standard", "response_strategy"], 3), &terms).is_some());
+        // Anything else runs its own ranking.
+        assert!(ahead().serves(&asking(&["answer_standard", "response_strategy"], 4), &terms).is_none(), "deeper");
+        assert!(ahead().serves(&asking(&["answer_standard"], 2), &terms).is_none(), "other kinds");
+        assert!(ahead().serves(&asking(&["answer_standard", "response_strategy"], 2), &["别的".into()]).is_none());
+        let mut other = asking(&["answer_standard", "response_strategy"], 2);
+        other.expansions.clear();
+        assert!(ahead().serves(&other, &terms).is_none(), "other synonyms");
+        let mut filtered = asking(&["answer_standard", "response_strategy"], 2);
+        filtered.filters.insert(lexical::FilterField::Product, vec!["p".into()]);
+        assert!(ahead().serves(&filtered, &terms).is_none(), "another filter");
+        let mut paged = asking(&["answer_standard", "response_strategy"], 2);
+        paged.offset = 1;
+        assert!(ahead().serves(&paged, &terms).is_none(), "a later page");
+        let mut any_status = asking(&["answer_standard", "response_strategy"], 2);
+        any_status.exclude_status.clear();
+        assert!(ahead().serves(&any_status, &terms).is_none(), "another status rule");
+    }
 }

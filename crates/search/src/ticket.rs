@@ -63,6 +63,9 @@ const STRATEGIES: usize = 3;
 /// them share.
 const INFERENCE_CASES: usize = 3;
 
+/// The guidance items: what an agent reads out and how to handle the customer.
+const GUIDANCE_KINDS: [ItemKind; 2] = [ItemKind::AnswerStandard, ItemKind::ResponseStrategy];
+
 /// Kinds that count as solutions: knowledge an agent follows to solve the problem.
 const SOLUTION_KINDS: [ItemKind; 5] = [
     ItemKind::TechnicalPoint,
@@ -718,6 +721,9 @@ impl Engine {
         let device = self.ticket_device(request, &normalized, &mut notes)?;
         let customer = self.ticket_customer(request, device.as_ref(), &mut notes)?;
         let table = self.guidance_table()?;
+        // The four searches below (guidance by words, solutions, similar cases, guidance) rank
+        // the same words with different kind filters: one BM25 ranking serves them all.
+        self.rank_ahead_by_kind(&query, &[&SOLUTION_KINDS, &[ItemKind::SolvedCase], &GUIDANCE_KINDS], stop)?;
         let words = self.guidance_words(&query, stop)?;
         self.link_ahead(&query)?;
 
@@ -735,8 +741,7 @@ impl Engine {
         let (cases, guidance) = std::thread::scope(|scope| {
             let cases =
                 scope.spawn(|| search(&[ItemKind::SolvedCase], SIMILAR_CASES.max(VOTERS), Shown::First(SIMILAR_CASES)));
-            let guidance =
-                search(&[ItemKind::AnswerStandard, ItemKind::ResponseStrategy], GUIDANCE_DEPTH, Shown::First(0));
+            let guidance = search(&GUIDANCE_KINDS, GUIDANCE_DEPTH, Shown::First(0));
             // A panic in the other search is a bug: carry it on (the server answers 500).
             let cases = cases.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (cases, guidance)
@@ -937,10 +942,7 @@ impl Engine {
     /// ranking).
     fn guidance_words(&self, query: &AnalysedQuery<'_>, stop: &Stop) -> Result<Vec<String>> {
         let mut filters = BTreeMap::new();
-        filters.insert(
-            FilterField::Kind,
-            vec![ItemKind::AnswerStandard.code().to_string(), ItemKind::ResponseStrategy.code().to_string()],
-        );
+        filters.insert(FilterField::Kind, GUIDANCE_KINDS.iter().map(|k| k.code().to_string()).collect());
         let by_words = SearchRequest {
             q: query.text.clone(),
             limit: Some(self.limits().max_limit),
