@@ -121,6 +121,17 @@ impl CategoryModel {
         self.len() == 0
     }
 
+    /// The tickets learned from, in all and per category.
+    pub fn report(&self) -> LearnReport {
+        let per_category = Category::ALL
+            .iter()
+            .zip(self.docs)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (c.code().to_string(), n as usize))
+            .collect();
+        LearnReport { learned: self.len(), per_category }
+    }
+
     /// The probability of each category for `text` (normalised and masked), best first; the
     /// categories no learned ticket has are left out. With `leave_out`, that learned ticket
     /// counts as if it had never been seen.

@@ -408,11 +408,7 @@ impl Engine {
             crate::follow::write_atomically(&path, &crate::category_model::to_jsonl(tickets))
                 .map_err(|e| Error::DataDir { path: path.display().to_string(), message: e.to_string() })?;
         }
-        let mut per_category = BTreeMap::new();
-        for ticket in tickets {
-            *per_category.entry(ticket.category.code().to_string()).or_default() += 1;
-        }
-        let report = LearnReport { learned: model.len(), per_category };
+        let report = model.report();
         *self.learned_categories.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(model));
         tracing::info!(tickets = report.learned, "service categories learned from past tickets");
         Ok(report)

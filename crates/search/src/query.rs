@@ -120,14 +120,26 @@ impl AnalysedQuery<'_> {
 
     /// The lexical query of this text with `filters`, for candidate generation.
     fn lexical_query(&self, plan: &Plan<'_>, expansions: Vec<(String, f32)>) -> LexicalQuery {
+        self.lexical_query_for(plan.request.filters.clone(), plan.depth, plan.deadline, expansions)
+    }
+
+    /// The lexical query of this text: the first `depth` published hits passing `filters`,
+    /// without snippets, cut short at `deadline`.
+    fn lexical_query_for(
+        &self,
+        filters: BTreeMap<lexical::FilterField, Vec<String>>,
+        depth: usize,
+        deadline: Instant,
+        expansions: Vec<(String, f32)>,
+    ) -> LexicalQuery {
         LexicalQuery {
             terms: self.terms.clone(),
             expansions,
-            filters: plan.request.filters.clone(),
+            filters,
             exclude_status: unpublished(),
-            limit: plan.depth,
+            limit: depth,
             offset: 0,
-            deadline: Some(plan.deadline),
+            deadline: Some(deadline),
             skip_snippets: true,
         }
     }
@@ -225,23 +237,13 @@ impl Engine {
         if query.terms.is_empty() {
             return Ok(());
         }
-        let expansions = match self.graph.as_ref().and_then(graph::LiveGraph::ready) {
-            Some((_, linker)) => self.links_of(query, linker).1.clone(),
-            None => Vec::new(),
-        };
+        let expansions = &self.links_now(query).1;
         let kinds: Vec<Vec<String>> = groups
             .iter()
             .map(|group| sorted(&group.iter().map(|k| k.code().to_string()).collect::<Vec<_>>()))
             .collect();
-        let lexical_query = LexicalQuery {
-            terms: query.terms.clone(),
-            expansions: expansions.clone(),
-            exclude_status: unpublished(),
-            limit: FUSION_DEPTH,
-            deadline: Some(stop.within(self.limits.search_deadline()).deadline()),
-            skip_snippets: true,
-            ..LexicalQuery::default()
-        };
+        let deadline = stop.within(self.limits.search_deadline()).deadline();
+        let lexical_query = query.lexical_query_for(BTreeMap::new(), FUSION_DEPTH, deadline, expansions.clone());
         let ranked = query.lexical.ranked_by_kind(&lexical_query, &kinds)?;
         let mut ahead = query.ranked_ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (kinds, ranked) in kinds.into_iter().zip(ranked).filter(|(_, r)| !r.partial) {
@@ -262,6 +264,16 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The entities `query` names and the synonym terms they add, once the graph is loaded
+    /// (none for a query without terms).
+    fn links_now<'q>(&self, query: &'q AnalysedQuery<'_>) -> &'q (Vec<graph::Link>, Scored) {
+        static NONE: (Vec<graph::Link>, Scored) = (Vec::new(), Vec::new());
+        match self.graph.as_ref().and_then(graph::LiveGraph::ready) {
+            Some((_, linker)) if !query.terms.is_empty() => self.links_of(query, linker),
+            _ => &NONE,
+        }
     }
 
     /// The entity links of `query` and the synonym terms they add, computed once.
@@ -337,10 +349,7 @@ impl Engine {
         let has_terms = !query.terms.is_empty();
         // Entities the query names (once the graph is loaded): for the response, graph expansion
         // and the synonyms added to the lexical query.
-        let (links, expansions) = match ready {
-            Some((_, linker)) if has_terms => self.links_of(query, linker),
-            _ => &(Vec::new(), Vec::new()),
-        };
+        let (links, expansions) = self.links_now(query);
         let lexical_query = query.lexical_query(plan, expansions.clone());
 
         // The query embedding is asked for before BM25 runs (unless the caller asked for it

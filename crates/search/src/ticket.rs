@@ -1051,24 +1051,6 @@ pub fn predict_category(
         .take(3)
         .map(|(c, p)| CategoryScore { category: c.code().to_string(), share: *p })
         .collect();
-    let mut prediction = CategoryPrediction {
-        major: String::new(),
-        major_label: String::new(),
-        minor: String::new(),
-        minor_label: String::new(),
-        confidence: 0.0,
-        major_confidence: 0.0,
-        scores: Vec::new(),
-        cues,
-        neighbours,
-        learned,
-    };
-    decide(&mut prediction, &votes);
-    prediction
-}
-
-/// The shares of `votes`, the winning minor category and its major one.
-fn decide(prediction: &mut CategoryPrediction, votes: &BTreeMap<Category, f32>) {
     let total: f32 = votes.values().sum();
     let mut scores: Vec<CategoryScore> = votes
         .iter()
@@ -1081,18 +1063,25 @@ fn decide(prediction: &mut CategoryPrediction, votes: &BTreeMap<Category, f32>) 
     scores.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.category.cmp(&b.category)));
     // With no evidence at all, a ticket is a fault report: by far the most common kind.
     let minor = scores.first().and_then(|s| Category::from_code(&s.category)).unwrap_or(Category::FaultRepair);
+    let confidence = scores.first().map_or(0.0, |s| s.share);
     let major = minor.major();
-    prediction.confidence = scores.first().map_or(0.0, |s| s.share);
-    prediction.major_confidence = if total > 0.0 {
+    let major_confidence = if total > 0.0 {
         votes.iter().filter(|(c, _)| c.major() == major).map(|(_, v)| v).sum::<f32>() / total
     } else {
         0.0
     };
-    prediction.major = major.code().to_string();
-    prediction.major_label = major.label_zh().to_string();
-    prediction.minor = minor.code().to_string();
-    prediction.minor_label = minor.label_zh().to_string();
-    prediction.scores = scores;
+    CategoryPrediction {
+        major: major.code().to_string(),
+        major_label: major.label_zh().to_string(),
+        minor: minor.code().to_string(),
+        minor_label: minor.label_zh().to_string(),
+        confidence,
+        major_confidence,
+        scores,
+        cues,
+        neighbours,
+        learned,
+    }
 }
 
 /// The topics the words of `masked` show, but for a topic word inside the name of a product it
